@@ -1,0 +1,122 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Dir is a Store over a local folder: keys are paths relative to Root. It
+// keeps no user metadata (Put ignores it, Head and Get return none), so it
+// suits reading a downloaded lake (`aws s3 sync`) and writing test fixtures.
+type Dir struct {
+	Root string
+}
+
+// NewDir returns a Store rooted at the folder root, which must exist.
+func NewDir(root string) (*Dir, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("objstore: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("objstore: %s is not a folder", root)
+	}
+	return &Dir{Root: root}, nil
+}
+
+func (d *Dir) String() string { return "dir:" + d.Root }
+
+func (d *Dir) path(key string) string { return filepath.Join(d.Root, filepath.FromSlash(key)) }
+
+func (d *Dir) Put(_ context.Context, key string, body []byte, _ map[string]string) error {
+	p := d.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("put %s: %w", p, err)
+	}
+	tmp := p + ".partial"
+	if err := os.WriteFile(tmp, body, 0o644); err != nil {
+		return fmt.Errorf("put %s: %w", p, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("put %s: %w", p, err)
+	}
+	return nil
+}
+
+func (d *Dir) Get(_ context.Context, key string) ([]byte, Object, error) {
+	b, err := os.ReadFile(d.path(key))
+	if err != nil {
+		return nil, Object{}, fmt.Errorf("get %s: %w", d.path(key), notFound(err))
+	}
+	return b, Object{Key: key, Size: int64(len(b))}, nil
+}
+
+func (d *Dir) Head(_ context.Context, key string) (Object, error) {
+	st, err := os.Stat(d.path(key))
+	if err != nil {
+		return Object{}, fmt.Errorf("head %s: %w", d.path(key), notFound(err))
+	}
+	if st.IsDir() {
+		return Object{}, fmt.Errorf("head %s: %w: is a folder", d.path(key), ErrNotFound)
+	}
+	return Object{Key: key, Size: st.Size()}, nil
+}
+
+func (d *Dir) List(_ context.Context, prefix string) ([]Object, error) {
+	var objs []Object
+	// Walk from the deepest folder the prefix names, then filter by prefix.
+	start := d.Root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = d.path(prefix[:i])
+	}
+	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == start {
+				return filepath.SkipAll
+			}
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(d.Root, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		objs = append(objs, Object{Key: key, Size: info.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s/%s: %w", d.Root, prefix, err)
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
+	return objs, nil
+}
+
+func (d *Dir) Delete(_ context.Context, key string) error {
+	if err := os.Remove(d.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", d.path(key), err)
+	}
+	return nil
+}
+
+func notFound(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	return err
+}

@@ -1,0 +1,41 @@
+// Package objstore is the narrow object-store seam the sink writes through
+// and the lake reader reads through: S3 (real AWS or any S3-compatible
+// endpoint such as tickflow's fake) or a local folder. Tests and fault
+// injection wrap a Store rather than switching on concrete types.
+//
+//	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: "http://127.0.0.1:9000", Bucket: "lake"})
+//	err = st.Put(ctx, "stock_ticks/dt=2024-01-05/hour=10/x.parquet", body, nil)
+//	objs, err := st.List(ctx, "stock_ticks/")
+package objstore
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotFound is returned (wrapped) by Get and Head for a missing key.
+var ErrNotFound = errors.New("object not found")
+
+// Object describes one stored object.
+type Object struct {
+	Key      string
+	Size     int64
+	Metadata map[string]string // user metadata, lowercase keys; filled by Head and Get only
+}
+
+// Store is the object-store seam. Keys are slash-separated, never start with '/'.
+type Store interface {
+	// Put stores body under key with user metadata, replacing any previous object.
+	Put(ctx context.Context, key string, body []byte, meta map[string]string) error
+	// Get returns the object's content and metadata.
+	Get(ctx context.Context, key string) ([]byte, Object, error)
+	// Head returns the object's size and metadata without its content.
+	Head(ctx context.Context, key string) (Object, error)
+	// List returns every object whose key starts with prefix, sorted by key,
+	// each key once (Metadata not filled).
+	List(ctx context.Context, prefix string) ([]Object, error)
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// String names the store for messages, e.g. "s3://bucket" or "dir:/tmp/lake".
+	String() string
+}
