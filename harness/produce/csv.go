@@ -278,4 +278,3 @@ func ReadAll(r io.Reader, name string, opts ...CSVOption) ([]tick.Tick, *CSV, er
 		out = append(out, t)
 	}
 }
-
