@@ -1,0 +1,264 @@
+package lake
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// OffsetRange is an inclusive range of Kafka offsets.
+type OffsetRange struct {
+	First int64 `json:"first"`
+	Last  int64 `json:"last"`
+}
+
+func (r OffsetRange) String() string {
+	if r.First == r.Last {
+		return strconv.FormatInt(r.First, 10)
+	}
+	return fmt.Sprintf("%d–%d", r.First, r.Last)
+}
+
+// PartitionCoverage is what the lake holds of one Kafka partition, from the
+// object names and the kafka_partition/kafka_offset columns (no S3 metadata
+// needed, so it works on a downloaded folder).
+type PartitionCoverage struct {
+	Partition   int32         `json:"partition"`
+	Objects     int           `json:"objects"`
+	Rows        int64         `json:"rows"`
+	Distinct    int64         `json:"distinct"`   // distinct offsets
+	Duplicates  int64         `json:"duplicates"` // rows beyond the first for an offset
+	FirstOffset int64         `json:"first_offset"`
+	LastOffset  int64         `json:"last_offset"`
+	Gaps        []OffsetRange `json:"gaps,omitempty"`     // missing offsets not declared skipped
+	Skipped     int64         `json:"skipped,omitempty"`  // missing offsets declared skipped (DLQ)
+	Overlaps    int           `json:"overlaps,omitempty"` // objects whose range overlaps an earlier one
+}
+
+// maxGapViolations bounds the L12 gap violations reported per partition.
+const maxGapViolations = 10
+
+type fileRange struct {
+	f        *file
+	min, max int64
+}
+
+// parseOffsetList reads "5,7,10-12" (the "skipped-offsets" metadata value).
+func parseOffsetList(s string) []int64 {
+	var out []int64
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		a, b, isRange := strings.Cut(part, "-")
+		lo, err := strconv.ParseInt(a, 10, 64)
+		if err != nil {
+			continue
+		}
+		hi := lo
+		if isRange {
+			if hi, err = strconv.ParseInt(b, 10, 64); err != nil || hi < lo || hi-lo > 1<<20 {
+				continue
+			}
+		}
+		for o := lo; o <= hi; o++ {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func checkCoverage(rep *Report, files []*file, cfg *config) {
+	skipped := map[int32]map[int64]bool{}
+	for p, offs := range cfg.skipped {
+		skipped[p] = map[int64]bool{}
+		for o := range offs {
+			skipped[p][o] = true
+		}
+	}
+	ranges := map[int32][]fileRange{}
+	offsets := map[int32][]int64{}
+	for _, f := range files {
+		if !f.readable() || len(f.folders) == 0 {
+			continue // root objects are outside every partition: invisible to Athena
+		}
+		if !f.hasOffsets {
+			if f.format == "parquet" && f.rows > 0 {
+				rep.add(violation("L12", f.key, "", "the file has no kafka_partition/kafka_offset columns, so its offsets cannot be reconciled"))
+			}
+			continue
+		}
+		if len(f.recs) == 0 {
+			if f.format == "parquet" {
+				rep.add(violation("L12", f.key, "", "the file holds no rows; an empty object covers no offsets"))
+			}
+			continue
+		}
+		m := objectName.FindStringSubmatch(f.name)
+		namePart, nameStart := int64(-1), int64(-1)
+		if m != nil {
+			namePart, _ = strconv.ParseInt(m[2], 10, 32)
+			nameStart, _ = strconv.ParseInt(m[3], 10, 64)
+		}
+		byPart := map[int32][2]int64{}
+		for _, r := range f.recs {
+			mm, ok := byPart[r.partition]
+			if !ok {
+				mm = [2]int64{r.offset, r.offset}
+			}
+			mm[0], mm[1] = min(mm[0], r.offset), max(mm[1], r.offset)
+			byPart[r.partition] = mm
+			offsets[r.partition] = append(offsets[r.partition], r.offset)
+		}
+		for p, mm := range byPart {
+			ranges[p] = append(ranges[p], fileRange{f, mm[0], mm[1]})
+			if s := f.meta["skipped-offsets"]; s != "" {
+				if skipped[p] == nil {
+					skipped[p] = map[int64]bool{}
+				}
+				for _, o := range parseOffsetList(s) {
+					skipped[p][o] = true
+				}
+			}
+		}
+		if m != nil {
+			if len(byPart) > 1 {
+				rep.add(violation("L12", f.key, "", "the object holds rows of %d Kafka partitions; one object must hold one partition's offsets", len(byPart)))
+			} else if mm, ok := byPart[int32(namePart)]; !ok {
+				for p := range byPart {
+					rep.add(violation("L12", f.key, "", "the name says Kafka partition %d but its rows have kafka_partition %d", namePart, p))
+				}
+			} else if mm[0] != nameStart {
+				rep.add(violation("L12", f.key, "", "the name says start offset %d but the first kafka_offset is %d", nameStart, mm[0]))
+			}
+		}
+		checkMetadata(rep, f, byPart)
+	}
+
+	parts := make([]int32, 0, len(offsets))
+	for p := range offsets {
+		parts = append(parts, p)
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	for _, p := range parts {
+		offs := offsets[p]
+		sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
+		pc := PartitionCoverage{Partition: p, Objects: len(ranges[p]), Rows: int64(len(offs)), FirstOffset: offs[0], LastOffset: offs[len(offs)-1]}
+		frs := ranges[p]
+		sort.Slice(frs, func(i, j int) bool {
+			if frs[i].min != frs[j].min {
+				return frs[i].min < frs[j].min
+			}
+			return frs[i].f.key < frs[j].f.key
+		})
+		var reach int64 = -1
+		var reachKey string
+		for i, fr := range frs {
+			if i > 0 && fr.min <= reach {
+				pc.Overlaps++
+				rep.add(violation("L12", fr.f.key, "", "offsets %s of Kafka partition %d overlap %s (up to offset %d): those records are in the lake twice",
+					OffsetRange{fr.min, fr.max}, p, reachKey, reach))
+			}
+			if fr.max > reach {
+				reach, reachKey = fr.max, fr.f.key
+			}
+		}
+		var sortedSkipped []int64
+		for o := range skipped[p] {
+			sortedSkipped = append(sortedSkipped, o)
+		}
+		sort.Slice(sortedSkipped, func(i, j int) bool { return sortedSkipped[i] < sortedSkipped[j] })
+		// Walk the sorted offsets: duplicates and gaps.
+		pc.Distinct = 1
+		for i := 1; i < len(offs); i++ {
+			prev, cur := offs[i-1], offs[i]
+			if cur == prev {
+				pc.Duplicates++
+				continue
+			}
+			pc.Distinct++
+			pc.Gaps, pc.Skipped = holeGaps(pc.Gaps, pc.Skipped, prev+1, cur-1, sortedSkipped)
+		}
+		if pc.Duplicates > 0 && pc.Overlaps == 0 {
+			rep.add(violation("L12", rep.Location, "", "Kafka partition %d has %d duplicate (partition, offset) rows", p, pc.Duplicates))
+		}
+		if !cfg.allowGaps {
+			for i, g := range pc.Gaps {
+				if i == maxGapViolations {
+					rep.add(violation("L12", rep.Location, "", "Kafka partition %d has %d more offset gaps", p, len(pc.Gaps)-maxGapViolations))
+					break
+				}
+				rep.add(violation("L12", gapKey(frs, g), "",
+					"Kafka partition %d: offsets %s are missing between objects; if they went to the dead-letter topic declare them (lake.SkippedOffsets or metadata skipped-offsets)", p, g))
+			}
+		}
+		rep.Partitions = append(rep.Partitions, pc)
+		rep.Distinct += pc.Distinct
+		rep.Duplicates += pc.Duplicates
+	}
+	if cfg.expect >= 0 && rep.Distinct != cfg.expect {
+		rep.add(violation("R01", rep.Location, "", "the lake holds %d distinct (kafka_partition, kafka_offset) records in %d rows, expected %d",
+			rep.Distinct, rep.Rows, cfg.expect))
+	}
+}
+
+// gapKey names the first object after a gap (where the reader would look).
+func gapKey(frs []fileRange, g OffsetRange) string {
+	for _, fr := range frs {
+		if fr.min > g.Last {
+			return fr.f.key
+		}
+	}
+	if len(frs) > 0 {
+		return frs[len(frs)-1].f.key
+	}
+	return ""
+}
+
+// checkMetadata cross-checks the sink's S3 user metadata (absent in a
+// downloaded folder) against the rows: start-offset, end-offset, record-count.
+func checkMetadata(rep *Report, f *file, byPart map[int32][2]int64) {
+	if len(f.meta) == 0 || len(byPart) != 1 {
+		return
+	}
+	var mm [2]int64
+	for _, v := range byPart {
+		mm = v
+	}
+	check := func(key string, got int64) {
+		s, ok := f.meta[key]
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || want != got {
+			rep.add(violation("L12", f.key, "", "S3 metadata %s=%q but the rows say %d", key, s, got))
+		}
+	}
+	check("start-offset", mm[0])
+	check("end-offset", mm[1])
+	check("record-count", int64(len(f.recs)))
+}
+
+// holeGaps splits the missing offsets a..b (inclusive) into gaps around the
+// declared skipped offsets (sorted), without walking the hole offset by offset.
+func holeGaps(gaps []OffsetRange, nSkipped int64, a, b int64, skipped []int64) ([]OffsetRange, int64) {
+	if a > b {
+		return gaps, nSkipped
+	}
+	i := sort.Search(len(skipped), func(i int) bool { return skipped[i] >= a })
+	next := a
+	for ; i < len(skipped) && skipped[i] <= b; i++ {
+		if skipped[i] > next {
+			gaps = append(gaps, OffsetRange{next, skipped[i] - 1})
+		}
+		nSkipped++
+		next = skipped[i] + 1
+	}
+	if next <= b {
+		gaps = append(gaps, OffsetRange{next, b})
+	}
+	return gaps, nSkipped
+}

@@ -1,0 +1,211 @@
+// Package lake checks a stock_ticks lake (an S3 prefix or a local folder)
+// against docs/LAKE_CONTRACT.md: it reads every object through an
+// objstore.Store, applies rules L01–L16, predicts the tables a default Glue
+// crawler would create, and reconciles Kafka offsets. It also prints the
+// Athena DDL. SQL over a lake lives in the separate package harness/lake/query
+// so that importing lake never links DuckDB.
+//
+//	st, _ := objstore.NewDir("/tmp/lake")          // the folder that holds stock_ticks/
+//	rep, err := lake.Check(ctx, st, "", lake.ExpectRecords(5692))
+//	if err != nil { ... }                          // IO or usage problem
+//	if !rep.OK() { rep.WriteText(os.Stderr) }      // violations
+package lake
+
+//go:generate go run ./internal/fixturegen -out ../../testdata/lakes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+// ErrEmptyLake is returned (wrapped) by Check when nothing is stored under the
+// table location: a wrong prefix, a prefix that does not exist, or a lake the
+// sink has not written yet. It is an error, not a clean report, so that "0
+// rows" is never passed off as success.
+var ErrEmptyLake = errors.New("lake: no objects under the table location")
+
+// MinProductionObjectSize is L15's threshold: the median object size per
+// partition Athena's small-files guidance asks for.
+const MinProductionObjectSize = 64 << 20
+
+// Option configures Check.
+type Option func(*config)
+
+type config struct {
+	expect      int64 // -1: not asked
+	production  bool
+	allowGaps   bool
+	skipped     map[int32]map[int64]bool
+	concurrency int
+	table       string
+}
+
+// ExpectRecords asks Check to reconcile the lake against n produced records:
+// the number of distinct (kafka_partition, kafka_offset) pairs must equal n
+// (rule R01). Default: not checked.
+func ExpectRecords(n int64) Option { return func(c *config) { c.expect = n } }
+
+// Production enables the checks that only matter for a production lake:
+// L15 (median object size per partition ≥ 64 MiB, a warning). Default off,
+// because tests and demos write small objects on purpose.
+func Production(on bool) Option { return func(c *config) { c.production = on } }
+
+// SkippedOffsets tells the gap check that these offsets of a Kafka partition
+// are legitimately absent from the lake, e.g. poison records the sink sent to
+// the dead-letter topic. An object's S3 user metadata "skipped-offsets"
+// (comma-separated offsets or ranges "a-b") is honoured the same way when present.
+func SkippedOffsets(partition int32, offsets ...int64) Option {
+	return func(c *config) {
+		if c.skipped == nil {
+			c.skipped = map[int32]map[int64]bool{}
+		}
+		if c.skipped[partition] == nil {
+			c.skipped[partition] = map[int64]bool{}
+		}
+		for _, o := range offsets {
+			c.skipped[partition][o] = true
+		}
+	}
+}
+
+// AllowOffsetGaps turns off the gap part of L12 (overlaps and duplicates are
+// still errors). Use it for topics whose offsets are not dense: transactional
+// producers (commit markers take offsets) or compacted topics. Default off.
+func AllowOffsetGaps() Option { return func(c *config) { c.allowGaps = true } }
+
+// Concurrency bounds how many objects Check reads at once (default 8).
+func Concurrency(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.concurrency = n
+		}
+	}
+}
+
+// Check reads the lake table stock_ticks under prefix (the folder that holds
+// stock_ticks/, "" for the store's root) and returns the report. The error is
+// non-nil only when the lake could not be read at all (listing failed,
+// credentials refused, prefix empty or missing, ctx cancelled); every problem
+// with the lake's content is a Violation in the report.
+func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option) (*Report, error) {
+	cfg := config{expect: -1, concurrency: 8, table: tick.Table}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	prefix = strings.TrimPrefix(prefix, "/")
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	root := prefix + cfg.table + "/"
+	rep := &Report{Store: st.String(), Prefix: prefix, Location: root, ExpectedRecords: cfg.expect, Production: cfg.production}
+
+	// List without the trailing slash so an object named exactly like the
+	// table folder (L14: "is not a file") shows up too.
+	listed, err := st.List(ctx, prefix+cfg.table)
+	if err != nil {
+		return nil, fmt.Errorf("lake: list %s %s: %w", st, root, err)
+	}
+	var objs []objstore.Object
+	var locationIsFile bool
+	for _, o := range listed {
+		switch {
+		case o.Key == prefix+cfg.table:
+			locationIsFile = true
+		case strings.HasPrefix(o.Key, root):
+			objs = append(objs, o)
+		}
+	}
+	if len(objs) == 0 {
+		what := "does the prefix exist? --dir/--prefix name the folder that holds " + cfg.table + "/"
+		if locationIsFile {
+			what = prefix + cfg.table + " is an object, not a folder"
+		}
+		return nil, fmt.Errorf("%w %s in %s (%s)", ErrEmptyLake, root, st, what)
+	}
+	if strings.Contains(prefix, "//") {
+		rep.add(violation("L14", prefix, "", "the table location %q contains // (an empty folder name)", root))
+	}
+	if locationIsFile {
+		rep.add(violation("L14", prefix+cfg.table, "", "an object named %q sits where the table folder is; the location must be a folder", prefix+cfg.table))
+	}
+
+	files, err := readAll(ctx, st, root, objs, cfg.concurrency)
+	if err != nil {
+		return nil, err
+	}
+	rep.Objects = len(files)
+	for _, f := range files {
+		rep.Bytes += f.size
+		if f.isData() {
+			rep.DataObjects++
+			rep.Rows += f.rows
+		}
+	}
+	checkRules(rep, files, &cfg)
+	rep.Tables = predictTables(cfg.table, root, files)
+	checkCrawler(rep, root)
+	checkCoverage(rep, files, &cfg)
+	rep.Format = lakeFormat(files)
+	rep.sort()
+	return rep, nil
+}
+
+// readAll fetches and analyses every object with at most n reads in flight.
+func readAll(ctx context.Context, st objstore.Store, root string, objs []objstore.Object, n int) ([]*file, error) {
+	files := make([]*file, len(objs))
+	errs := make([]error, len(objs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, n)
+	for i, o := range objs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			f := newFile(root, o)
+			if f.size > 0 {
+				body, obj, err := st.Get(ctx, o.Key)
+				if err != nil {
+					errs[i] = fmt.Errorf("lake: read %s: %w", o.Key, err)
+					return
+				}
+				f.meta = obj.Metadata
+				f.analyse(body)
+			}
+			files[i] = f
+		}()
+	}
+	wg.Wait()
+	// Report the first failure (in key order): when credentials are refused
+	// every read fails the same way.
+	failed := 0
+	var first error
+	for _, err := range errs {
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			failed++
+		}
+	}
+	if first != nil {
+		if failed > 1 {
+			return nil, fmt.Errorf("%w (and %d more objects failed)", first, failed-1)
+		}
+		return nil, first
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].key < files[j].key })
+	return files, nil
+}

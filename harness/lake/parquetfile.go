@@ -1,0 +1,276 @@
+package lake
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+// parquetMagic starts and ends every Parquet file.
+var parquetMagic = []byte("PAR1")
+
+func (f *file) analyseParquet(body []byte) {
+	if len(body) < 12 || !bytes.HasPrefix(body, parquetMagic) {
+		f.unreadable = "it is not a Parquet file (no PAR1 magic at the start)"
+		return
+	}
+	if !bytes.HasSuffix(body, parquetMagic) {
+		f.unreadable = "it is not a complete Parquet file (no PAR1 magic at the end: truncated upload?)"
+		return
+	}
+	pf, err := openParquet(body)
+	if err != nil {
+		f.unreadable = fmt.Sprintf("its Parquet footer cannot be read (%v)", err)
+		return
+	}
+	f.rows = pf.NumRows()
+	leaves := map[string]int{}
+	kinds := map[string]parquet.Type{}
+	for _, fld := range pf.Schema().Fields() {
+		f.schema = append(f.schema, tick.Column{Name: fld.Name(), Type: glueType(fld)})
+		if fld.Leaf() {
+			kinds[fld.Name()] = fld.Type()
+		}
+	}
+	for i, p := range pf.Schema().Columns() {
+		if len(p) == 1 {
+			leaves[p[0]] = i
+		}
+	}
+	f.checkParquetTypes(kinds)
+
+	evIdx, okE := leaves["event_time"]
+	partIdx, okP := leaves["kafka_partition"]
+	offIdx, okO := leaves["kafka_offset"]
+	f.hasEvent, f.hasOffsets = okE, okP && okO
+	if !f.hasEvent && !f.hasOffsets {
+		return
+	}
+	evConv := timestampToMillis(kinds["event_time"])
+	f.recs = make([]record, 0, f.rows)
+	err = readParquetRows(pf, func(row parquet.Row) {
+		var r record
+		for _, v := range row {
+			switch c := v.Column(); {
+			case okE && c == evIdx && !v.IsNull():
+				r.event, r.eventOK = evConv(v)
+			case okP && c == partIdx && !v.IsNull():
+				r.partition = int32(intValue(v))
+			case okO && c == offIdx && !v.IsNull():
+				r.offset = intValue(v)
+			}
+		}
+		f.recs = append(f.recs, r)
+	})
+	if err != nil {
+		f.unreadable = fmt.Sprintf("its Parquet pages cannot be read (%v)", err)
+		f.recs = nil
+	}
+}
+
+// openParquet opens a Parquet file from memory, turning a library panic on a
+// corrupt footer into an error.
+func openParquet(body []byte) (pf *parquet.File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("corrupt file: %v", p)
+		}
+	}()
+	return parquet.OpenFile(bytes.NewReader(body), int64(len(body)), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+}
+
+func readParquetRows(pf *parquet.File, fn func(parquet.Row)) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("corrupt pages: %v", p)
+		}
+	}()
+	buf := make([]parquet.Row, 256)
+	for _, rg := range pf.RowGroups() {
+		rows := rg.Rows()
+		for {
+			n, err := rows.ReadRows(buf)
+			for _, r := range buf[:n] {
+				fn(r)
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+	}
+	return nil
+}
+
+// logical returns the logical type's text ("DATE", "TIMESTAMP(...)", "STRING")
+// falling back to the legacy converted type.
+func logical(t parquet.Type) string {
+	if lt := t.LogicalType(); lt != nil && lt.Value != nil {
+		return lt.String()
+	}
+	if ct := t.ConvertedType(); ct != nil {
+		switch *ct {
+		case deprecated.UTF8:
+			return "STRING"
+		case deprecated.Date:
+			return "DATE"
+		case deprecated.TimestampMillis:
+			return "TIMESTAMP(isAdjustedToUTC=true,unit=MILLIS)"
+		case deprecated.TimestampMicros:
+			return "TIMESTAMP(isAdjustedToUTC=true,unit=MICROS)"
+		}
+	}
+	return ""
+}
+
+// glueType maps a Parquet field to the type a Glue crawler gives the column.
+func glueType(fld parquet.Field) string {
+	if !fld.Leaf() {
+		if fld.Repeated() {
+			return "array"
+		}
+		return "struct"
+	}
+	t := fld.Type()
+	lt := logical(t)
+	switch {
+	case strings.HasPrefix(lt, "TIMESTAMP"):
+		return "timestamp"
+	case lt == "DATE":
+		return "date"
+	case strings.HasPrefix(lt, "DECIMAL"):
+		return "decimal"
+	}
+	var g string
+	switch t.Kind() {
+	case parquet.Boolean:
+		g = "boolean"
+	case parquet.Int32:
+		g = "int"
+		if strings.HasPrefix(lt, "INT(8") {
+			g = "tinyint"
+		} else if strings.HasPrefix(lt, "INT(16") {
+			g = "smallint"
+		}
+	case parquet.Int64:
+		g = "bigint"
+	case parquet.Int96:
+		g = "timestamp" // Glue maps legacy INT96 to timestamp
+	case parquet.Float:
+		g = "float"
+	case parquet.Double:
+		g = "double"
+	case parquet.ByteArray, parquet.FixedLenByteArray:
+		g = "binary"
+		if lt == "STRING" || lt == "ENUM" || lt == "JSON" {
+			g = "string"
+		}
+	}
+	if fld.Repeated() {
+		return "array<" + g + ">"
+	}
+	return g
+}
+
+// wantPhysical is L11's expected physical type per contract column.
+var wantPhysical = map[string]struct {
+	kind    parquet.Kind
+	logical string
+	text    string
+}{
+	"symbol":          {parquet.ByteArray, "STRING", "BYTE_ARRAY STRING"},
+	"trade_date":      {parquet.Int32, "DATE", "INT32 DATE"},
+	"open":            {parquet.Double, "", "DOUBLE"},
+	"high":            {parquet.Double, "", "DOUBLE"},
+	"low":             {parquet.Double, "", "DOUBLE"},
+	"close":           {parquet.Double, "", "DOUBLE"},
+	"adj_close":       {parquet.Double, "", "DOUBLE"},
+	"volume":          {parquet.Int64, "", "INT64"},
+	"close_usd":       {parquet.Double, "", "DOUBLE"},
+	"event_time":      {parquet.Int64, "TIMESTAMP(isAdjustedToUTC=true,unit=MILLIS)", "INT64 TIMESTAMP(MILLIS, UTC)"},
+	"kafka_partition": {parquet.Int32, "", "INT32"},
+	"kafka_offset":    {parquet.Int64, "", "INT64"},
+}
+
+func describe(t parquet.Type) string {
+	d := t.Kind().String()
+	if lt := logical(t); lt != "" {
+		d += " " + lt
+	}
+	return d
+}
+
+// checkParquetTypes applies L11 to the leaf columns of one file.
+func (f *file) checkParquetTypes(kinds map[string]parquet.Type) {
+	for _, c := range tick.Columns {
+		t, ok := kinds[c.Name]
+		if !ok {
+			continue // missing columns are L05/C01's business
+		}
+		w := wantPhysical[c.Name]
+		lt := logical(t)
+		if t.Kind() != w.kind || (w.logical != "" && lt != w.logical) || (w.logical == "" && lt != "" && !strings.HasPrefix(lt, "INT(")) {
+			f.problem(violation("L11", f.key, "", "column %s is %s, the contract needs %s", c.Name, describe(t), w.text))
+		}
+	}
+	for name, t := range kinds {
+		if _, ok := wantPhysical[name]; ok {
+			continue
+		}
+		lt := logical(t)
+		switch {
+		case t.Kind() == parquet.Int96:
+			f.problem(violation("L11", f.key, "", "column %s is legacy INT96; write timestamps as INT64 TIMESTAMP(MILLIS, UTC)", name))
+		case strings.HasPrefix(lt, "TIMESTAMP") && !strings.Contains(lt, "MILLIS"):
+			f.problem(violation("L11", f.key, "", "column %s is %s; Athena/Glue handle millisecond timestamps only", name, describe(t)))
+		}
+	}
+}
+
+// timestampToMillis converts event_time values of whatever physical type the
+// file uses to ms since the epoch, so L10 can still check mis-typed files.
+func timestampToMillis(t parquet.Type) func(parquet.Value) (int64, bool) {
+	if t == nil {
+		return func(parquet.Value) (int64, bool) { return 0, false }
+	}
+	lt := logical(t)
+	switch {
+	case t.Kind() == parquet.Int96:
+		return func(v parquet.Value) (int64, bool) {
+			i := v.Int96()
+			nanosOfDay := int64(i[1])<<32 | int64(i[0])
+			julian := int64(i[2])
+			return (julian-2440588)*86_400_000 + nanosOfDay/1_000_000, true
+		}
+	case t.Kind() == parquet.Int64 && strings.Contains(lt, "NANOS"):
+		return func(v parquet.Value) (int64, bool) { return v.Int64() / 1_000_000, true }
+	case t.Kind() == parquet.Int64 && strings.Contains(lt, "MICROS"):
+		return func(v parquet.Value) (int64, bool) { return v.Int64() / 1_000, true }
+	case t.Kind() == parquet.Int64:
+		return func(v parquet.Value) (int64, bool) { return v.Int64(), true }
+	}
+	return func(parquet.Value) (int64, bool) { return 0, false }
+}
+
+// intValue reads an integer column whatever its width.
+func intValue(v parquet.Value) int64 {
+	switch v.Kind() {
+	case parquet.Int32:
+		return int64(v.Int32())
+	case parquet.Int64:
+		return v.Int64()
+	case parquet.Double:
+		return int64(v.Double())
+	}
+	return 0
+}

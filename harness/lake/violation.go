@@ -1,0 +1,152 @@
+package lake
+
+import "fmt"
+
+// Severity says whether a violation fails the check (Error) or only informs
+// (Warning).
+type Severity int
+
+const (
+	// Error fails the check: Report.OK returns false, `tickflow verify` exits 1.
+	Error Severity = iota
+	// Warning is reported but never fails the check.
+	Warning
+)
+
+func (s Severity) String() string {
+	if s == Warning {
+		return "warning"
+	}
+	return "error"
+}
+
+// MarshalText makes a Severity print as "error"/"warning" in JSON reports.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText is the inverse of MarshalText.
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = Error
+	case "warning":
+		*s = Warning
+	default:
+		return fmt.Errorf("lake: unknown severity %q", b)
+	}
+	return nil
+}
+
+// Violation is one broken rule of docs/LAKE_CONTRACT.md, found in one object
+// or folder. Callers branch on Rule ("L05"), never on Message.
+type Violation struct {
+	Rule     string   `json:"rule"`     // rule ID: L01–L16, C01 (crawler prediction), R01 (record count)
+	Name     string   `json:"name"`     // rule name, e.g. "one-schema"
+	Severity Severity `json:"severity"` // Error or Warning
+	Key      string   `json:"key"`      // object key or folder (relative to the store) the problem is in
+	Message  string   `json:"message"`  // what is wrong
+	Fix      string   `json:"fix"`      // how to fix it
+	Source   string   `json:"source"`   // the AWS documentation page, or "observed" behaviour
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("%s %s (%s) %s: %s", v.Rule, v.Name, v.Severity, v.Key, v.Message)
+}
+
+// Rule describes one rule of the contract.
+type Rule struct {
+	ID       string
+	Name     string
+	Severity Severity
+	Observed bool   // the behaviour comes from reports, not from AWS documentation
+	Fix      string // generic fix, used when a check has nothing more specific
+	Source   string
+}
+
+const (
+	glueDocs   = "docs.aws.amazon.com/glue/latest/dg/"
+	athenaDocs = "docs.aws.amazon.com/athena/latest/ug/"
+)
+
+// Rules is the catalogue of every rule Check enforces, in ID order. L15 is a
+// warning and only runs with Production(true).
+var Rules = []Rule{
+	{ID: "L01", Name: "hive-partitions",
+		Fix:    "write objects under stock_ticks/dt=YYYY-MM-DD/hour=HH/ (lowercase keys, dt then hour)",
+		Source: glueDocs + "crawler-s3-folder-table-partition.html (partition_N naming observed); " + athenaDocs + "msck-repair-table.html"},
+	{ID: "L02", Name: "no-root-files",
+		Fix:    "move the object into a dt=/hour= partition folder or out of the table location",
+		Source: glueDocs + "crawler-maximum-number-of-tables.html"},
+	{ID: "L03", Name: "no-marker-files",
+		Fix:    "delete the object; do not write _SUCCESS, .tmp, *_$folder$, zero-byte, or _/. prefixed objects under the table",
+		Source: athenaDocs + "tables-location-format.html"},
+	{ID: "L04", Name: "one-format",
+		Fix:    "write every object of the table in one format and compression (.parquet, or .json, or .json.gz)",
+		Source: glueDocs + "crawler-grouping-policy.html; repost.aws glue-crawler-detect-schema"},
+	{ID: "L05", Name: "one-schema",
+		Fix:    "write every file with the contract's columns and types (harness/tick.Row)",
+		Source: glueDocs + "crawler-grouping-policy.html (70% similarity) → HIVE_PARTITION_SCHEMA_MISMATCH"},
+	{ID: "L06", Name: "json-lines",
+		Fix:    "write exactly one JSON object per line: no arrays, no pretty-printing, no blank lines, valid UTF-8",
+		Source: glueDocs + "custom-classifier.html; " + athenaDocs + "json-serde.html"},
+	{ID: "L07", Name: "json-types",
+		Fix:    "always write doubles with a decimal point or exponent (123.0) and integers without one",
+		Source: glueDocs + "crawler-grouping-policy.html (the crawler samples the first 1 MB)"},
+	{ID: "L08", Name: "column-names",
+		Fix:    "rename the column: lowercase ASCII letters, digits and _, not starting with _ or a digit, ≤255 bytes, not a reserved word",
+		Source: athenaDocs + "tables-databases-columns-names.html; " + athenaDocs + "reserved-words.html; trinodb/trino#10828"},
+	{ID: "L09", Name: "no-key-in-data",
+		Fix:    "drop the partition key columns (dt, hour) from the files; they come from the folder names",
+		Source: athenaDocs + "alter-table-add-partition.html; confluentinc/kafka-connect-storage-cloud#387"},
+	{ID: "L10", Name: "partition-matches-data",
+		Fix:    "derive dt/hour from the row's event_time in UTC when choosing the object's folder",
+		Source: athenaDocs + "data-types-timestamps.html"},
+	{ID: "L11", Name: "parquet-types",
+		Fix:    "write trade_date as INT32 DATE, event_time as INT64 TIMESTAMP(MILLIS, UTC), prices DOUBLE, volume INT64 (harness/tick.Row)",
+		Source: "AWS DMS ParquetTimestampInMillisecond; Athena/Glue read millisecond timestamps only"},
+	{ID: "L12", Name: "deterministic-names",
+		Fix:    "name objects <topic>+<partition>+<startOffset %020d>.<ext> and cover each Kafka partition's offsets exactly once",
+		Source: "Confluent S3 sink exactly-once semantics; Amazon MSK delivery docs"},
+	{ID: "L13", Name: "no-kafka-partition-folder",
+		Fix:    "remove the partition=N folder level; the Kafka partition is the kafka_partition column",
+		Source: "Confluent S3 sink default layout (partition is reserved, not a business key)"},
+	{ID: "L14", Name: "location",
+		Fix:    "use a table location that ends with /, has no //, and is a folder, not an object",
+		Source: athenaDocs + "tables-location-format.html"},
+	{ID: "L15", Name: "file-size", Severity: Warning,
+		Fix:    "flush bigger objects (raise --flush-records/--flush-bytes) or compact small ones",
+		Source: "AWS Big Data Blog: Top 10 performance tuning tips for Amazon Athena"},
+	{ID: "L16", Name: "partition-values",
+		Fix:    "use partition values made of [0-9a-zA-Z_-] only (dt=2024-01-05, hour=10)",
+		Source: athenaDocs + "msck-repair-table.html"},
+	{ID: "C01", Name: "crawler-one-table",
+		Fix:    "fix the violations above; a default Glue crawler must create exactly one table stock_ticks with the contract schema",
+		Source: glueDocs + "crawler-grouping-policy.html; LAKE_CONTRACT.md crawler emulation"},
+	{ID: "R01", Name: "record-count",
+		Fix:    "find the missing or extra records (see offset coverage) and re-run the sink for them",
+		Source: "reconciliation (ExpectRecords)"},
+}
+
+var rulesByID = func() map[string]Rule {
+	m := make(map[string]Rule, len(Rules))
+	for _, r := range Rules {
+		m[r.ID] = r
+	}
+	return m
+}()
+
+// violation builds a Violation of rule id; fix overrides the rule's generic
+// fix when not empty. Observed rules say so in the message.
+func violation(id, key, fix, format string, args ...any) Violation {
+	r, ok := rulesByID[id]
+	if !ok {
+		panic("lake: unknown rule " + id) // programming error, caught by tests
+	}
+	msg := fmt.Sprintf(format, args...)
+	if r.Observed {
+		msg += " (observed behaviour, not documented by AWS)"
+	}
+	if fix == "" {
+		fix = r.Fix
+	}
+	return Violation{Rule: r.ID, Name: r.Name, Severity: r.Severity, Key: key, Message: msg, Fix: fix, Source: r.Source}
+}
