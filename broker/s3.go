@@ -284,6 +284,7 @@ func (s *s3Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			case <-f.removed:
 			case <-s.done:
+				writeS3Error(w, r, http.StatusServiceUnavailable, "ServiceUnavailable", "the server is shutting down")
 				return
 			}
 		}
