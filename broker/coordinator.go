@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -248,9 +250,8 @@ func (c *Coordinator) RestartBroker(id int32) error {
 	if b.up {
 		return fmt.Errorf("broker: restart broker %d: it is already up", id)
 	}
-	_, port := hostPort(b.addr)
-	var p int
-	fmt.Sscan(port, &p)
+	_, port, _ := net.SplitHostPort(b.addr)
+	p, _ := strconv.Atoi(port)
 	if _, _, err := c.w.cluster.AddNode(id, p); err != nil {
 		if isAddrInUse(err) {
 			return fmt.Errorf("broker: restart broker %d: its address %s is taken: %w", id, b.addr, ErrAddrInUse)

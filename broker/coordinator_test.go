@@ -263,3 +263,66 @@ func TestGroups(t *testing.T) {
 	assert.Equal(t, GroupOffset{Topic: DefaultTopic, Partition: 0, Committed: 4, End: 5, Lag: 1}, g.Offsets[0])
 	assert.Equal(t, GroupOffset{Topic: DefaultTopic, Partition: 1, Committed: 3, End: 3, Lag: 0}, g.Offsets[1])
 }
+
+func TestRestartBrokerPortTaken(t *testing.T) {
+	w := startWorld(t)
+	c := w.Coordinator()
+	addr := c.Brokers()[1].Addr
+	require.NoError(t, c.StopBroker(1))
+
+	squatter, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	err = c.RestartBroker(1)
+	assert.ErrorIs(t, err, ErrAddrInUse)
+	assert.False(t, c.Brokers()[1].Up)
+	require.NoError(t, squatter.Close())
+
+	require.NoError(t, c.RestartBroker(1))
+	assert.Equal(t, addr, c.Brokers()[1].Addr)
+
+	// Stop and restart again: the re-created listener is tracked too.
+	cl := newClient(t, w)
+	produceN(t, cl, DefaultTopic, "a", 10)
+	require.NoError(t, c.StopBroker(1))
+	_, err = net.DialTimeout("tcp", addr, time.Second)
+	assert.Error(t, err)
+	produceN(t, cl, DefaultTopic, "b", 10)
+	require.NoError(t, c.RestartBroker(1))
+	produceN(t, cl, DefaultTopic, "c", 10)
+}
+
+// TestStopBrokerUnderLoad stops and restarts brokers while a producer is
+// writing: every acknowledged record is read back exactly once.
+func TestStopBrokerUnderLoad(t *testing.T) {
+	w := startWorld(t)
+	c := w.Coordinator()
+	prod := newClient(t, w, kgo.DefaultProduceTopic(DefaultTopic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	const total = 3000
+	acked := make(chan error, total)
+	for i := 0; i < total; i++ {
+		prod.Produce(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i))}, func(_ *kgo.Record, err error) { acked <- err })
+		switch i {
+		case 500:
+			require.NoError(t, c.StopBroker(0))
+		case 1200:
+			require.NoError(t, c.StopBroker(1))
+		case 1800:
+			require.NoError(t, c.RestartBroker(0))
+		case 2400:
+			require.NoError(t, c.RestartBroker(1))
+			require.NoError(t, c.ShuffleLeaders())
+		}
+	}
+	for i := 0; i < total; i++ {
+		require.NoError(t, <-acked)
+	}
+	cons := newClient(t, w, kgo.ConsumeTopics(DefaultTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := consumeAll(t, cons, total)
+	require.Len(t, seen, total)
+	for v, n := range seen {
+		assert.Equal(t, 1, n, "record %s read %d times", v, n)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -306,10 +305,4 @@ func sortedBrokers(bs []*brokerState) []BrokerInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
-}
-
-// hostPort is a small helper for error messages.
-func hostPort(addr string) (string, string) {
-	h, p, _ := net.SplitHostPort(addr)
-	return h, p
 }
