@@ -1,0 +1,52 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/tickflow/tickflow/harness/lake"
+)
+
+func init() { register(newDDLCmd) }
+
+func newDDLCmd() *cobra.Command {
+	var format, location, start, database string
+	var glue bool
+	cmd := &cobra.Command{
+		Use:   "ddl --location s3://bucket/prefix/ [--format parquet|json] [--start-date YYYY-MM-DD] [--glue-json]",
+		Short: "Print Athena's CREATE EXTERNAL TABLE (partition projection) or the Glue CreateTable input for the lake",
+		Long: `ddl prints the Athena DDL for the stock_ticks table under --location (the folder that holds
+stock_ticks/), with partition projection on dt (date, from --start-date to NOW) and hour (00–23),
+so no crawler or MSCK REPAIR is needed. --glue-json prints the equivalent input for
+'aws glue create-table --cli-input-json file://table.json'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if location == "" {
+				return usageError("--location s3://bucket/prefix/ is required")
+			}
+			opts := []lake.DDLOption{lake.DDLFormat(format), lake.StartDate(start), lake.Database(database)}
+			var out []byte
+			if glue {
+				b, err := lake.GlueTableInput(location, opts...)
+				if err != nil {
+					return usageError("ddl: %v", err)
+				}
+				out = b
+			} else {
+				s, err := lake.DDL(location, opts...)
+				if err != nil {
+					return usageError("ddl: %v", err)
+				}
+				out = []byte(s)
+			}
+			if _, err := cmd.OutOrStdout().Write(out); err != nil {
+				return usageError("ddl: %v", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "parquet", "lake file format: parquet or json")
+	cmd.Flags().StringVar(&location, "location", "", "s3://bucket/prefix/ — the folder that holds stock_ticks/")
+	cmd.Flags().StringVar(&start, "start-date", lake.DefaultStartDate, "first day of projection.dt.range (YYYY-MM-DD)")
+	cmd.Flags().StringVar(&database, "database", "default", "Glue database (with --glue-json)")
+	cmd.Flags().BoolVar(&glue, "glue-json", false, "print the Glue CreateTable input JSON instead of the DDL")
+	return cmd
+}
