@@ -19,7 +19,9 @@
 // acknowledged records. The controller broker (the highest id) cannot be
 // stopped, because kfake cannot elect a new one. Clients should use
 // kgo.MetadataMinAge(100*time.Millisecond) or they notice leader moves only
-// after kgo's default 5 s metadata age.
+// after kgo's default 5 s metadata age. Leaders chosen by StopBroker,
+// RestartBroker and ShuffleLeaders come from kfake's unseeded random
+// choice; use MoveLeader where a scenario needs an exact layout.
 //
 // Like a stock Kafka broker the world auto-creates a topic on first use,
 // for old clients (Metadata v0–v3, e.g. kafka-python 2.0.2) too. The fake S3

@@ -2,10 +2,14 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/tickflow/tickflow/broker"
+	"github.com/tickflow/tickflow/harness/objstore"
 )
 
 func ExampleStart() {
@@ -51,4 +55,39 @@ func ExampleCoordinator_StopBroker() {
 	// Output:
 	// up: 2
 	// up: 3
+}
+
+func ExampleCoordinator_FailS3() {
+	ctx := context.Background()
+	w, err := broker.Start(ctx, broker.Brokers(1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+	store, err := objstore.NewS3(ctx, objstore.S3Config{
+		Endpoint: w.S3Endpoint(), Bucket: w.Bucket(), Region: w.Region(),
+		AccessKey: broker.AccessKey, SecretKey: broker.SecretKey, MaxAttempts: 1,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The next two PUTs under stock_ticks/ get 503 SlowDown, then S3 recovers.
+	f := w.Coordinator().FailS3(broker.S3Fault{Op: "PUT", KeyPrefix: "stock_ticks/", Status: 503, Count: 2})
+	defer f.Remove()
+	for i := 0; i < 3; i++ {
+		err := store.Put(ctx, "stock_ticks/obj", []byte("x"), nil)
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			fmt.Println("put:", ae.ErrorCode())
+		} else {
+			fmt.Println("put:", err)
+		}
+	}
+	fmt.Println("faulted:", f.Hits())
+	// Output:
+	// put: SlowDown
+	// put: SlowDown
+	// put: <nil>
+	// faulted: 2
 }
