@@ -28,6 +28,9 @@ import (
 type S3Fault struct {
 	// Op selects the operation: "PUT", "GET", "HEAD", "LIST", "DELETE"
 	// (incl. DeleteObjects) or "MULTIPART" (every multipart call); "" is all.
+	// One step of a multipart upload is "MULTIPART:CREATE", "MULTIPART:PART"
+	// (UploadPart), "MULTIPART:COMPLETE", "MULTIPART:ABORT" or
+	// "MULTIPART:LIST".
 	Op string
 	// KeyPrefix selects object keys (for LIST: the request's prefix
 	// parameter); "" is all.
@@ -52,11 +55,14 @@ type S3Fault struct {
 	Seed int64
 }
 
-var s3Ops = map[string]bool{"": true, "PUT": true, "GET": true, "HEAD": true, "LIST": true, "DELETE": true, "MULTIPART": true}
+var s3Ops = map[string]bool{
+	"": true, "PUT": true, "GET": true, "HEAD": true, "LIST": true, "DELETE": true, "MULTIPART": true,
+	"MULTIPART:CREATE": true, "MULTIPART:PART": true, "MULTIPART:COMPLETE": true, "MULTIPART:ABORT": true, "MULTIPART:LIST": true,
+}
 
 func (f S3Fault) validate() error {
 	if !s3Ops[strings.ToUpper(f.Op)] {
-		return fmt.Errorf("S3Fault.Op %q is unknown: use PUT, GET, HEAD, LIST, DELETE, MULTIPART or \"\" for all", f.Op)
+		return fmt.Errorf("S3Fault.Op %q is unknown: use PUT, GET, HEAD, LIST, DELETE, MULTIPART, MULTIPART:CREATE|PART|COMPLETE|ABORT|LIST or \"\" for all", f.Op)
 	}
 	if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
 		return fmt.Errorf("S3Fault.Status %d is not an error status: use 400..599, or 0 for latency/hang only", f.Status)
@@ -260,9 +266,9 @@ func (s *s3Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	op, key := classify(r)
+	op, step, key := classify(r)
 	for _, f := range faults {
-		if f.Op != "" && f.Op != op || !strings.HasPrefix(key, f.KeyPrefix) {
+		if f.Op != "" && f.Op != op && f.Op != step || !strings.HasPrefix(key, f.KeyPrefix) {
 			continue
 		}
 		if !f.take() {
@@ -303,27 +309,39 @@ func (s *s3Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.next.ServeHTTP(w, r)
 }
 
-// classify returns the fault Op of r and the key a KeyPrefix is matched
-// against.
-func classify(r *http.Request) (op, key string) {
+// classify returns the fault Op of r, the multipart step ("" for other
+// calls) and the key a KeyPrefix is matched against.
+func classify(r *http.Request) (op, step, key string) {
 	path := strings.TrimPrefix(r.URL.Path, "/")
-	bucket, obj, _ := strings.Cut(path, "/")
-	_ = bucket
+	_, obj, _ := strings.Cut(path, "/")
 	q := r.URL.Query()
 	_, uploads := q["uploads"]
-	if q.Get("uploadId") != "" || uploads {
-		return "MULTIPART", obj
+	switch {
+	case uploads && r.Method == http.MethodPost:
+		return "MULTIPART", "MULTIPART:CREATE", obj
+	case uploads:
+		return "MULTIPART", "MULTIPART:LIST", obj
+	case q.Get("uploadId") != "":
+		switch r.Method {
+		case http.MethodPut:
+			return "MULTIPART", "MULTIPART:PART", obj
+		case http.MethodPost:
+			return "MULTIPART", "MULTIPART:COMPLETE", obj
+		case http.MethodDelete:
+			return "MULTIPART", "MULTIPART:ABORT", obj
+		}
+		return "MULTIPART", "MULTIPART:LIST", obj
 	}
 	if obj == "" {
 		switch r.Method {
 		case http.MethodGet:
-			return "LIST", q.Get("prefix")
+			return "LIST", "", q.Get("prefix")
 		case http.MethodPost:
-			return "DELETE", ""
+			return "DELETE", "", ""
 		}
-		return r.Method, ""
+		return r.Method, "", ""
 	}
-	return r.Method, obj
+	return r.Method, "", obj
 }
 
 func s3Code(status int) string {

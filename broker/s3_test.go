@@ -240,3 +240,33 @@ func TestS3AWSChunkedTrailer(t *testing.T) {
 	_, err = newStore(t, w).Head(context.Background(), "chunked-bad")
 	assert.Error(t, err)
 }
+
+func TestS3FaultMultipartStep(t *testing.T) {
+	w := startWorld(t, Brokers(1))
+	store := newStore(t, w)
+	ctx := context.Background()
+	cl := store.Client
+	bucket := aws.String(w.Bucket())
+
+	f := w.Coordinator().FailS3(S3Fault{Op: "MULTIPART:PART", Status: 500, Count: 1})
+	require.NoError(t, f.Err())
+	up, err := cl.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: aws.String("mp")})
+	require.NoError(t, err, "CreateMultipartUpload is not the faulted step")
+	part := bytes.Repeat([]byte("p"), 5<<20)
+	upload := func() (*s3.UploadPartOutput, error) {
+		return cl.UploadPart(ctx, &s3.UploadPartInput{Bucket: bucket, Key: aws.String("mp"), UploadId: up.UploadId,
+			PartNumber: aws.Int32(1), Body: bytes.NewReader(part)})
+	}
+	_, err = upload()
+	require.Error(t, err)
+	assert.Equal(t, "InternalError", apiCode(err))
+	out, err := upload()
+	require.NoError(t, err)
+	_, err = cl.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bucket, Key: aws.String("mp"), UploadId: up.UploadId,
+		MultipartUpload: &s3types.CompletedMultipartUpload{Parts: []s3types.CompletedPart{{ETag: out.ETag, PartNumber: aws.Int32(1)}}}})
+	require.NoError(t, err)
+	obj, err := store.Head(ctx, "mp")
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(part)), obj.Size)
+	assert.Equal(t, 1, f.Hits())
+}
