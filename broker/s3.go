@@ -378,7 +378,13 @@ type s3ErrorBody struct {
 var reqSeq atomic.Uint64
 
 // writeS3Error answers like S3 does: an XML <Error> body (none for HEAD).
+// It first reads what is left of the request body (up to 64 MiB): net/http
+// would otherwise reset a connection whose client is still sending, and the
+// client would see "connection reset" instead of the S3 error.
 func writeS3Error(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
+	}
 	id := fmt.Sprintf("TF%014X", reqSeq.Add(1))
 	h := w.Header()
 	h.Set("Content-Type", "application/xml")

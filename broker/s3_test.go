@@ -259,7 +259,7 @@ func TestS3FaultMultipartStep(t *testing.T) {
 	}
 	_, err = upload()
 	require.Error(t, err)
-	assert.Equal(t, "InternalError", apiCode(err))
+	assert.Equal(t, "InternalError", apiCode(err), "error: %v", err)
 	out, err := upload()
 	require.NoError(t, err)
 	_, err = cl.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bucket, Key: aws.String("mp"), UploadId: up.UploadId,
