@@ -1,0 +1,281 @@
+// Package query runs SQL over a stock_ticks lake offline through DuckDB, with
+// a view stock_ticks that has exactly the schema Athena sees: the contract's
+// columns and types in order, then the partition keys dt and hour as strings.
+// It links DuckDB (cgo), so it lives apart from harness/lake.
+//
+//	res, err := query.Run(ctx, "/tmp/lake", "SELECT count(*) FROM stock_ticks")
+//	res.Write(os.Stdout, query.Table)
+//
+// For an S3 lake, copy it to a local folder first with lake.Mirror (RunStore
+// does that for you).
+package query
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
+	"github.com/tickflow/tickflow/harness/lake"
+	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+// Result is a query's columns and rows (values as database/sql returns them).
+type Result struct {
+	Columns []string
+	Types   []string // DuckDB type names
+	Rows    [][]any
+}
+
+// Format is an output format for Result.Write.
+type Format string
+
+const (
+	Table Format = "table" // aligned columns
+	CSV   Format = "csv"
+	JSON  Format = "json" // an array of objects
+)
+
+// duckType maps an Athena type to the DuckDB type of the view's column.
+var duckType = map[string]string{
+	"string": "VARCHAR", "date": "DATE", "double": "DOUBLE", "bigint": "BIGINT", "timestamp": "TIMESTAMP", "int": "INTEGER",
+}
+
+// detectFormat finds the lake's format from its object names: "parquet" or
+// "json" (.json and .json.gz).
+func detectFormat(root string) (string, error) {
+	var parquet, jsonN int
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+		case strings.HasSuffix(p, ".parquet"):
+			parquet++
+		case strings.HasSuffix(p, ".json"), strings.HasSuffix(p, ".json.gz"):
+			jsonN++
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("query: %w (--dir names the folder that holds %s/)", err, tick.Table)
+	case parquet > 0 && jsonN > 0:
+		return "", fmt.Errorf("query: %s mixes .parquet and .json objects (rule L04); run tickflow verify", root)
+	case parquet > 0:
+		return "parquet", nil
+	case jsonN > 0:
+		return "json", nil
+	}
+	return "", fmt.Errorf("query: no .parquet, .json or .json.gz objects under %s", root)
+}
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// ViewSQL returns the CREATE VIEW statement defining stock_ticks over the lake
+// in dir (the folder that holds stock_ticks/) of the given format.
+func ViewSQL(dir, format string) string {
+	root := filepath.Join(dir, tick.Table)
+	var cols []string
+	for _, c := range tick.Columns {
+		cols = append(cols, fmt.Sprintf("CAST(%q AS %s) AS %q", c.Name, duckType[c.Type], c.Name))
+	}
+	cols = append(cols, `CAST("dt" AS VARCHAR) AS "dt"`, `CAST("hour" AS VARCHAR) AS "hour"`)
+	hive := "hive_partitioning = true, hive_types = {'dt': VARCHAR, 'hour': VARCHAR}"
+	var src string
+	if format == "json" {
+		var spec []string
+		for _, c := range tick.Columns {
+			spec = append(spec, fmt.Sprintf("%s: %s", sqlString(c.Name), sqlString(duckType[c.Type])))
+		}
+		// One glob for .json and .json.gz: DuckDB fails on a glob that matches nothing.
+		glob := sqlString(filepath.Join(root, "*", "*", "*.json*"))
+		src = fmt.Sprintf("read_json(%s, format = 'newline_delimited', columns = {%s}, timestampformat = '%%Y-%%m-%%d %%H:%%M:%%S.%%g', dateformat = '%%Y-%%m-%%d', %s)",
+			glob, strings.Join(spec, ", "), hive)
+	} else {
+		src = fmt.Sprintf("read_parquet(%s, %s)", sqlString(filepath.Join(root, "*", "*", "*.parquet")), hive)
+	}
+	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", tick.Table, strings.Join(cols, ", "), src)
+}
+
+// Run executes query against the lake in the local folder dir (the folder
+// that holds stock_ticks/). Errors name what went wrong: no lake, an unknown
+// column (with the view's columns listed), a syntax error.
+func Run(ctx context.Context, dir, query string) (*Result, error) {
+	if strings.TrimSpace(query) == "" {
+		return nil, errors.New("query: empty SQL")
+	}
+	st, err := os.Stat(filepath.Join(dir, tick.Table))
+	if err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("query: %s has no %s/ folder (--dir names the folder that holds it)", dir, tick.Table)
+	}
+	format, err := detectFormat(filepath.Join(dir, tick.Table))
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("query: open duckdb: %w", err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("query: duckdb: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, ViewSQL(dir, format)); err != nil {
+		return nil, fmt.Errorf("query: define view %s over %s: %w", tick.Table, dir, err)
+	}
+	rows, err := conn.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w%s", err, hint(err))
+	}
+	defer rows.Close()
+	res := &Result{}
+	if res.Columns, err = rows.Columns(); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	for _, ct := range cts {
+		res.Types = append(res.Types, ct.DatabaseTypeName())
+	}
+	for rows.Next() {
+		vals := make([]any, len(res.Columns))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("query: %w", err)
+		}
+		res.Rows = append(res.Rows, vals)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	return res, nil
+}
+
+// hint lists the view's columns when DuckDB could not bind a name.
+func hint(err error) string {
+	msg := err.Error()
+	if !strings.Contains(msg, "not found") && !strings.Contains(msg, "Binder Error") {
+		return ""
+	}
+	names := make([]string, 0, len(tick.Columns)+2)
+	for _, c := range tick.Columns {
+		names = append(names, c.Name)
+	}
+	names = append(names, "dt", "hour")
+	return fmt.Sprintf(" (table %s has columns %s)", tick.Table, strings.Join(names, ", "))
+}
+
+// RunStore mirrors the lake under prefix of st into a temporary folder and
+// runs query there; the folder is removed afterwards.
+func RunStore(ctx context.Context, st objstore.Store, prefix, query string) (*Result, error) {
+	tmp, err := os.MkdirTemp("", "tickflow-query-")
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if _, err := lake.Mirror(ctx, st, prefix, tmp); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	return Run(ctx, tmp, query)
+}
+
+// text renders one value the way Athena's console would.
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case time.Time:
+		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 {
+			return x.UTC().Format(time.DateOnly)
+		}
+		return x.UTC().Format("2006-01-02 15:04:05.000")
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return fmt.Sprint(x)
+		}
+		return fmt.Sprint(x)
+	case []byte:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// Write prints the result as an aligned table, CSV, or a JSON array of objects.
+func (r *Result) Write(w io.Writer, f Format) error {
+	switch f {
+	case CSV:
+		cw := csv.NewWriter(w)
+		if err := cw.Write(r.Columns); err != nil {
+			return err
+		}
+		for _, row := range r.Rows {
+			rec := make([]string, len(row))
+			for i, v := range row {
+				rec[i] = text(v)
+			}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case JSON:
+		out := make([]map[string]any, 0, len(r.Rows))
+		for _, row := range r.Rows {
+			m := make(map[string]any, len(row))
+			for i, v := range row {
+				switch x := v.(type) {
+				case time.Time, []byte:
+					m[r.Columns[i]] = text(x)
+				default:
+					m[r.Columns[i]] = x
+				}
+			}
+			out = append(out, m)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case Table, "":
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(r.Columns, "\t"))
+		seps := make([]string, len(r.Columns))
+		for i, c := range r.Columns {
+			seps[i] = strings.Repeat("-", max(len(c), 3))
+		}
+		fmt.Fprintln(tw, strings.Join(seps, "\t"))
+		for _, row := range r.Rows {
+			cells := make([]string, len(row))
+			for i, v := range row {
+				cells[i] = text(v)
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "(%d rows)\n", len(r.Rows))
+		return err
+	}
+	return fmt.Errorf("query: unknown format %q: want table, csv or json", f)
+}
