@@ -85,22 +85,61 @@ func TestSameOnS3AndDir(t *testing.T) {
 	}
 }
 
-// TestMetadataCrossCheck: S3 user metadata, when present, must agree with the rows.
-func TestMetadataCrossCheck(t *testing.T) {
+// TestSinkMetadata: the sink's S3 metadata, when present, must agree with
+// the rows, and declares dead-lettered offsets so they are not gaps.
+func TestSinkMetadata(t *testing.T) {
 	ctx := context.Background()
-	s3 := fakeS3(t, nil)
-	objs := fixture(t, "good-parquet").Objects
-	upload(t, s3, "", objs, func(o fixtures.Object) map[string]string {
-		if strings.Contains(o.Path, "+1+00000000000000000005") {
-			return map[string]string{"start-offset": "5", "end-offset": "10", "record-count": "5"}
+	good := fixture(t, "good-parquet").Objects
+	// bad-gap's partition-0 hour-11 object holds offsets 7–9 only.
+	var short fixtures.Object
+	for _, o := range fixture(t, "bad-gap").Objects {
+		if strings.HasSuffix(o.Path, "+0+00000000000000000007.parquet") {
+			short = o
 		}
-		return nil // no metadata on the others
-	})
-	rep, err := lake.Check(ctx, s3, "")
-	require.NoError(t, err)
-	require.Equal(t, []string{"L12"}, rep.Rules(), "%v", rep.Violations)
-	require.Len(t, rep.Violations, 1)
-	assert.Contains(t, rep.Violations[0].Message, "end-offset")
+	}
+	require.NotEmpty(t, short.Body)
+	const dlqKey = "stock_ticks/dt=2024-01-05/hour=11/stock-ticks+0+00000000000000000005.parquet"
+	meta := func(start, end, records, dlq string) map[string]string {
+		return map[string]string{"tickflow-start-offset": start, "tickflow-end-offset": end, "tickflow-records": records, "tickflow-dlq": dlq}
+	}
+	cases := []struct {
+		name  string
+		meta  map[string]string
+		rules []string
+		msg   string
+	}{
+		{"dead letters declared", meta("5", "10", "3", "2"), nil, ""},
+		{"no metadata: a gap", nil, []string{"L12"}, "offsets 5–6 are missing"},
+		{"dlq count wrong", meta("5", "10", "3", "1"), []string{"L12"}, "1 dead-lettered records"},
+		{"records wrong", meta("5", "10", "4", "2"), []string{"L12"}, "tickflow-records=4"},
+		{"end too small", meta("5", "9", "3", "1"), []string{"L12"}, "tickflow-end-offset=9"},
+		{"start differs from name", meta("4", "10", "3", "3"), []string{"L12"}, "the name says 5"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s3 := fakeS3(t, nil)
+			for _, o := range good {
+				if strings.HasSuffix(o.Path, "+0+00000000000000000005.parquet") {
+					continue
+				}
+				require.NoError(t, s3.Put(ctx, o.Path, o.Body, nil))
+			}
+			require.NoError(t, s3.Put(ctx, dlqKey, short.Body, tc.meta))
+			rep, err := lake.Check(ctx, s3, "")
+			require.NoError(t, err)
+			if tc.rules == nil {
+				assert.Empty(t, rep.Violations)
+				assert.Equal(t, int64(2), rep.Partitions[0].Skipped)
+				return
+			}
+			assert.Equal(t, tc.rules, rep.Rules(), "%v", rep.Violations)
+			var msgs []string
+			for _, v := range rep.Violations {
+				msgs = append(msgs, v.Message)
+			}
+			assert.Contains(t, strings.Join(msgs, "\n"), tc.msg)
+		})
+	}
 }
 
 func TestOptions(t *testing.T) {

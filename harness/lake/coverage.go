@@ -130,11 +130,23 @@ func checkCoverage(rep *Report, files []*file, cfg *config) {
 				for p := range byPart {
 					rep.add(violation("L12", f.key, "", "the name says Kafka partition %d but its rows have kafka_partition %d", namePart, p))
 				}
-			} else if mm[0] != nameStart {
-				rep.add(violation("L12", f.key, "", "the name says start offset %d but the first kafka_offset is %d", nameStart, mm[0]))
+			} else if mm[0] < nameStart {
+				// A name start below the first row is fine (the range may begin
+				// with dead letters; the gap check accounts for them), rows
+				// before the named start are not.
+				rep.add(violation("L12", f.key, "", "the name says start offset %d but the file holds kafka_offset %d", nameStart, mm[0]))
 			}
 		}
-		checkMetadata(rep, f, byPart)
+		if dead := checkMetadata(rep, f, nameStart, byPart); len(dead) > 0 {
+			for p := range byPart {
+				if skipped[p] == nil {
+					skipped[p] = map[int64]bool{}
+				}
+				for _, o := range dead {
+					skipped[p][o] = true
+				}
+			}
+		}
 	}
 
 	parts := make([]int32, 0, len(offsets))
@@ -217,29 +229,71 @@ func gapKey(frs []fileRange, g OffsetRange) string {
 	return ""
 }
 
-// checkMetadata cross-checks the sink's S3 user metadata (absent in a
-// downloaded folder) against the rows: start-offset, end-offset, record-count.
-func checkMetadata(rep *Report, f *file, byPart map[int32][2]int64) {
-	if len(f.meta) == 0 || len(byPart) != 1 {
-		return
+// The sink's S3 user metadata keys (harness/sink Meta*), absent in a
+// downloaded folder. The range is [start, end): end is exclusive; dlq counts
+// the range's records sent to the dead-letter topic instead of the file.
+const (
+	metaStart   = "tickflow-start-offset"
+	metaEnd     = "tickflow-end-offset"
+	metaRecords = "tickflow-records"
+	metaDLQ     = "tickflow-dlq"
+)
+
+// checkMetadata cross-checks the sink's metadata against the rows and returns
+// the offsets of the object's range that are legitimately absent (dead
+// letters), when the metadata accounts for exactly those.
+func checkMetadata(rep *Report, f *file, nameStart int64, byPart map[int32][2]int64) []int64 {
+	if len(byPart) != 1 {
+		return nil
 	}
 	var mm [2]int64
 	for _, v := range byPart {
 		mm = v
 	}
-	check := func(key string, got int64) {
+	num := func(key string) (int64, bool) {
 		s, ok := f.meta[key]
 		if !ok {
-			return
+			return 0, false
 		}
-		want, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || want != got {
-			rep.add(violation("L12", f.key, "", "S3 metadata %s=%q but the rows say %d", key, s, got))
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			rep.add(violation("L12", f.key, "", "S3 metadata %s=%q is not a number", key, s))
+			return 0, false
+		}
+		return v, true
+	}
+	start, okS := num(metaStart)
+	end, okE := num(metaEnd)
+	records, okR := num(metaRecords)
+	dlq, okD := num(metaDLQ)
+	if okS && nameStart >= 0 && start != nameStart {
+		rep.add(violation("L12", f.key, "", "S3 metadata %s=%d but the name says %d", metaStart, start, nameStart))
+	}
+	if okE && end <= mm[1] {
+		rep.add(violation("L12", f.key, "", "S3 metadata %s=%d (exclusive) but the rows reach offset %d", metaEnd, end, mm[1]))
+	}
+	if okR && records != int64(len(f.recs)) {
+		rep.add(violation("L12", f.key, "", "S3 metadata %s=%d but the file holds %d rows", metaRecords, records, len(f.recs)))
+	}
+	if !okS || !okE || !okD || end <= start || end-start > 1<<22 {
+		return nil
+	}
+	present := make(map[int64]bool, len(f.recs))
+	for _, r := range f.recs {
+		present[r.offset] = true
+	}
+	var missing []int64
+	for o := start; o < end; o++ {
+		if !present[o] {
+			missing = append(missing, o)
 		}
 	}
-	check("start-offset", mm[0])
-	check("end-offset", mm[1])
-	check("record-count", int64(len(f.recs)))
+	if int64(len(missing)) != dlq {
+		rep.add(violation("L12", f.key, "", "S3 metadata says %d dead-lettered records in offsets %s but %d offsets of that range are missing",
+			dlq, OffsetRange{start, end - 1}, len(missing)))
+		return nil
+	}
+	return missing
 }
 
 // holeGaps splits the missing offsets a..b (inclusive) into gaps around the

@@ -59,8 +59,11 @@ func Production(on bool) Option { return func(c *config) { c.production = on } }
 
 // SkippedOffsets tells the gap check that these offsets of a Kafka partition
 // are legitimately absent from the lake, e.g. poison records the sink sent to
-// the dead-letter topic. An object's S3 user metadata "skipped-offsets"
-// (comma-separated offsets or ranges "a-b") is honoured the same way when present.
+// the dead-letter topic, when the lake was downloaded to a folder and lost
+// its S3 metadata. On S3 the sink's metadata does this by itself: an object
+// whose tickflow-start-offset/tickflow-end-offset range misses exactly
+// tickflow-dlq offsets has those offsets declared. A metadata value
+// "skipped-offsets" (comma-separated offsets or ranges "a-b") is honoured too.
 func SkippedOffsets(partition int32, offsets ...int64) Option {
 	return func(c *config) {
 		if c.skipped == nil {
