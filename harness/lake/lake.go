@@ -109,6 +109,9 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 	root := prefix + cfg.table + "/"
 	rep := &Report{Store: st.String(), Prefix: prefix, Location: root, ExpectedRecords: cfg.expect, Production: cfg.production}
 
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("lake: check %s %s: %w", st, root, err)
+	}
 	// List without the trailing slash so an object named exactly like the
 	// table folder (L14: "is not a file") shows up too.
 	listed, err := st.List(ctx, prefix+cfg.table)
@@ -177,6 +180,10 @@ func readAll(ctx context.Context, st objstore.Store, root string, objs []objstor
 				return
 			}
 			defer func() { <-sem }()
+			if err := ctx.Err(); err != nil { // select picks at random when both are ready
+				errs[i] = err
+				return
+			}
 			f := newFile(root, o)
 			if f.size > 0 {
 				body, obj, err := st.Get(ctx, o.Key)
