@@ -14,10 +14,6 @@ import (
 // binary can be checked independently.
 const leakLabel = "tickflow.world"
 
-// leakWait is how long cleanup waits for a closed world's goroutines to
-// end: closing is asynchronous (connections notice EOF a moment later).
-const leakWait = 5 * time.Second
-
 // waitGoroutinesGone polls until no goroutine carries label value v, and
 // returns the stacks of those left after timeout ("" when none).
 func waitGoroutinesGone(v string, timeout time.Duration) string {

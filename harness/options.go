@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/tickflow/tickflow/broker"
 )
@@ -20,6 +21,7 @@ type config struct {
 	dataDir    string
 	logger     *slog.Logger
 	leakCheck  bool
+	leakWait   time.Duration
 }
 
 func defaultConfig() config {
@@ -29,6 +31,7 @@ func defaultConfig() config {
 		topic:      broker.DefaultTopic,
 		bucket:     broker.DefaultBucket,
 		leakCheck:  true,
+		leakWait:   5 * time.Second,
 	}
 }
 

@@ -71,7 +71,8 @@ func (w *World) Produce(t testing.TB, ticks ...tick.Tick) []Produced {
 				mu.Unlock()
 				return
 			}
-			out[i] = Produced{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Timestamp: r.Timestamp, Tick: tk}
+			// Kafka stores milliseconds: report the timestamp as stored.
+			out[i] = Produced{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Timestamp: time.UnixMilli(r.Timestamp.UnixMilli()), Tick: tk}
 		})
 	}
 	wg.Wait()
@@ -81,8 +82,8 @@ func (w *World) Produce(t testing.TB, ticks ...tick.Tick) []Produced {
 	return out
 }
 
-// ProduceSample produces the embedded Hang Seng sample (5,691 good rows of
-// tickflow.SampleCSV; its last, truncated line is skipped as a bad row).
+// ProduceSample produces the embedded Hang Seng sample, the good rows of
+// tickflow.SampleCSV (bad rows are skipped, as tickflow's producer does).
 func (w *World) ProduceSample(t testing.TB) []Produced {
 	t.Helper()
 	ticks, _, err := produce.ReadAll(bytes.NewReader(tickflow.SampleCSV), "indexProcessed-HSI.csv")
@@ -188,7 +189,7 @@ func (w *World) ReadTopic(t testing.TB) []Produced {
 			if err := json.Unmarshal(r.Value, &tk); err != nil && bad == nil {
 				bad = fmt.Errorf("record %d/%d is not tick JSON: %w", r.Partition, r.Offset, err)
 			}
-			out = append(out, Produced{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Timestamp: r.Timestamp, Tick: tk})
+			out = append(out, Produced{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Timestamp: time.UnixMilli(r.Timestamp.UnixMilli()), Tick: tk})
 			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
 				delete(want, r.Partition)
 			}

@@ -26,23 +26,21 @@ import (
 // in the lake: the sink commits only what it has uploaded.
 func (w *World) WaitCaughtUp(t testing.TB, group string, timeout time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	var why string
+	deadline := time.Now().Add(timeout)
 	for {
-		var done bool
-		done, why = w.caughtUp(ctx, group)
+		// Each poll gets its own bound, so the failure message comes from
+		// a complete look at the group, not from a poll cut short.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		done, why := w.caughtUp(ctx, group)
+		cancel()
 		if done {
 			return
 		}
-		select {
-		case <-ctx.Done():
+		if time.Now().After(deadline) {
 			t.Fatalf("harness: WaitCaughtUp(%q): not caught up after %s: %s", group, timeout, why)
 			return
-		case <-tick.C:
 		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
 	}
 }
 

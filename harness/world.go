@@ -85,8 +85,10 @@ func (w *World) close() {
 	if err := w.bw.Close(); err != nil {
 		w.t.Errorf("harness: close world: %v", err)
 	}
+	// Closing is asynchronous (connections notice EOF a moment later), so
+	// the check waits up to leakWait for the world's goroutines to end.
 	if w.cfg.leakCheck {
-		if leaked := waitGoroutinesGone(w.label, leakWait); leaked != "" {
+		if leaked := waitGoroutinesGone(w.label, w.cfg.leakWait); leaked != "" {
 			w.t.Errorf("harness: goroutines of the world still run after cleanup (close what you started from them, or use harness.NoLeakCheck):\n%s", leaked)
 		}
 	}
@@ -155,9 +157,15 @@ func (w *World) S3Client(t testing.TB) *s3.Client {
 // backoffs; bounded dials; fast group heartbeats). Pass them to your own
 // code under test when it builds its own client.
 func (w *World) KafkaOptions() []kgo.Opt {
-	return []kgo.Opt{
+	return append([]kgo.Opt{
 		kgo.SeedBrokers(w.KafkaAddrs()...),
 		kgo.DefaultProduceTopic(w.cfg.topic),
+	}, fastKafka()...)
+}
+
+// fastKafka are the timing options of KafkaOptions.
+func fastKafka() []kgo.Opt {
+	return []kgo.Opt{
 		kgo.MetadataMinAge(100 * time.Millisecond),
 		kgo.MetadataMaxAge(2 * time.Second),
 		kgo.RetryBackoffFn(backoff),
