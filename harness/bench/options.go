@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tickflow/tickflow/harness/sink"
+)
+
+// Limits on the options, so a typo cannot start an hour-long run or exhaust
+// memory (the 4×N memory phase keeps 4×N records in the embedded Kafka).
+const (
+	MaxRecords    = 50_000_000
+	MaxPartitions = 256
+	MaxConsumers  = 64
+	MaxRuns       = 50
+	MaxSeedSample = 100_000
+)
+
+// Defaults of the options.
+const (
+	DefaultRecords         = 500_000
+	DefaultPartitions      = 6
+	DefaultConsumers       = 1
+	DefaultRuns            = 3
+	DefaultSeedSample      = 2_000
+	DefaultLatencyFraction = 0.5
+	DefaultLatencyDuration = 3 * time.Second
+	DefaultLatencyFlush    = time.Second
+)
+
+// Option configures Run.
+type Option func(*config)
+
+type config struct {
+	records, partitions, consumers, runs, seedSample int
+	format                                           sink.Format
+	latencyFraction                                  float64
+	latencyDuration, latencyFlush                    time.Duration
+	skipMemory                                       bool
+	seed                                             uint64
+	progress                                         func(string)
+	log                                              *slog.Logger
+}
+
+func defaults() config {
+	return config{
+		records: DefaultRecords, partitions: DefaultPartitions, consumers: DefaultConsumers,
+		runs: DefaultRuns, seedSample: DefaultSeedSample, format: sink.Parquet,
+		latencyFraction: DefaultLatencyFraction, latencyDuration: DefaultLatencyDuration,
+		latencyFlush: DefaultLatencyFlush, seed: 1,
+		progress: func(string) {}, log: slog.New(slog.DiscardHandler),
+	}
+}
+
+// Records is N, the number of synthetic ticks produced once and read by every
+// throughput phase; the memory phase also runs over 4×N. Default 500,000.
+func Records(n int) Option { return func(c *config) { c.records = n } }
+
+// Partitions is the topic's partition count. Default 6.
+func Partitions(n int) Option { return func(c *config) { c.partitions = n } }
+
+// Consumers is the number of consumer group members (raw consumers or sink
+// instances) each phase runs side by side. Default 1.
+func Consumers(n int) Option { return func(c *config) { c.consumers = n } }
+
+// WithFormat is the sink's lake format. Default sink.Parquet.
+func WithFormat(f sink.Format) Option { return func(c *config) { c.format = f } }
+
+// Runs is how often each throughput phase is repeated (a fresh consumer
+// group each time); the report gives the best and the median. Default 3.
+func Runs(n int) Option { return func(c *config) { c.runs = n } }
+
+// SeedSample is how many records the seed-baseline phase writes, one S3
+// object each; its rate is extrapolated. Default 2,000 (capped at N).
+func SeedSample(n int) Option { return func(c *config) { c.seedSample = n } }
+
+// Latency sets the latency phase: produce for d at fraction (0,1] of the
+// median sink rate. Default 0.5 for 3s.
+func Latency(fraction float64, d time.Duration) Option {
+	return func(c *config) { c.latencyFraction, c.latencyDuration = fraction, d }
+}
+
+// LatencyFlushInterval is the sink's FlushInterval in the latency phase.
+// Latency is dominated by it at low rates, so it is reported with the
+// percentiles. Default 1s (the sink's own default is 10s).
+func LatencyFlushInterval(d time.Duration) Option { return func(c *config) { c.latencyFlush = d } }
+
+// SkipMemory leaves out the memory phase (N and 4×N records), the slowest
+// one. For quick runs and tests.
+func SkipMemory() Option { return func(c *config) { c.skipMemory = true } }
+
+// Seed seeds the synthetic tick generator. Default 1.
+func Seed(s uint64) Option { return func(c *config) { c.seed = s } }
+
+// Progress receives one line per phase step (for a CLI's stderr). Default:
+// nothing.
+func Progress(fn func(msg string)) Option {
+	return func(c *config) {
+		if fn != nil {
+			c.progress = fn
+		}
+	}
+}
+
+// Logger sets a structured logger for the embedded world and the sinks.
+// Default: discard.
+func Logger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// ConfigError is a bad option value; Option names the option.
+type ConfigError struct {
+	Option string
+	Value  any
+	Want   string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("bench: %s = %v is out of range: want %s", e.Option, e.Value, e.Want)
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.records < 1 || c.records > MaxRecords:
+		return &ConfigError{"records", c.records, fmt.Sprintf("1..%d", MaxRecords)}
+	case c.partitions < 1 || c.partitions > MaxPartitions:
+		return &ConfigError{"partitions", c.partitions, fmt.Sprintf("1..%d", MaxPartitions)}
+	case c.consumers < 1 || c.consumers > MaxConsumers:
+		return &ConfigError{"consumers", c.consumers, fmt.Sprintf("1..%d", MaxConsumers)}
+	case c.runs < 1 || c.runs > MaxRuns:
+		return &ConfigError{"runs", c.runs, fmt.Sprintf("1..%d", MaxRuns)}
+	case c.seedSample < 1 || c.seedSample > MaxSeedSample:
+		return &ConfigError{"seed-sample", c.seedSample, fmt.Sprintf("1..%d", MaxSeedSample)}
+	case c.format != sink.Parquet && c.format != sink.JSON:
+		return &ConfigError{"format", c.format, "parquet or json"}
+	case !(c.latencyFraction > 0 && c.latencyFraction <= 1):
+		return &ConfigError{"latency fraction", c.latencyFraction, "(0, 1]"}
+	case c.latencyDuration <= 0 || c.latencyDuration > 10*time.Minute:
+		return &ConfigError{"latency duration", c.latencyDuration, "(0, 10m]"}
+	case c.latencyFlush <= 0:
+		return &ConfigError{"latency flush interval", c.latencyFlush, "> 0"}
+	}
+	return nil
+}
