@@ -1,0 +1,12 @@
+// Package examples shows tickflow's harness in the hands of a user: each
+// sub-package is a piece of "your" code with its own go test that runs it
+// against a harness world, faults included.
+//
+//   - myconsumer: your consumer group member that computes per-symbol highs;
+//     its test stops a broker and moves leaders while it consumes.
+//   - myproducer: your producer that publishes ticks; its test answers
+//     produce requests with NOT_LEADER_FOR_PARTITION and moves leaders, then
+//     proves nothing was lost or duplicated, down to the lake.
+//
+// They run with `make test` like every other package.
+package examples
