@@ -1,0 +1,368 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tickflow/tickflow/broker"
+)
+
+// catalog is every scenario. Record counts and durations come in a short
+// form (go test, CI) and a long form (Config.Long).
+func catalog() []Scenario {
+	return []Scenario{
+		{Name: "happy-path", Description: "produce, sink, drain: no faults; the baseline every other scenario is compared with",
+			run: happyPath},
+		{Name: "sink-crash-mid-flush", Description: "the sink dies at seeded points of its write path (before upload, between upload and commit, after commit, a store that dies mid-PUT, a cancelled context), is restarted, and the next owner reconciles",
+			short: 3, long: 40, run: sinkCrashMidFlush},
+		{Name: "sink-kill-9", Description: "a real `tickflow sink` OS process is killed with SIGKILL at seeded times and restarted",
+			short: 1, long: 5, run: sinkKill9},
+		{Name: "broker-stop-during-produce", Description: "a (non-controller) broker is stopped while the producer writes, then restarted",
+			run: brokerStopDuringProduce},
+		{Name: "broker-stop-during-consume", Description: "a (non-controller) broker is stopped while the sink catches up on a backlog, then restarted",
+			run: brokerStopDuringConsume},
+		{Name: "leader-shuffle-under-load", Description: "partition leaders are shuffled and moved repeatedly while producing and consuming",
+			run: leaderShuffleUnderLoad},
+		{Name: "rebalance-scale-out", Description: "the sink group scales 1 → 3 consumers and back to 1 under load",
+			run: rebalanceScaleOut},
+		{Name: "s3-throttling", Description: "30% of S3 requests answer 503 SlowDown for 10s (2s short) under load",
+			run: s3Throttling},
+		{Name: "s3-outage", Description: "every S3 request answers 500 for 5s (1.5s short), then S3 recovers; the sink is restarted if it gives up",
+			run: s3Outage},
+		{Name: "s3-latency", Description: "S3 latency spikes (half the requests +300ms) and two PUTs that hang until the client's timeout",
+			run: s3Latency},
+		{Name: "poison-records", Description: "undecodable records between good ones go to <topic>.dlq, counted exactly, and their offsets stay covered",
+			run: poisonRecords},
+		{Name: "producer-retries", Description: "Produce requests fail with NOT_LEADER_FOR_PARTITION; the idempotent producer retries without duplicates",
+			run: producerRetries},
+		{Name: "partitions-added-mid-run", Description: "the topic grows from 6 to 9 partitions while producing; the sink picks the new ones up",
+			run: partitionsAddedMidRun},
+		{Name: "slow-consumer", Description: "S3 PUTs slow the sink down until it falls behind, then it catches up",
+			run: slowConsumer},
+	}
+}
+
+// scale picks the short or the long value.
+func scale[T any](e *env, short, long T) T {
+	if e.cfg.Long {
+		return long
+	}
+	return short
+}
+
+// pipeline runs load and faults concurrently with one supervised sink, then
+// drains and stops the sink cleanly. faults runs while the load is produced.
+func (e *env) pipeline(ctx context.Context, n int, lo loadOptions, faults func(ctx context.Context) error) error {
+	sv := e.supervise(ctx, nil)
+	load := e.produceAsync(ctx, n, lo)
+	var ferr error
+	if faults != nil {
+		ferr = faults(ctx)
+	}
+	perr := load.wait()
+	if ferr == nil && perr == nil {
+		ferr = e.drain(ctx, scale(e, 60*time.Second, 180*time.Second))
+	}
+	serr := sv.stop()
+	switch {
+	case ferr != nil:
+		return ferr
+	case perr != nil:
+		return perr
+	case serr != nil:
+		return fmt.Errorf("sink shutdown: %w", serr)
+	}
+	return nil
+}
+
+func happyPath(ctx context.Context, e *env) error {
+	return e.pipeline(ctx, scale(e, 3000, 100_000), loadOptions{}, nil)
+}
+
+// liveNonController picks a seeded random live broker that may be stopped.
+func (e *env) liveNonController() (int32, error) {
+	var ids []int32
+	for _, b := range e.coord.Brokers() {
+		if b.Up && b.ID != e.coord.Controller() {
+			ids = append(ids, b.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return 0, precondition("no live broker other than the controller to stop")
+	}
+	return ids[e.rng.IntN(len(ids))], nil
+}
+
+// stopBroker stops a broker for d, then restarts it.
+func (e *env) stopBroker(ctx context.Context, d time.Duration, when string) error {
+	id, err := e.liveNonController()
+	if err != nil {
+		return err
+	}
+	if err := e.coord.StopBroker(id); err != nil {
+		return precondition("stop broker %d: %v", id, err)
+	}
+	e.notef("stopped broker %d %s for %s", id, when, d)
+	serr := sleep(ctx, d)
+	if err := e.coord.RestartBroker(id); err != nil {
+		return precondition("restart broker %d: %v", id, err)
+	}
+	return serr
+}
+
+func brokerStopDuringProduce(ctx context.Context, e *env) error {
+	n := scale(e, 4000, 100_000)
+	return e.pipeline(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)}, func(ctx context.Context) error {
+		at := int64(e.intn(n/5, n/2))
+		if err := e.waitSent(ctx, at); err != nil {
+			return err
+		}
+		return e.stopBroker(ctx, scale(e, time.Second, 5*time.Second), fmt.Sprintf("after %d records sent", at))
+	})
+}
+
+func brokerStopDuringConsume(ctx context.Context, e *env) error {
+	n := scale(e, 4000, 100_000)
+	if err := e.produce(ctx, n, loadOptions{}); err != nil {
+		return err
+	}
+	// Slow PUTs a little so the backlog takes a while to drain.
+	slow := e.coord.FailS3(broker.S3Fault{Op: "PUT", Latency: 20 * time.Millisecond})
+	defer slow.Remove()
+	sv := e.supervise(ctx, nil)
+	ferr := func() error {
+		// Stop a broker once the sink has committed part of the backlog.
+		target := int64(e.intn(n/10, n/3))
+		err := poll(ctx, func() bool {
+			lag, err := e.lag(ctx)
+			return err == nil && int64(n)-lag >= target
+		})
+		if err != nil {
+			return err
+		}
+		if err := e.stopBroker(ctx, scale(e, time.Second, 5*time.Second), fmt.Sprintf("after ~%d records committed", target)); err != nil {
+			return err
+		}
+		return e.drain(ctx, scale(e, 60*time.Second, 180*time.Second))
+	}()
+	serr := sv.stop()
+	if ferr != nil {
+		return ferr
+	}
+	if serr != nil {
+		return fmt.Errorf("sink shutdown: %w", serr)
+	}
+	return nil
+}
+
+func leaderShuffleUnderLoad(ctx context.Context, e *env) error {
+	n := scale(e, 4000, 100_000)
+	return e.pipeline(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)}, func(ctx context.Context) error {
+		moves := scale(e, 8, 60)
+		for i := 0; i < moves; i++ {
+			if err := sleep(ctx, time.Duration(e.intn(100, 300))*time.Millisecond); err != nil {
+				return err
+			}
+			if e.rng.IntN(2) == 0 {
+				if err := e.coord.ShuffleLeaders(); err != nil {
+					return precondition("shuffle leaders: %v", err)
+				}
+				continue
+			}
+			p := int32(e.rng.IntN(e.partitions))
+			to := int32(e.rng.IntN(len(e.coord.Brokers())))
+			if err := e.coord.MoveLeader(e.topic, p, to); err != nil {
+				return precondition("move leader of %d to %d: %v", p, to, err)
+			}
+		}
+		e.notef("%d leader shuffles/moves under load", moves)
+		return nil
+	})
+}
+
+func rebalanceScaleOut(ctx context.Context, e *env) error {
+	n := scale(e, 6000, 100_000)
+	var extra []*sinkRun
+	err := e.pipeline(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)}, func(ctx context.Context) error {
+		if err := e.waitSent(ctx, int64(n/5)); err != nil {
+			return err
+		}
+		for i := 0; i < 2; i++ {
+			r, err := e.startSink(ctx, nil)
+			if err != nil {
+				return err
+			}
+			extra = append(extra, r)
+		}
+		e.notef("scaled out to 3 consumers after %d records", n/5)
+		if err := e.waitSent(ctx, int64(n*3/5)); err != nil {
+			return err
+		}
+		var errs []error
+		for _, r := range extra {
+			if err := r.stop(); err != nil {
+				errs = append(errs, fmt.Errorf("stop an extra sink: %w", err))
+			}
+		}
+		extra = nil
+		e.notef("scaled back to 1 consumer after %d records", n*3/5)
+		return errors.Join(errs...)
+	})
+	for _, r := range extra {
+		_ = r.stop()
+	}
+	return err
+}
+
+// faultFor installs an S3 fault while the load runs, for d, and checks it
+// fired.
+func (e *env) s3FaultFor(ctx context.Context, f broker.S3Fault, d time.Duration, what string) error {
+	h := e.coord.FailS3(f)
+	if err := h.Err(); err != nil {
+		return precondition("install S3 fault: %v", err)
+	}
+	err := sleep(ctx, d)
+	h.Remove()
+	if err != nil {
+		return err
+	}
+	e.notef("%s for %s: %d requests faulted", what, d, h.Hits())
+	if h.Hits() == 0 {
+		return precondition("the S3 fault (%s) never fired: the sink did not reach S3 while it was on", what)
+	}
+	return nil
+}
+
+func s3Throttling(ctx context.Context, e *env) error {
+	d := scale(e, 2*time.Second, 10*time.Second)
+	n := scale(e, 4000, 60_000)
+	return e.pipeline(ctx, n, loadOptions{rate: float64(n) / (d.Seconds() + 1)}, func(ctx context.Context) error {
+		return e.s3FaultFor(ctx, broker.S3Fault{Status: 503, Share: 0.3, Seed: e.cfg.Seed}, d, "30% 503 SlowDown")
+	})
+}
+
+func s3Outage(ctx context.Context, e *env) error {
+	d := scale(e, 1500*time.Millisecond, 5*time.Second)
+	n := scale(e, 4000, 60_000)
+	return e.pipeline(ctx, n, loadOptions{rate: float64(n) / (d.Seconds() + 2)}, func(ctx context.Context) error {
+		if err := e.waitSent(ctx, int64(n/5)); err != nil {
+			return err
+		}
+		return e.s3FaultFor(ctx, broker.S3Fault{Status: 500}, d, "all S3 requests 500")
+	})
+}
+
+func s3Latency(ctx context.Context, e *env) error {
+	d := scale(e, 2*time.Second, 10*time.Second)
+	n := scale(e, 3000, 50_000)
+	return e.pipeline(ctx, n, loadOptions{rate: float64(n) / (d.Seconds() + 1)}, func(ctx context.Context) error {
+		hang := e.coord.FailS3(broker.S3Fault{Op: "PUT", Hang: true, Count: 2})
+		defer hang.Remove()
+		if err := e.s3FaultFor(ctx, broker.S3Fault{Latency: 300 * time.Millisecond, Share: 0.5, Seed: e.cfg.Seed}, d, "+300ms on half the S3 requests"); err != nil {
+			return err
+		}
+		e.notef("%d PUTs hung until the client's timeout", hang.Hits())
+		if hang.Hits() == 0 {
+			return precondition("no PUT hung")
+		}
+		return nil
+	})
+}
+
+func poisonRecords(ctx context.Context, e *env) error {
+	n := scale(e, 3000, 60_000)
+	k := scale(e, 12, 200)
+	return e.pipeline(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)}, func(ctx context.Context) error {
+		// Poison goes in the middle of the load, so good records of the
+		// same partitions follow it.
+		if err := e.waitSent(ctx, int64(n/4)); err != nil {
+			return err
+		}
+		if err := e.injectPoison(ctx, k); err != nil {
+			return err
+		}
+		e.notef("injected %d poison records after %d records", k, n/4)
+		return nil
+	})
+}
+
+func producerRetries(ctx context.Context, e *env) error {
+	n := scale(e, 3000, 60_000)
+	count := scale(e, 20, 200)
+	f := e.coord.FailKafka(kmsg.Produce, kerr.NotLeaderForPartition, count)
+	defer f.Remove()
+	err := e.pipeline(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)}, nil)
+	e.notef("%d Produce requests answered NOT_LEADER_FOR_PARTITION", f.Hits())
+	if err == nil && f.Hits() == 0 {
+		return precondition("the Produce fault never fired")
+	}
+	return err
+}
+
+func partitionsAddedMidRun(ctx context.Context, e *env) error {
+	n := scale(e, 4000, 100_000)
+	const add = 3
+	err := e.pipeline(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)}, func(ctx context.Context) error {
+		at := int64(e.intn(n/5, n/2))
+		if err := e.waitSent(ctx, at); err != nil {
+			return err
+		}
+		if err := e.coord.AddPartitions(ctx, e.topic, add); err != nil {
+			return precondition("add partitions: %v", err)
+		}
+		e.notef("added %d partitions after %d records", add, at)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ends, err := e.adm.ListEndOffsets(ctx, e.topic)
+	if err != nil {
+		return precondition("end offsets: %v", err)
+	}
+	var inNew int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if int(o.Partition) >= e.partitions {
+			inNew += o.Offset
+		}
+	})
+	if inNew == 0 {
+		return precondition("no record landed in the added partitions")
+	}
+	e.notef("%d records went to the added partitions", inNew)
+	return nil
+}
+
+func slowConsumer(ctx context.Context, e *env) error {
+	n := scale(e, 4000, 60_000)
+	d := scale(e, 2*time.Second, 15*time.Second)
+	var maxLag int64
+	err := e.pipeline(ctx, n, loadOptions{rate: float64(n) / (d.Seconds() + 1)}, func(ctx context.Context) error {
+		f := e.coord.FailS3(broker.S3Fault{Op: "PUT", Latency: 400 * time.Millisecond})
+		defer f.Remove()
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			if lag, err := e.lag(ctx); err == nil {
+				maxLag = max(maxLag, lag)
+			}
+			if err := sleep(ctx, 50*time.Millisecond); err != nil {
+				return err
+			}
+		}
+		e.notef("S3 PUTs +400ms for %s: %d PUTs slowed, the group fell %d records behind", d, f.Hits(), maxLag)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if maxLag < int64(n/10) {
+		return precondition("the consumer never fell behind (max lag %d of %d records)", maxLag, n)
+	}
+	return nil
+}
