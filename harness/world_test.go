@@ -157,3 +157,24 @@ func runtimeGOROOT(t *testing.T) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// TestNoGoroutineLeftAfterCleanup closes worlds that did some work and then
+// asks goleak, which sees every goroutine of the process (labelled or not),
+// that none is left. It is not parallel: parallel tests wait until the
+// sequential ones are done, so nothing else is running.
+func TestNoGoroutineLeftAfterCleanup(t *testing.T) {
+	for i := range 3 {
+		r := run(t.Name(), func(t testing.TB) {
+			w := harness.Start(t, harness.Brokers(i+1))
+			produced := w.ProduceSynthetic(t, 200, uint64(i))
+			cl := w.KafkaClient(t, kgo.ConsumeTopics(w.Topic()))
+			fs := cl.PollFetches(context.Background())
+			require.NoError(t, fs.Err())
+			assert.Len(t, w.ReadTopic(t), len(produced))
+			_, err := w.Store().List(context.Background(), "")
+			require.NoError(t, err)
+		})
+		require.False(t, r.Failed(), r.Messages())
+	}
+	goleak.VerifyNone(t)
+}
