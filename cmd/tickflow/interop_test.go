@@ -130,6 +130,24 @@ func runClient(t *testing.T, env []string, stdin []byte, name string, args ...st
 	return stdout.Bytes()
 }
 
+// runClientFail runs a client command that must fail and returns its stderr.
+func runClientFail(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	cmd.Dir = t.TempDir()
+	cmd.WaitDelay = 5 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	require.NoError(t, ctx.Err(), "%s timed out after %s; stderr:\n%s", name, clientTimeout, stderr.String())
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "%s %s should fail", name, strings.Join(args, " "))
+	return stderr.String()
+}
+
 func firstArgs(args []string) string {
 	if len(args) > 6 {
 		args = args[:6]
@@ -265,7 +283,13 @@ func interopAWSCLI(t *testing.T, in serveInfo) {
 	require.NoError(t, err)
 	assert.Equal(t, sha256.Sum256(bigBody), sha256.Sum256(got), "multipart object read back differs")
 
-	// And the Go client sees what the CLI wrote.
+	// Operations the fake cannot do are refused with 501, not applied wrongly
+	// (gofakes3 alone would store the tagging XML as the object's content).
+	msg := runClientFail(t, env, interopAWS, "--endpoint-url", in.S3Endpoint, "s3api", "put-object-tagging",
+		"--bucket", in.Bucket, "--key", "interop/aws/dt=2010-01-11/ticks.json", "--tagging", "TagSet=[{Key=k,Value=v}]")
+	assert.Contains(t, msg, "NotImplemented")
+
+	// And the Go client sees what the CLI wrote, untouched by the refused call.
 	body, _, err := s3Store(t, in).Get(context.Background(), "interop/aws/dt=2010-01-11/ticks.json")
 	require.NoError(t, err)
 	assert.Equal(t, smallBody, body)

@@ -95,6 +95,9 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	}
 	w, err := broker.Start(ctx, opts...)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // SIGINT/SIGTERM during start-up: a requested stop, not a failure
+		}
 		// Start fails only on bad options or an environment that keeps
 		// the world from running (a port taken since validate, a data
 		// directory locked by another serve): both are exit 2.

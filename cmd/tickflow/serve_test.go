@@ -555,3 +555,40 @@ func TestServeDataDirLocked(t *testing.T) {
 
 	assert.Equal(t, exitOK, p.stop(t, syscall.SIGTERM))
 }
+
+// TestServeFlagDefaults pins the defaults DESIGN.md promises users: fixed
+// well-known ports, so examples and configs written once keep working.
+func TestServeFlagDefaults(t *testing.T) {
+	fl := newServeCmd().Flags()
+	for _, tc := range []struct{ flag, want string }{
+		{"brokers", "3"},
+		{"kafka-addr", "127.0.0.1:9092"},
+		{"s3-addr", "127.0.0.1:9000"},
+		{"topic", "stock-ticks"},
+		{"partitions", "6"},
+		{"bucket", broker.DefaultBucket},
+		{"data-dir", ""},
+		{"json", "false"},
+		{"verbose", "false"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			f := fl.Lookup(tc.flag)
+			require.NotNil(t, f, "serve has no --%s", tc.flag)
+			assert.Equal(t, tc.want, f.DefValue)
+		})
+	}
+}
+
+// TestServeStoppedDuringStart: a signal that arrives while the world starts
+// is a requested stop (exit 0, nothing printed), not an error.
+func TestServeStoppedDuringStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	err := runServe(ctx, &stdout, &stderr, serveFlags{
+		brokers: 1, kafkaAddr: random, s3Addr: random, topic: broker.DefaultTopic,
+		partitions: 1, bucket: broker.DefaultBucket, json: true,
+	})
+	assert.NoError(t, err)
+	assert.Empty(t, stdout.String())
+}
