@@ -94,6 +94,16 @@ func (w *world) createTopic(ctx context.Context, topic string, partitions int) e
 	return nil
 }
 
+// Validate checks options without running anything; the error is a
+// *ConfigError naming the bad option.
+func Validate(opts ...Option) error {
+	cfg := defaults()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg.validate()
+}
+
 // Run runs the whole benchmark in a fresh embedded world and returns the
 // report. It takes roughly (runs × 3 + 6) × N / sink rate seconds, plus
 // the latency phase. Bad options give a *ConfigError.

@@ -60,11 +60,15 @@ func (t *tracker) sample(ctx context.Context, count func() int64) (wait func()) 
 			case <-ctx.Done():
 				return
 			case now := <-tk.C:
+				n := count()
+				if n > 0 { // a phase that does not call add starts here
+					t.first.CompareAndSwap(0, now.UnixNano())
+				}
 				t.mu.Lock()
 				t.samples = append(t.samples, struct {
 					at time.Time
 					n  int64
-				}{now, count()})
+				}{now, n})
 				t.mu.Unlock()
 			}
 		}
