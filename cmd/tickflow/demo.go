@@ -195,7 +195,7 @@ func demoReport(ctx context.Context, stdout, stderr io.Writer, f demoFlags, live
 			return fmt.Errorf("write summary: %w", err)
 		}
 	} else {
-		if err := writeDemoText(stdout, sum, queries, conn); err != nil {
+		if err := writeDemoText(stdout, sum, queries, conn, f.out != ""); err != nil {
 			return fmt.Errorf("write summary: %w", err)
 		}
 	}
@@ -261,7 +261,7 @@ func queryMaps(r *query.Result) []map[string]any {
 	return out
 }
 
-func writeDemoText(w io.Writer, sum *demo.Summary, queries []*query.Result, conn *demoConnect) error {
+func writeDemoText(w io.Writer, sum *demo.Summary, queries []*query.Result, conn *demoConnect, copied bool) error {
 	ew := &indentWriter{w: w}
 	if len(queries) > 0 {
 		fmt.Fprintf(w, "Sample Athena query (DuckDB over the lake; table %s with Athena's schema)\n\n", tick.Table)
@@ -288,7 +288,18 @@ func writeDemoText(w io.Writer, sum *demo.Summary, queries []*query.Result, conn
 			conn.AccessKey, conn.SecretKey, conn.Region, conn.S3Endpoint, sum.Lake.URL,
 			conn.KafkaBootstrap, conn.Topic)
 	}
-	return sum.WriteText(w)
+	if err := sum.WriteText(w); err != nil {
+		return err
+	}
+	var err error
+	switch {
+	case conn != nil:
+	case copied:
+		_, err = fmt.Fprintf(w, "\nThe embedded Kafka and S3 stop with the demo; --keep-serving keeps them up for the aws CLI or kcat.\n")
+	default:
+		_, err = fmt.Fprintf(w, "\nThe embedded Kafka and S3 stop with the demo; --keep-serving keeps them up for the aws CLI or kcat,\n--out DIR keeps a local copy of the lake for tickflow verify/query --dir.\n")
+	}
+	return err
 }
 
 // indentWriter prefixes every line written through it.
@@ -319,6 +330,7 @@ func (iw *indentWriter) Write(p []byte) (int, error) {
 type progressLine struct {
 	w      io.Writer
 	tty    bool
+	width  int // terminal columns; 0 if unknown
 	mu     sync.Mutex
 	phase  demo.Phase
 	last   time.Time
@@ -330,6 +342,9 @@ func newProgressLine(w io.Writer) *progressLine {
 	p := &progressLine{w: w}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil {
+			p.width = width
+		}
 	}
 	return p
 }
@@ -340,13 +355,17 @@ func (p *progressLine) update(pr demo.Progress) {
 	if p.closed {
 		return
 	}
-	counts := fmt.Sprintf("produced %s/%s · consumed %s · in S3 %s rows, %s objects",
+	counts := fmt.Sprintf("%s/%s produced · %s consumed · %s rows in S3 (%s objects)",
 		thousands(pr.Produced), thousands(pr.Target), thousands(pr.Consumed), thousands(pr.Rows), thousands(pr.Objects))
 	if p.tty {
 		if pr.Phase == demo.PhaseDone {
 			return
 		}
-		fmt.Fprintf(p.w, "\r\x1b[K%-9s %s %s  %.1fs", pr.Phase, bar(pr.Produced, pr.Target, 20), counts, pr.Elapsed.Seconds())
+		line := fmt.Sprintf("%-9s %s %s  %.1fs", pr.Phase, bar(pr.Produced, pr.Target, 16), counts, pr.Elapsed.Seconds())
+		if r := []rune(line); p.width > 0 && len(r) >= p.width {
+			line = string(r[:p.width-1]) // a wrapped line cannot be rewritten in place
+		}
+		fmt.Fprintf(p.w, "\r\x1b[K%s", line)
 		p.drawn = true
 		return
 	}

@@ -148,7 +148,6 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 	}
 	duration := time.Since(pipelineStart)
 	problems = append(problems, r.stopAllSinks()...)
-	stopTicker()
 
 	r.setPhase(PhaseChecking)
 	rep, err := lake.Check(ctx, r.store, r.cfg.Prefix, lake.ExpectRecords(res.Produced))
@@ -162,6 +161,7 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 		problems = append(problems, err.Error())
 		rep = nil
 	}
+	stopTicker()
 	sum := r.summarize(res, rep, ends, duration, problems)
 	if r.cfg.Out != "" && rep != nil {
 		if _, err := lake.Mirror(ctx, r.store, r.cfg.Prefix, r.cfg.Out); err != nil {
