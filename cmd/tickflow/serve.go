@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -262,7 +263,7 @@ func newServeInfo(w *broker.World, f serveFlags) serveInfo {
 		Bucket:           w.Bucket(),
 		AccessKey:        broker.AccessKey,
 		SecretKey:        broker.SecretKey,
-		DataDir:          f.dataDir,
+		DataDir:          absPath(f.dataDir),
 	}
 	awsEnv := fmt.Sprintf("AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s",
 		shellQuote(in.AccessKey), shellQuote(in.SecretKey), shellQuote(in.Region))
@@ -286,6 +287,18 @@ print([o['Key'] for o in s3.list_objects_v2(Bucket='%s').get('Contents', [])])`,
 			in.S3Endpoint, in.Region, in.AccessKey, in.SecretKey, in.Bucket, in.Bucket),
 	}
 	return in
+}
+
+// absPath makes a --data-dir usable from any working directory; on the
+// (unlikely) error it keeps what the user typed.
+func absPath(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
 }
 
 func (in serveInfo) writeText(w io.Writer) error {
