@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestComputeBestAndMedian(t *testing.T) {
+	cases := []struct {
+		name       string
+		seconds    []float64 // per run, each over 1,000 records
+		best, med  float64
+		bestRunIdx int
+	}{
+		{"one run", []float64{2}, 500, 500, 0},
+		{"odd", []float64{4, 1, 2}, 1000, 500, 1},
+		{"even takes the mean of the middle two", []float64{1, 2, 4, 5}, 1000, (500 + 250) / 2.0, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Phase{Name: PhaseSink}
+			for _, s := range tc.seconds {
+				p.Runs = append(p.Runs, Trial{Records: 1000, Bytes: 100_000, Seconds: s})
+			}
+			p.compute()
+			assert.InDelta(t, tc.best, p.BestRate, 1e-9)
+			assert.InDelta(t, tc.med, p.MedianRate, 1e-9)
+			assert.Equal(t, tc.seconds[tc.bestRunIdx], p.Best().Seconds)
+			assert.InDelta(t, tc.best*100/1e6, p.BestMBps, 1e-9)
+		})
+	}
+}
+
+func TestComputeRatiosAndTargets(t *testing.T) {
+	phase := func(name string, rate float64) *Phase {
+		return &Phase{Name: name, Runs: []Trial{{Records: int64(rate), Seconds: 1}}}
+	}
+	cases := []struct {
+		name                  string
+		ceil, dec, sink, seed float64
+		heapN, heap4N         uint64
+		wantOK                map[string]bool
+	}{
+		{"all met", 1000, 500, 400, 2, 100, 110,
+			map[string]bool{"sink / decode": true, "sink / ceiling": true, "sink / seed baseline": true, "peak heap 4N / N": true}},
+		{"all missed", 1000, 500, 200, 10, 100, 200,
+			map[string]bool{"sink / decode": false, "sink / ceiling": false, "sink / seed baseline": false, "peak heap 4N / N": false}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Report{Format: "parquet", RecordBytes: 10, Phases: []*Phase{
+				phase(PhaseCeiling, tc.ceil), phase(PhaseDecode, tc.dec), phase(PhaseSink, tc.sink), phase(PhaseSeed, tc.seed)},
+				Memory: &MemoryStat{AtN: MemoryRun{PeakHeap: tc.heapN}, At4N: MemoryRun{PeakHeap: tc.heap4N}}}
+			r.Compute()
+			snk := r.Phase(PhaseSink)
+			assert.InDelta(t, tc.sink/tc.ceil, snk.VsCeiling, 1e-9)
+			assert.InDelta(t, tc.sink/tc.dec, snk.VsDecode, 1e-9)
+			assert.InDelta(t, tc.sink/tc.seed, r.SinkVsSeed, 1e-9)
+			assert.InDelta(t, float64(tc.heap4N)/float64(tc.heapN), r.Memory.HeapRatio, 1e-9)
+			assert.InDelta(t, tc.sink*10/1e6, snk.BestMBps, 1e-9, "bytes filled from the record size")
+			require.Len(t, r.Targets, len(tc.wantOK))
+			for _, tg := range r.Targets {
+				assert.Equal(t, tc.wantOK[tg.Name], tg.OK, tg.Name)
+			}
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	vals := []float64{}
+	for i := 1; i <= 200; i++ {
+		vals = append(vals, float64(i))
+	}
+	cases := []struct {
+		q    float64
+		want float64
+	}{{0.5, 100}, {0.95, 190}, {0.99, 198}, {1, 200}, {0, 1}}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, pct(vals, tc.q), "q=%v", tc.q)
+	}
+	assert.Equal(t, 0.0, pct(nil, 0.5))
+}
+
+func TestParseStatus(t *testing.T) {
+	doc := []byte("Name:\tbench\nVmHWM:\t  123456 kB\nVmRSS:\t   1000 kB\nThreads:\t7\n")
+	cases := []struct {
+		field string
+		want  uint64
+	}{{"VmHWM", 123456 * 1024}, {"VmRSS", 1000 * 1024}, {"Threads", 7}, {"VmSwap", 0}}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, parseStatus(doc, tc.field), tc.field)
+	}
+}
+
+func TestRates(t *testing.T) {
+	// 100 records every 10ms for 1s: a steady 10,000 records/s.
+	var s []Sample
+	for i := 0; i <= 100; i++ {
+		s = append(s, Sample{T: float64(i) / 100, Records: int64(i) * 100})
+	}
+	pts := rates(s)
+	require.NotEmpty(t, pts)
+	assert.LessOrEqual(t, len(pts), plotPoints+1)
+	for _, p := range pts {
+		assert.InDelta(t, 10_000, p[1], 1e-6)
+	}
+	assert.Empty(t, rates(nil))
+}
+
+func TestNiceStep(t *testing.T) {
+	cases := []struct{ raw, want float64 }{{0.03, 0.05}, {0.1, 0.1}, {0.15, 0.2}, {3, 5}, {7, 10}, {0, 1}}
+	for _, tc := range cases {
+		assert.InDelta(t, tc.want, niceStep(tc.raw), 1e-12, "raw %v", tc.raw)
+	}
+}
