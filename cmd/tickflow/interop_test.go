@@ -40,7 +40,7 @@ func TestInteropRealClients(t *testing.T) {
 	if os.Getenv("TICKFLOW_INTEROP") != "1" {
 		t.Skip("interop test against kcat, aws CLI, kafka-python and boto3: run `make interop` (sets TICKFLOW_INTEROP=1)")
 	}
-	p := startServe(t, "--json", "--kafka-addr", random, "--s3-addr", random)
+	p := startServe(t, "--json", "--kafka-addr", randomAddr, "--s3-addr", randomAddr)
 	in := p.info(t)
 	t.Logf("serve: kafka %s, s3 %s", in.KafkaBootstrap, in.S3Endpoint)
 
@@ -65,14 +65,14 @@ func needClient(t *testing.T, pkg string, probe ...string) {
 		return
 	}
 	msg := fmt.Sprintf("%s is not usable (%v: %s): install it with `apt-get install -y %s`",
-		strings.Join(probe, " "), err, strings.TrimSpace(lastLine(string(out))), pkg)
+		strings.Join(probe, " "), err, strings.TrimSpace(lastLineOf(string(out))), pkg)
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
 }
 
-func lastLine(s string) string {
+func lastLineOf(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		return s[i+1:]
@@ -312,10 +312,10 @@ func interopKafkaPython(t *testing.T, in serveInfo) {
 	// What Python sent is what the pipeline reads: every value decodes as a tick.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl := kafkaClient(t, in.KafkaBrokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl := serveKafkaClient(t, in.KafkaBrokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	want := sampleTicks(t, n)
 	seen := map[tick.Tick]int{}
-	for _, r := range consumeN(ctx, t, cl, n) {
+	for _, r := range serveConsumeN(ctx, t, cl, n) {
 		var tk tick.Tick
 		require.NoError(t, json.Unmarshal(r.Value, &tk), "value %q", r.Value)
 		seen[tk]++
@@ -383,7 +383,7 @@ func interopScript(t *testing.T, name string) string {
 }
 
 func lastLineBytes(b []byte) []byte {
-	return []byte(lastLine(string(b)))
+	return []byte(lastLineOf(string(b)))
 }
 
 // sampleTicks returns the first n ticks of the embedded HSI sample, the

@@ -101,10 +101,8 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		}
 		// Start fails only on bad options or an environment that keeps
 		// the world from running (a port taken since validate, a data
-		// directory locked by another serve): both are exit 2.
-		if errors.Is(err, broker.ErrAddrInUse) {
-			return usageError("serve: %v; stop what holds the port or pass --kafka-addr/--s3-addr with another port (port 0 picks a free one)", err)
-		}
+		// directory locked by another serve): both are exit 2, and the
+		// message already names the flag and the fix.
 		return usageError("serve: %v", err)
 	}
 

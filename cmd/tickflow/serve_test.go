@@ -35,8 +35,8 @@ const (
 	serveLifetime     = 3 * time.Minute  // hard kill, whatever happens
 )
 
-// random is the address every test passes: loopback, a free port each time.
-const random = "127.0.0.1:0"
+// randomAddr is the address every test passes: loopback, a free port each time.
+const randomAddr = "127.0.0.1:0"
 
 // TestHelperProcessTickflow is not a test: tickflowCommand re-executes the
 // test binary with -test.run selecting it, and it becomes the tickflow CLI,
@@ -71,19 +71,19 @@ func tickflowCommand(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// lockedBuffer is a bytes.Buffer safe for a process writer and a test reader.
-type lockedBuffer struct {
+// serveOutput is a bytes.Buffer safe for a process writer and a test reader.
+type serveOutput struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *serveOutput) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *serveOutput) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -93,7 +93,7 @@ func (l *lockedBuffer) String() string {
 type serveProc struct {
 	cmd     *exec.Cmd
 	lines   chan string // stdout, line by line; closed at EOF
-	stderr  *lockedBuffer
+	stderr  *serveOutput
 	done    chan struct{} // closed once the process has exited
 	waitErr error         // cmd.Wait's result, set before done closes
 	started time.Time
@@ -106,7 +106,7 @@ func startServe(t *testing.T, args ...string) *serveProc {
 	p := &serveProc{
 		cmd:    tickflowCommand(ctx, append([]string{"serve"}, args...)...),
 		lines:  make(chan string, 1024),
-		stderr: &lockedBuffer{},
+		stderr: &serveOutput{},
 		done:   make(chan struct{}),
 	}
 	p.cmd.Stderr = p.stderr
@@ -200,7 +200,7 @@ func (p *serveProc) rest() []string {
 	return out
 }
 
-func kafkaClient(t *testing.T, addrs []string, opts ...kgo.Opt) *kgo.Client {
+func serveKafkaClient(t *testing.T, addrs []string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(addrs...),
@@ -214,7 +214,7 @@ func kafkaClient(t *testing.T, addrs []string, opts ...kgo.Opt) *kgo.Client {
 }
 
 // consumeN polls cl until n records arrived or ctx ends.
-func consumeN(ctx context.Context, t *testing.T, cl *kgo.Client, n int) []*kgo.Record {
+func serveConsumeN(ctx context.Context, t *testing.T, cl *kgo.Client, n int) []*kgo.Record {
 	t.Helper()
 	var got []*kgo.Record
 	for len(got) < n {
@@ -229,7 +229,7 @@ func consumeN(ctx context.Context, t *testing.T, cl *kgo.Client, n int) []*kgo.R
 	return got
 }
 
-func produceN(ctx context.Context, t *testing.T, cl *kgo.Client, topic, prefix string, n int) map[string]string {
+func serveProduceN(ctx context.Context, t *testing.T, cl *kgo.Client, topic, prefix string, n int) map[string]string {
 	t.Helper()
 	want := make(map[string]string, n)
 	recs := make([]*kgo.Record, n)
@@ -242,7 +242,7 @@ func produceN(ctx context.Context, t *testing.T, cl *kgo.Client, topic, prefix s
 	return want
 }
 
-func byKey(recs []*kgo.Record) map[string]string {
+func recordsByKey(recs []*kgo.Record) map[string]string {
 	m := make(map[string]string, len(recs))
 	for _, r := range recs {
 		m[string(r.Key)] = string(r.Value)
@@ -287,7 +287,7 @@ func TestServeJSONAndClients(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			p := startServe(t, append([]string{"--json", "--kafka-addr", random, "--s3-addr", random}, tc.args...)...)
+			p := startServe(t, append([]string{"--json", "--kafka-addr", randomAddr, "--s3-addr", randomAddr}, tc.args...)...)
 			in := p.info(t)
 
 			require.Len(t, in.KafkaBrokers, tc.brokers)
@@ -313,7 +313,7 @@ func TestServeJSONAndClients(t *testing.T) {
 			assert.Contains(t, in.Examples.Boto3, in.S3Endpoint)
 
 			// The metadata matches what was printed.
-			cl := kafkaClient(t, in.KafkaBrokers)
+			cl := serveKafkaClient(t, in.KafkaBrokers)
 			adm := kadm.NewClient(cl)
 			bm, err := adm.ListBrokers(ctx)
 			require.NoError(t, err)
@@ -328,10 +328,10 @@ func TestServeJSONAndClients(t *testing.T) {
 			assert.Len(t, td[in.Topic].Partitions, tc.partitions)
 
 			// A kgo client produces and consumes through the printed bootstrap.
-			want := produceN(ctx, t, cl, in.Topic, tc.name, 60)
-			cons := kafkaClient(t, strings.Split(in.KafkaBootstrap, ","), kgo.ConsumeTopics(in.Topic),
+			want := serveProduceN(ctx, t, cl, in.Topic, tc.name, 60)
+			cons := serveKafkaClient(t, strings.Split(in.KafkaBootstrap, ","), kgo.ConsumeTopics(in.Topic),
 				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-			assert.Equal(t, want, byKey(consumeN(ctx, t, cons, len(want))))
+			assert.Equal(t, want, recordsByKey(serveConsumeN(ctx, t, cons, len(want))))
 
 			// S3 through the printed endpoint and credentials.
 			st := s3Store(t, in)
@@ -344,7 +344,7 @@ func TestServeJSONAndClients(t *testing.T) {
 			cons.Close()
 			assert.Equal(t, exitOK, p.stop(t, tc.sig), "stderr:\n%s", p.stderr.String())
 			assert.Empty(t, p.rest(), "--json must print exactly one line on stdout")
-			if !contains(tc.args, "--verbose") {
+			if !hasArg(tc.args, "--verbose") {
 				assert.Empty(t, p.stderr.String(), "serve is quiet without --verbose")
 			} else {
 				assert.Contains(t, p.stderr.String(), "level=", "--verbose logs to stderr")
@@ -353,7 +353,7 @@ func TestServeJSONAndClients(t *testing.T) {
 	}
 }
 
-func contains(ss []string, s string) bool {
+func hasArg(ss []string, s string) bool {
 	for _, x := range ss {
 		if x == s {
 			return true
@@ -363,7 +363,7 @@ func contains(ss []string, s string) bool {
 }
 
 func TestServeTextOutput(t *testing.T) {
-	p := startServe(t, "--kafka-addr", random, "--s3-addr", random)
+	p := startServe(t, "--kafka-addr", randomAddr, "--s3-addr", randomAddr)
 	var lines []string
 	for {
 		l := p.line(t)
@@ -397,8 +397,8 @@ func TestServeTextOutput(t *testing.T) {
 	// The printed bootstrap is usable as printed.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl := kafkaClient(t, strings.Split(boot, ","))
-	produceN(ctx, t, cl, broker.DefaultTopic, "text", 5)
+	cl := serveKafkaClient(t, strings.Split(boot, ","))
+	serveProduceN(ctx, t, cl, broker.DefaultTopic, "text", 5)
 	cl.Close()
 
 	assert.Equal(t, exitOK, p.stop(t, os.Interrupt))
@@ -420,7 +420,7 @@ func fieldAfter(t *testing.T, lines []string, label string) string {
 
 func TestServeBadInput(t *testing.T) {
 	// A port held by the test: serve must refuse it, not steal or hang.
-	taken, err := net.Listen("tcp", random)
+	taken, err := net.Listen("tcp", randomAddr)
 	require.NoError(t, err)
 	t.Cleanup(func() { taken.Close() })
 	file := filepath.Join(t.TempDir(), "plain-file")
@@ -457,11 +457,11 @@ func TestServeBadInput(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), serveExitTimeout)
 			defer cancel()
 			args := []string{"serve", "--json"}
-			if !contains(tc.args, "--kafka-addr") {
-				args = append(args, "--kafka-addr", random)
+			if !hasArg(tc.args, "--kafka-addr") {
+				args = append(args, "--kafka-addr", randomAddr)
 			}
-			if !contains(tc.args, "--s3-addr") {
-				args = append(args, "--s3-addr", random)
+			if !hasArg(tc.args, "--s3-addr") {
+				args = append(args, "--s3-addr", randomAddr)
 			}
 			cmd := tickflowCommand(ctx, append(args, tc.args...)...)
 			var stdout, stderr bytes.Buffer
@@ -485,7 +485,7 @@ func TestServeBadInput(t *testing.T) {
 // offsets and S3 objects are all still there.
 func TestServeDataDirPersists(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "world") // created by serve
-	args := []string{"--json", "--kafka-addr", random, "--s3-addr", random, "--data-dir", dir}
+	args := []string{"--json", "--kafka-addr", randomAddr, "--s3-addr", randomAddr, "--data-dir", dir}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const n, group, key = 120, "persist-readers", "lake/persist.json"
@@ -494,11 +494,11 @@ func TestServeDataDirPersists(t *testing.T) {
 	first := startServe(t, args...)
 	in := first.info(t)
 	assert.Equal(t, dir, in.DataDir)
-	cl := kafkaClient(t, in.KafkaBrokers)
-	want := produceN(ctx, t, cl, in.Topic, "persist", n)
-	grp := kafkaClient(t, in.KafkaBrokers, kgo.ConsumeTopics(in.Topic), kgo.ConsumerGroup(group),
+	cl := serveKafkaClient(t, in.KafkaBrokers)
+	want := serveProduceN(ctx, t, cl, in.Topic, "persist", n)
+	grp := serveKafkaClient(t, in.KafkaBrokers, kgo.ConsumeTopics(in.Topic), kgo.ConsumerGroup(group),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
-	consumeN(ctx, t, grp, n)
+	serveConsumeN(ctx, t, grp, n)
 	require.NoError(t, grp.CommitUncommittedOffsets(ctx))
 	grp.Close()
 	cl.Close()
@@ -507,10 +507,10 @@ func TestServeDataDirPersists(t *testing.T) {
 
 	second := startServe(t, args...)
 	in2 := second.info(t)
-	cons := kafkaClient(t, in2.KafkaBrokers, kgo.ConsumeTopics(in2.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	assert.Equal(t, want, byKey(consumeN(ctx, t, cons, n)), "records survive a restart")
+	cons := serveKafkaClient(t, in2.KafkaBrokers, kgo.ConsumeTopics(in2.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	assert.Equal(t, want, recordsByKey(serveConsumeN(ctx, t, cons, n)), "records survive a restart")
 
-	adm := kadm.NewClient(kafkaClient(t, in2.KafkaBrokers))
+	adm := kadm.NewClient(serveKafkaClient(t, in2.KafkaBrokers))
 	offsets, err := adm.FetchOffsets(ctx, group)
 	require.NoError(t, err)
 	ends, err := adm.ListEndOffsets(ctx, in2.Topic)
@@ -537,12 +537,12 @@ func TestServeDataDirPersists(t *testing.T) {
 // it (exit 2, naming --data-dir) rather than share and corrupt it.
 func TestServeDataDirLocked(t *testing.T) {
 	dir := t.TempDir()
-	p := startServe(t, "--json", "--kafka-addr", random, "--s3-addr", random, "--data-dir", dir)
+	p := startServe(t, "--json", "--kafka-addr", randomAddr, "--s3-addr", randomAddr, "--data-dir", dir)
 	p.info(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), serveExitTimeout)
 	defer cancel()
-	cmd := tickflowCommand(ctx, "serve", "--json", "--kafka-addr", random, "--s3-addr", random, "--data-dir", dir)
+	cmd := tickflowCommand(ctx, "serve", "--json", "--kafka-addr", randomAddr, "--s3-addr", randomAddr, "--data-dir", dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -586,7 +586,7 @@ func TestServeStoppedDuringStart(t *testing.T) {
 	cancel()
 	var stdout, stderr bytes.Buffer
 	err := runServe(ctx, &stdout, &stderr, serveFlags{
-		brokers: 1, kafkaAddr: random, s3Addr: random, topic: broker.DefaultTopic,
+		brokers: 1, kafkaAddr: randomAddr, s3Addr: randomAddr, topic: broker.DefaultTopic,
 		partitions: 1, bucket: broker.DefaultBucket, json: true,
 	})
 	assert.NoError(t, err)
