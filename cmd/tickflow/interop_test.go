@@ -56,16 +56,21 @@ func TestInteropRealClients(t *testing.T) {
 	t.Logf("serve shut down in %s", time.Since(start).Round(time.Millisecond))
 }
 
-// needClient returns nil when the client is usable. A missing client fails
-// the test in CI (CI=true), where .ci/run installs it, and skips it locally.
+// needClient returns when the probe command runs. A missing client fails
+// the test in CI (CI=true), where .ci/run installs it, and skips it locally;
+// either way the message names the apt package.
 func needClient(t *testing.T, pkg string, probe ...string) {
 	t.Helper()
 	out, err := exec.Command(probe[0], probe[1:]...).CombinedOutput()
 	if err == nil {
 		return
 	}
-	msg := fmt.Sprintf("%s is not usable (%v: %s): install it with `apt-get install -y %s`",
-		strings.Join(probe, " "), err, strings.TrimSpace(lastLineOf(string(out))), pkg)
+	why := err.Error()
+	if l := lastLineOf(string(out)); l != "" {
+		why += ": " + l
+	}
+	msg := fmt.Sprintf("%s is not usable (%s): install it with `apt-get install -y %s`",
+		strings.Join(probe, " "), why, pkg)
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
