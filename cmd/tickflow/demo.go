@@ -355,8 +355,12 @@ func (p *progressLine) update(pr demo.Progress) {
 	if p.closed {
 		return
 	}
-	counts := fmt.Sprintf("%s/%s produced · %s consumed · %s rows in S3 (%s objects)",
-		thousands(pr.Produced), thousands(pr.Target), thousands(pr.Consumed), thousands(pr.Rows), thousands(pr.Objects))
+	objects := "objects"
+	if pr.Objects == 1 {
+		objects = "object"
+	}
+	counts := fmt.Sprintf("%s/%s produced · %s consumed · %s rows in S3 (%s %s)",
+		thousands(pr.Produced), thousands(pr.Target), thousands(pr.Consumed), thousands(pr.Rows), thousands(pr.Objects), objects)
 	if p.tty {
 		if pr.Phase == demo.PhaseDone {
 			return
