@@ -262,15 +262,18 @@ func s3Latency(ctx context.Context, e *env) error {
 	d := scale(e, 2*time.Second, 10*time.Second)
 	n := scale(e, 3000, 50_000)
 	return e.pipeline(ctx, n, loadOptions{rate: float64(n) / (d.Seconds() + 1)}, func(ctx context.Context) error {
-		hang := e.coord.FailS3(broker.S3Fault{Op: "PUT", Hang: true, Count: 2})
-		defer hang.Remove()
 		if err := e.s3FaultFor(ctx, broker.S3Fault{Latency: 300 * time.Millisecond, Share: 0.5, Seed: e.cfg.Seed}, d, "+300ms on half the S3 requests"); err != nil {
 			return err
 		}
-		e.notef("%d PUTs hung until the client's timeout", hang.Hits())
-		if hang.Hits() == 0 {
-			return precondition("no PUT hung")
+		// Then two PUTs hang until the sink's CallTimeout gives up on them.
+		hang := e.coord.FailS3(broker.S3Fault{Op: "PUT", Hang: true, Count: 2})
+		defer hang.Remove()
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := hang.Wait(wctx, 2); err != nil {
+			return precondition("hang two PUTs: %v", err)
 		}
+		e.notef("%d PUTs hung until the client's timeout", hang.Hits())
 		return nil
 	})
 }
@@ -309,7 +312,7 @@ func partitionsAddedMidRun(ctx context.Context, e *env) error {
 	n := scale(e, 4000, 100_000)
 	const add = 3
 	err := e.pipeline(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)}, func(ctx context.Context) error {
-		at := int64(e.intn(n/5, n/2))
+		at := int64(e.intn(n/6, n/3))
 		if err := e.waitSent(ctx, at); err != nil {
 			return err
 		}

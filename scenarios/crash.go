@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -198,7 +199,7 @@ func sinkCrashMidFlush(ctx context.Context, e *env) error {
 			e.restarts++
 			e.mu.Unlock()
 		}
-		e.notef("crash %d: %s #%d (%v)", i, mode, m, r.err)
+		e.notef("crash %d: %s #%d (%s)", i, mode, m, firstLine(r.err))
 	}
 	if err := load.wait(); err != nil {
 		return err
@@ -213,4 +214,13 @@ func sinkCrashMidFlush(ctx context.Context, e *env) error {
 		return fmt.Errorf("sink shutdown: %w", serr)
 	}
 	return nil
+}
+
+// firstLine is an error's first line ("clean exit" for nil).
+func firstLine(err error) string {
+	if err == nil {
+		return "clean exit"
+	}
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
 }

@@ -34,7 +34,7 @@ func precondition(format string, args ...any) error {
 func fastKafka() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.MetadataMinAge(100 * time.Millisecond),
-		kgo.MetadataMaxAge(time.Second),
+		kgo.MetadataMaxAge(500 * time.Millisecond),
 		kgo.RetryBackoffFn(func(n int) time.Duration { return time.Duration(min(n+1, 10)) * 20 * time.Millisecond }),
 	}
 }
@@ -527,7 +527,11 @@ func (e *env) injectPoison(ctx context.Context, n int) error {
 	ixs := produce.Indexes()
 	for i := 0; i < n; i++ {
 		r := &kgo.Record{Topic: e.topic, Key: []byte(ixs[e.rng.IntN(len(ixs))].Symbol),
-			Value: poisonValues[e.rng.IntN(len(poisonValues))], Timestamp: base.Add(time.Duration(e.seq.Load()) * recordSpacing)}
+			Value: poisonValues[e.rng.IntN(len(poisonValues))]}
+		// Poison records carry the current time, not the synthetic
+		// timeline: the sink copies the timestamp into its dead letter and
+		// kgo times a record out 2 minutes after its timestamp (see the
+		// report: a backlog older than that cannot be dead-lettered).
 		pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		res := e.kcl.ProduceSync(pctx, r)
 		cancel()
