@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tickflow/tickflow/scenarios"
+)
+
+// runScenarioCmd runs the CLI in-process with ctx and returns stdout,
+// stderr (plus the error) and the exit code.
+func runScenarioCmd(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
+	t.Helper()
+	root := newRoot()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return out.String(), errOut.String(), exitOK
+	}
+	var ee *exitError
+	require.True(t, errors.As(err, &ee), "plain error %v", err)
+	return out.String(), errOut.String() + ee.Error(), ee.code
+}
+
+func TestScenarioCmd(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	cases := []struct {
+		name      string
+		ctx       context.Context
+		args      []string
+		code      int
+		wantOut   []string
+		wantErr   string
+		checkJSON func(t *testing.T, out string)
+	}{
+		{name: "list", args: []string{"scenario", "list"}, wantOut: []string{"happy-path", "sink-crash-mid-flush", "sink-kill-9", "s3-outage"}},
+		{name: "list json", args: []string{"scenario", "list", "--json"}, checkJSON: func(t *testing.T, out string) {
+			var list []struct{ Name, Description string }
+			require.NoError(t, json.Unmarshal([]byte(out), &list))
+			assert.Len(t, list, len(scenarios.Names()))
+		}},
+		{name: "no subcommand", args: []string{"scenario"}, code: exitUsage, wantErr: "list or run"},
+		{name: "run nothing", args: []string{"scenario", "run"}, code: exitUsage, wantErr: "valid names: broker-stop-during-consume"},
+		{name: "unknown name", args: []string{"scenario", "run", "happy-path", "no-such"}, code: exitUsage, wantErr: `unknown scenario "no-such"; valid names:`},
+		{name: "names and all", args: []string{"scenario", "run", "--all", "happy-path"}, code: exitUsage, wantErr: "not both"},
+		{name: "bad seed", args: []string{"scenario", "run", "happy-path", "--seed", "x"}, code: exitUsage, wantErr: "--seed"},
+		{name: "run passes", args: []string{"scenario", "run", "happy-path", "--seed", "11"}, wantOut: []string{"seed 11", "pass  happy-path", "scenario", "records", "duplicated", "1 of 1 scenarios passed"}},
+		{name: "run json", args: []string{"scenario", "run", "happy-path", "--seed", "12", "--json"}, checkJSON: func(t *testing.T, out string) {
+			var res []scenarios.Result
+			require.NoError(t, json.Unmarshal([]byte(out), &res))
+			require.Len(t, res, 1)
+			assert.True(t, res[0].Pass)
+			assert.Equal(t, int64(12), res[0].Seed)
+			assert.Positive(t, res[0].Records)
+			assert.Equal(t, res[0].Records, res[0].Rows)
+		}},
+		{name: "interrupted is a failure", ctx: cancelled, args: []string{"scenario", "run", "happy-path", "--seed", "13"}, code: exitViolation, wantErr: "seed 13"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := tc.ctx
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			out, errOut, code := runScenarioCmd(t, ctx, tc.args...)
+			assert.Equal(t, tc.code, code, "stdout: %s\nstderr: %s", out, errOut)
+			for _, w := range tc.wantOut {
+				assert.Contains(t, out, w)
+			}
+			if tc.wantErr != "" {
+				assert.Contains(t, errOut, tc.wantErr)
+			}
+			if tc.checkJSON != nil {
+				tc.checkJSON(t, out)
+			}
+		})
+	}
+}
