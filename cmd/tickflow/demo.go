@@ -93,6 +93,8 @@ func (f demoFlags) config(cmd *cobra.Command) (demo.Config, error) {
 		return demo.Config{}, usageError("--records %d: must be at least 1", f.records)
 	case changed("records") && f.csv != "":
 		return demo.Config{}, usageError("--records and --csv both given: pick one source")
+	case changed("seed") && !changed("records"):
+		return demo.Config{}, usageError("--seed seeds the synthetic generator: give it with --records N")
 	case f.consumers < 1:
 		return demo.Config{}, usageError("--consumers %d: must be at least 1", f.consumers)
 	case f.partitions < 1:

@@ -78,6 +78,7 @@ func TestDemoBadFlags(t *testing.T) {
 		{"missing csv", []string{"--csv", missing}, missing + ": no such file"},
 		{"csv is a directory", []string{"--csv", dir}, "is a directory"},
 		{"records and csv", []string{"--records", "5", "--csv", missing}, "pick one source"},
+		{"seed without records", []string{"--seed", "3"}, "--seed seeds the synthetic generator"},
 		{"zero drain timeout", []string{"--drain-timeout", "0s"}, "--drain-timeout 0s"},
 		{"not a number", []string{"--records", "many"}, "--records"},
 		{"unknown flag", []string{"--brokers", "5"}, "unknown flag"},

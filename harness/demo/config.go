@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/tick"
 )
 
 // ErrInvalid is wrapped by every error about a bad Config (the CLI maps it
@@ -138,6 +140,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Out != "" {
 		if st, err := os.Stat(c.Out); err == nil && !st.IsDir() {
 			return bad("out %s is a file, not a folder", c.Out)
+		}
+		// Objects of an earlier run would mix with this one's in the copy
+		// (other keys, same offsets: duplicates). Refuse rather than delete.
+		table := filepath.Join(c.Out, tick.Table)
+		if entries, err := os.ReadDir(table); err == nil && len(entries) > 0 {
+			return bad("out %s already holds a lake (%s is not empty): remove it or pick another folder", c.Out, table)
 		}
 	}
 	return c, nil

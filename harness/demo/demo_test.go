@@ -228,6 +228,8 @@ func TestRunInvalidConfig(t *testing.T) {
 	onlyBad := filepath.Join(dir, "only-bad.csv")
 	require.NoError(t, os.WriteFile(onlyBad,
 		[]byte("Index,Date,Open,High,Low,Close,Adj Close,Volume,CloseUSD\nHSI,not-a-date,1,2,3,4,5,6,7\n"), 0o644))
+	used := filepath.Join(dir, "used")
+	require.NoError(t, os.MkdirAll(filepath.Join(used, "stock_ticks", "dt=2024-01-01"), 0o755))
 	tests := []struct {
 		name string
 		cfg  demo.Config
@@ -245,6 +247,7 @@ func TestRunInvalidConfig(t *testing.T) {
 		{"csv bad header", demo.Config{CSV: badHeader}, "unexpected header"},
 		{"csv without good rows", demo.Config{CSV: onlyBad}, "no good rows"},
 		{"out is a file", demo.Config{Records: 10, Out: badHeader}, "is a file"},
+		{"out holds a lake", demo.Config{Records: 10, Out: used}, "already holds a lake"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
