@@ -72,6 +72,9 @@ func NewS3Client(ctx context.Context, cfg S3Config) (*s3.Client, error) {
 		return nil, fmt.Errorf("objstore: load AWS config: %w", err)
 	}
 	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		// S3-compatible stores (gofakes3, MinIO) often return no checksum;
+		// the SDK would log a warning on every GET.
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 			o.UsePathStyle = true
