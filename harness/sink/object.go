@@ -1,0 +1,123 @@
+package sink
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+// Object metadata keys the sink writes on every lake object (S3 user
+// metadata, lowercase). The lake checker uses them to prove the offsets of
+// each Kafka partition tile without overlap or gap.
+const (
+	MetaTopic       = "tickflow-topic"
+	MetaPartition   = "tickflow-partition"
+	MetaStartOffset = "tickflow-start-offset" // first offset covered, inclusive (= the offset in the key)
+	MetaEndOffset   = "tickflow-end-offset"   // end of the range, EXCLUSIVE: the next object starts here
+	MetaRecords     = "tickflow-records"      // rows in the file
+	MetaDLQ         = "tickflow-dlq"          // records of the range sent to the dead-letter topic instead
+	MetaFormat      = "tickflow-format"       // parquet | json | json.gz
+)
+
+// Extension is the file extension for a format ("parquet", "json", "json.gz").
+func Extension(f Format, gz bool) string {
+	if f == JSON && gz {
+		return "json.gz"
+	}
+	return string(f)
+}
+
+// ObjectKey is the lake key of the object of topic/partition whose range
+// starts at start, in the dt/hour folder partPath (tick.PartitionPath):
+// <prefix>/stock_ticks/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<start %020d>.<ext>.
+func ObjectKey(prefix, partPath, topic string, partition int32, start int64, ext string) string {
+	var b strings.Builder
+	if p := strings.Trim(prefix, "/"); p != "" {
+		b.WriteString(p)
+		b.WriteByte('/')
+	}
+	fmt.Fprintf(&b, "%s/%s/%s+%d+%020d.%s", tick.Table, partPath, topic, partition, start, ext)
+	return b.String()
+}
+
+// ParseObjectName splits an object key's base name into topic, partition
+// and start offset; ok is false for names the sink does not write.
+func ParseObjectName(key string) (topic string, partition int32, start int64, ok bool) {
+	base := key[strings.LastIndexByte(key, '/')+1:]
+	dot := strings.IndexByte(base, '.')
+	if dot < 0 {
+		return "", 0, 0, false
+	}
+	switch base[dot+1:] {
+	case "parquet", "json", "json.gz":
+	default:
+		return "", 0, 0, false
+	}
+	name := base[:dot]
+	// Topic names cannot contain '+', so the last two '+' split the name.
+	j := strings.LastIndexByte(name, '+')
+	if j < 0 || len(name)-j-1 != 20 {
+		return "", 0, 0, false
+	}
+	i := strings.LastIndexByte(name[:j], '+')
+	if i <= 0 {
+		return "", 0, 0, false
+	}
+	p, err1 := strconv.ParseInt(name[i+1:j], 10, 32)
+	s, err2 := strconv.ParseInt(name[j+1:], 10, 64)
+	if err1 != nil || err2 != nil || p < 0 || s < 0 {
+		return "", 0, 0, false
+	}
+	return name[:i], int32(p), s, true
+}
+
+var parquetWriters = sync.Pool{New: func() any {
+	return parquet.NewGenericWriter[tick.Row](nil, parquet.Compression(&parquet.Snappy))
+}}
+
+// EncodeParquet writes rows as one snappy-compressed Parquet file to buf.
+func EncodeParquet(buf *bytes.Buffer, rows []tick.Row) error {
+	w := parquetWriters.Get().(*parquet.GenericWriter[tick.Row])
+	w.Reset(buf)
+	if _, err := w.Write(rows); err != nil {
+		return fmt.Errorf("encode parquet: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("encode parquet: %w", err)
+	}
+	parquetWriters.Put(w)
+	return nil
+}
+
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+// EncodeJSON writes rows as JSON Lines (tick.AppendJSONRow) to buf,
+// gzip-compressed when gz is set.
+func EncodeJSON(buf *bytes.Buffer, rows []tick.Row, gz bool) error {
+	line := make([]byte, 0, 256)
+	if !gz {
+		for _, r := range rows {
+			buf.Write(tick.AppendJSONRow(line[:0], r))
+		}
+		return nil
+	}
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(buf)
+	for _, r := range rows {
+		if _, err := zw.Write(tick.AppendJSONRow(line[:0], r)); err != nil {
+			return fmt.Errorf("encode json.gz: %w", err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("encode json.gz: %w", err)
+	}
+	gzipWriters.Put(zw)
+	return nil
+}

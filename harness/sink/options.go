@@ -1,0 +1,135 @@
+package sink
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+// Format is a lake file format.
+type Format string
+
+// The lake file formats. One lake holds one format (LAKE rule L04).
+const (
+	Parquet Format = "parquet" // Parquet, snappy-compressed (default)
+	JSON    Format = "json"    // JSON Lines; with Gzip() the objects end .json.gz
+)
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	topic, group, prefix string
+	format               Format
+	gzip                 bool
+	flushRecords         int
+	flushBytes           int
+	flushInterval        time.Duration
+	untilIdle            time.Duration
+	retryAttempts        int
+	retryBase, retryMax  time.Duration
+	callTimeout          time.Duration
+	pingTimeout          time.Duration
+	pollRecords          int
+	kgoOpts              []kgo.Opt
+	log                  *slog.Logger
+	hook                 func(HookEvent) error
+	unsafeCommitFirst    bool
+}
+
+func defaults() config {
+	return config{
+		topic: tick.DefaultTopic, group: "tickflow-sink", format: Parquet,
+		flushRecords: 100_000, flushBytes: 64 << 20, flushInterval: 10 * time.Second,
+		retryAttempts: 8, retryBase: 100 * time.Millisecond, retryMax: 5 * time.Second,
+		callTimeout: 30 * time.Second, pingTimeout: 10 * time.Second, pollRecords: 10_000,
+		log: slog.New(slog.DiscardHandler),
+	}
+}
+
+// Topic is the topic to consume. Default tick.DefaultTopic. Poison records go
+// to Topic+".dlq".
+func Topic(t string) Option { return func(c *config) { c.topic = t } }
+
+// Group is the consumer group. Default "tickflow-sink".
+func Group(g string) Option { return func(c *config) { c.group = g } }
+
+// Prefix is the folder that holds stock_ticks/ in the bucket. Default "" (the
+// bucket root).
+func Prefix(p string) Option { return func(c *config) { c.prefix = p } }
+
+// WithFormat picks the file format. Default Parquet.
+func WithFormat(f Format) Option { return func(c *config) { c.format = f } }
+
+// Gzip compresses JSON Lines objects (.json.gz). Ignored for Parquet, which
+// is always snappy-compressed.
+func Gzip() Option { return func(c *config) { c.gzip = true } }
+
+// FlushRecords closes a partition's object after n Kafka records (rows plus
+// dead-lettered records). Default 100,000.
+func FlushRecords(n int) Option { return func(c *config) { c.flushRecords = n } }
+
+// FlushBytes closes a partition's object once its records' values add up to
+// b bytes. Default 64 MiB.
+func FlushBytes(b int) Option { return func(c *config) { c.flushBytes = b } }
+
+// FlushInterval closes a partition's object d after its first record arrived,
+// so a quiet partition still lands in S3. Default 10s.
+func FlushInterval(d time.Duration) Option { return func(c *config) { c.flushInterval = d } }
+
+// UntilIdle makes Run return (after a clean final flush and commit) once no
+// record has arrived for d. Default: run until ctx is cancelled.
+func UntilIdle(d time.Duration) Option { return func(c *config) { c.untilIdle = d } }
+
+// Retry bounds S3 retries: up to attempts tries per object, exponential
+// backoff from base capped at max, with full jitter. Default 8, 100ms, 5s.
+func Retry(attempts int, base, max time.Duration) Option {
+	return func(c *config) { c.retryAttempts, c.retryBase, c.retryMax = attempts, base, max }
+}
+
+// CallTimeout bounds each S3 call (one attempt). Default 30s.
+func CallTimeout(d time.Duration) Option { return func(c *config) { c.callTimeout = d } }
+
+// KafkaOptions adds franz-go client options (TLS, SASL, session timeouts, or
+// short metadata ages in tests), applied after tickflow's defaults.
+func KafkaOptions(opts ...kgo.Opt) Option {
+	return func(c *config) { c.kgoOpts = append(c.kgoOpts, opts...) }
+}
+
+// Logger sets a structured logger. Default: discard (quiet).
+func Logger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// HookPoint names a place in the write path where a test can stop the sink.
+type HookPoint int
+
+// Hook points, in the order they happen for one flush.
+const (
+	BeforeUpload HookPoint = iota + 1 // an object is about to be uploaded
+	AfterUpload                       // an object is in S3, its offset not yet committed
+	AfterCommit                       // a partition's offset was committed
+)
+
+func (p HookPoint) String() string {
+	return [...]string{"", "before-upload", "after-upload", "after-commit"}[p]
+}
+
+// HookEvent says where the sink is.
+type HookEvent struct {
+	Point      HookPoint
+	Partition  int32
+	Key        string // object key (empty for AfterCommit)
+	Start, End int64  // offsets covered [Start, End); for AfterCommit End is the committed offset
+}
+
+// Hook is for tests only: fn is called at every HookPoint. If it returns an
+// error the sink behaves as if its process died right there: nothing more is
+// uploaded or committed, no clean shutdown happens, and Run returns the error.
+func Hook(fn func(HookEvent) error) Option { return func(c *config) { c.hook = fn } }
+
+// UnsafeCommitBeforeUpload is for tests only: it commits offsets BEFORE the
+// objects are uploaded, which breaks exactly-once (a crash after the commit
+// loses records). Scenario suites use it to prove their invariants can fail.
+func UnsafeCommitBeforeUpload() Option { return func(c *config) { c.unsafeCommitFirst = true } }

@@ -1,0 +1,632 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/goccy/go-json"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+// Sink consumes ticks from Kafka as a consumer group member and writes them
+// exactly once into the lake. Create with New, run with Run.
+type Sink struct {
+	cfg     config
+	store   objstore.Store
+	client  *kgo.Client
+	brokers []string
+
+	mu    sync.Mutex // guards parts; held while processing a poll and in rebalance callbacks
+	parts map[int32]*partState
+
+	ready    chan struct{} // closed once client is set: callbacks may run before New returns
+	crashed  atomic.Bool   // a Hook returned an error: act dead
+	dlqErr   atomic.Pointer[error]
+	lastRec  atomic.Int64 // unix nanos of the last record received
+	stats    counters
+	commitMu sync.Mutex
+	commits  map[int32]int64
+}
+
+type counters struct {
+	consumed, written, objects, dlq, bytes, orphans, retries atomic.Int64
+}
+
+// Stats is a snapshot of what a Sink has done, for progress displays.
+type Stats struct {
+	Consumed       int64           // records received from Kafka
+	Written        int64           // rows uploaded in lake objects
+	Objects        int64           // objects uploaded
+	Bytes          int64           // bytes uploaded
+	DLQ            int64           // poison records sent to the dead-letter topic
+	OrphansDeleted int64           // off-chain objects removed by reconciliation
+	Retries        int64           // S3 call retries
+	Committed      map[int32]int64 // last committed offset per partition (exclusive end)
+}
+
+// partState is the sink's view of one assigned partition.
+type partState struct {
+	pos    int64 // next offset to cover; -1 until the first record when nothing is known
+	open   *segment
+	sealed []*segment
+}
+
+// segment is a run of offsets [start, end) of one partition that becomes one
+// object: all its rows share one dt/hour folder.
+type segment struct {
+	start, end int64
+	rows       []tick.Row
+	dlq        int
+	bytes      int
+	partPath   string // "" until the first row
+	opened     time.Time
+}
+
+// New creates a Sink that reads from brokers and writes to store. It checks
+// within 10s that a broker answers; it does not join the group until Run.
+func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Option) (*Sink, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case len(brokers) == 0:
+		return nil, errors.New("sink: no brokers given")
+	case store == nil:
+		return nil, errors.New("sink: no object store given")
+	case cfg.format != Parquet && cfg.format != JSON:
+		return nil, fmt.Errorf("sink: unknown format %q (use parquet or json)", cfg.format)
+	case cfg.flushRecords <= 0 || cfg.flushBytes <= 0 || cfg.flushInterval <= 0:
+		return nil, errors.New("sink: flush thresholds must be positive")
+	case cfg.retryAttempts < 1:
+		return nil, errors.New("sink: retry attempts must be at least 1")
+	}
+	s := &Sink{cfg: cfg, store: store, brokers: brokers, parts: map[int32]*partState{}, commits: map[int32]int64{}, ready: make(chan struct{})}
+	kopts := []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumerGroup(cfg.group),
+		kgo.ConsumeTopics(cfg.topic),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.AdjustFetchOffsetsFn(s.onAssigned),
+		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsLost(s.onLost),
+		kgo.AllowAutoTopicCreation(), // for the DLQ topic where the cluster allows it
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(2 * time.Minute),
+		kgo.DialTimeout(5 * time.Second),
+	}
+	cl, err := kgo.NewClient(append(kopts, cfg.kgoOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("sink: kafka client for %v: %w", brokers, err)
+	}
+	s.client = cl
+	close(s.ready)
+	pctx, cancel := context.WithTimeout(ctx, cfg.pingTimeout)
+	defer cancel()
+	if err := cl.Ping(pctx); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("sink: no Kafka broker reachable at %s within %s (check --brokers and that Kafka is up): %w",
+			strings.Join(brokers, ","), cfg.pingTimeout, err)
+	}
+	return s, nil
+}
+
+// Stats returns a snapshot of the counters; safe from any goroutine.
+func (s *Sink) Stats() Stats {
+	s.commitMu.Lock()
+	c := make(map[int32]int64, len(s.commits))
+	for k, v := range s.commits {
+		c[k] = v
+	}
+	s.commitMu.Unlock()
+	return Stats{
+		Consumed: s.stats.consumed.Load(), Written: s.stats.written.Load(), Objects: s.stats.objects.Load(),
+		Bytes: s.stats.bytes.Load(), DLQ: s.stats.dlq.Load(), OrphansDeleted: s.stats.orphans.Load(),
+		Retries: s.stats.retries.Load(), Committed: c,
+	}
+}
+
+// Run consumes until ctx is cancelled (or UntilIdle elapses), then flushes
+// and commits what it holds and leaves the group. It returns nil after a
+// clean shutdown, or the first error that stopped it (an object that could
+// not be uploaded after all retries, a failed DLQ produce, a Hook error).
+// A Sink runs once.
+func (s *Sink) Run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.crashed.Store(true) // the client's Close must not commit anything
+		}
+		s.client.Close()
+	}()
+	s.lastRec.Store(time.Now().UnixNano())
+	// Work (uploads, commits) uses a context that outlives ctx, so a
+	// shutdown can still flush; it is bounded by the retry policy.
+	work := context.WithoutCancel(ctx)
+	for {
+		if ctx.Err() != nil {
+			return s.shutdown(work)
+		}
+		if d := s.cfg.untilIdle; d > 0 && time.Since(time.Unix(0, s.lastRec.Load())) >= d {
+			return s.shutdown(work)
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.pollWait())
+		fs := s.client.PollRecords(pctx, s.cfg.pollRecords)
+		cancel()
+		if fs.IsClientClosed() {
+			return errors.New("sink: kafka client closed")
+		}
+		var fetchErr error
+		fs.EachError(func(t string, p int32, e error) {
+			if !errors.Is(e, context.DeadlineExceeded) && !errors.Is(e, context.Canceled) && fetchErr == nil {
+				fetchErr = fmt.Errorf("sink: fetch %s[%d]: %w", t, p, e)
+			}
+		})
+		if fetchErr != nil {
+			s.cfg.log.Warn("sink: fetch error (retrying)", "err", fetchErr)
+		}
+		s.mu.Lock()
+		err := s.process(work, fs)
+		if err == nil {
+			err = s.flushRound(work, nil)
+		}
+		s.mu.Unlock()
+		s.client.AllowRebalance()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Sink) pollWait() time.Duration {
+	d := s.cfg.flushInterval / 4
+	if s.cfg.untilIdle > 0 {
+		d = min(d, s.cfg.untilIdle/4)
+	}
+	return max(d, 10*time.Millisecond)
+}
+
+// shutdown flushes and commits every partition it owns, then leaves.
+func (s *Sink) shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	for _, st := range s.parts {
+		s.seal(st, st.pos)
+	}
+	err := s.flushRound(ctx, nil)
+	s.parts = map[int32]*partState{} // revoke on Close has nothing left to do
+	s.mu.Unlock()
+	return err
+}
+
+// process appends a poll's records to their partitions' segments, sealing
+// segments at the deterministic boundaries (hour change, record and byte
+// thresholds) and at the wall-clock FlushInterval.
+func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
+	n := 0
+	fs.EachRecord(func(r *kgo.Record) {
+		n++
+		if r.Topic != s.cfg.topic {
+			return
+		}
+		st := s.parts[r.Partition]
+		if st == nil {
+			return // not ours (any more)
+		}
+		if st.pos < 0 {
+			st.pos = r.Offset
+		}
+		if r.Offset < st.pos {
+			return // already in the lake (reconciled past it)
+		}
+		s.add(ctx, st, r)
+	})
+	if n > 0 {
+		s.stats.consumed.Add(int64(n))
+		s.lastRec.Store(time.Now().UnixNano())
+	}
+	now := time.Now()
+	for _, st := range s.parts {
+		if st.open != nil && len(st.open.rows) > 0 && now.Sub(st.open.opened) >= s.cfg.flushInterval {
+			s.seal(st, st.pos)
+		}
+	}
+	if e := s.dlqErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (s *Sink) add(ctx context.Context, st *partState, r *kgo.Record) {
+	var t tick.Tick
+	row, err := decode(r, &t)
+	if err != nil {
+		if st.open == nil {
+			st.open = &segment{start: st.pos, opened: time.Now()}
+		}
+		s.deadLetter(ctx, r, err)
+		st.open.dlq++
+		st.open.end = r.Offset + 1
+		st.pos = r.Offset + 1
+		if st.open.dlq+len(st.open.rows) >= s.cfg.flushRecords && len(st.open.rows) > 0 {
+			s.seal(st, st.pos)
+		}
+		return
+	}
+	pp := tick.PartitionPath(r.Timestamp)
+	if st.open != nil && st.open.partPath != "" && st.open.partPath != pp {
+		s.seal(st, r.Offset) // hour boundary: the next object starts at this record
+	}
+	if st.open == nil {
+		st.open = &segment{start: st.pos, opened: time.Now(), rows: make([]tick.Row, 0, min(s.cfg.flushRecords, 4096))}
+	}
+	seg := st.open
+	seg.partPath = pp
+	seg.rows = append(seg.rows, row)
+	seg.bytes += len(r.Value)
+	seg.end = r.Offset + 1
+	st.pos = r.Offset + 1
+	if len(seg.rows)+seg.dlq >= s.cfg.flushRecords || seg.bytes >= s.cfg.flushBytes {
+		s.seal(st, st.pos)
+	}
+}
+
+// seal closes the open segment at end (exclusive). A segment without rows
+// (only dead-lettered records so far) stays open: a row-less object would be
+// an empty file, so its offsets ride along with the next object.
+func (s *Sink) seal(st *partState, end int64) {
+	seg := st.open
+	if seg == nil || len(seg.rows) == 0 {
+		return
+	}
+	seg.end = end
+	st.sealed = append(st.sealed, seg)
+	st.open = nil
+}
+
+func decode(r *kgo.Record, t *tick.Tick) (tick.Row, error) {
+	if err := json.Unmarshal(r.Value, t); err != nil {
+		return tick.Row{}, fmt.Errorf("value is not tick JSON: %w", err)
+	}
+	if t.Symbol == "" {
+		return tick.Row{}, errors.New("tick has no symbol")
+	}
+	row, err := tick.RowFrom(*t, r.Timestamp, r.Partition, r.Offset)
+	if err != nil {
+		return tick.Row{}, fmt.Errorf("trade_date %q is not YYYY-MM-DD: %w", t.TradeDate, err)
+	}
+	return row, nil
+}
+
+// DLQ record headers.
+const (
+	HeaderError     = "tickflow-error"
+	HeaderTopic     = "tickflow-source-topic"
+	HeaderPartition = "tickflow-source-partition"
+	HeaderOffset    = "tickflow-source-offset"
+	HeaderTimestamp = "tickflow-source-timestamp" // source record timestamp, Unix ms
+)
+
+func (s *Sink) deadLetter(ctx context.Context, r *kgo.Record, cause error) {
+	s.stats.dlq.Add(1)
+	dr := &kgo.Record{
+		// The DLQ record's own timestamp is now: kgo measures its delivery
+		// timeout from it. The source timestamp goes in a header.
+		Topic: s.cfg.topic + ".dlq", Key: r.Key, Value: r.Value,
+		Headers: append([]kgo.RecordHeader{
+			{Key: HeaderError, Value: []byte(cause.Error())},
+			{Key: HeaderTopic, Value: []byte(r.Topic)},
+			{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+			{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+			{Key: HeaderTimestamp, Value: []byte(strconv.FormatInt(r.Timestamp.UnixMilli(), 10))},
+		}, r.Headers...),
+	}
+	s.cfg.log.Warn("sink: poison record to DLQ", "partition", r.Partition, "offset", r.Offset, "err", cause)
+	s.client.Produce(ctx, dr, func(_ *kgo.Record, err error) {
+		if err != nil {
+			e := fmt.Errorf("sink: dead-letter %s[%d]@%d to %s: %w", r.Topic, r.Partition, r.Offset, dr.Topic, err)
+			s.dlqErr.CompareAndSwap(nil, &e)
+		}
+	})
+}
+
+// flushRound uploads every sealed segment (of only the partitions in `only`
+// if set) and commits each partition's offset once all its objects are in
+// the store. Called with s.mu held.
+func (s *Sink) flushRound(ctx context.Context, only map[int32]bool) error {
+	if s.crashed.Load() {
+		return errors.New("sink: crashed by hook")
+	}
+	type job struct {
+		p   int32
+		seg *segment
+	}
+	var jobs []job
+	ends := map[int32]int64{}
+	for p, st := range s.parts {
+		if (only != nil && !only[p]) || len(st.sealed) == 0 {
+			continue
+		}
+		for _, seg := range st.sealed {
+			jobs = append(jobs, job{p, seg})
+		}
+		ends[p] = st.sealed[len(st.sealed)-1].end
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	// Dead letters of the range must be durable before the range is
+	// committed.
+	if err := s.client.Flush(ctx); err != nil {
+		return fmt.Errorf("sink: flush dead letters: %w", err)
+	}
+	if e := s.dlqErr.Load(); e != nil {
+		return *e
+	}
+	if s.cfg.unsafeCommitFirst {
+		s.commit(ctx, ends)
+	} else {
+		// Fence: a commit of the offsets we resume from fails if this member
+		// was evicted from the group, so a zombie stops before it uploads.
+		starts := map[int32]int64{}
+		for p, st := range s.parts {
+			if _, ok := ends[p]; ok {
+				starts[p] = st.sealed[0].start
+			}
+		}
+		for p := range s.commit(ctx, starts) {
+			s.dropPartition(p, starts[p])
+			delete(ends, p)
+		}
+	}
+	sem := make(chan struct{}, 16)
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		if _, ok := ends[j.p]; !ok {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = s.upload(ctx, j.p, j.seg)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for p := range ends {
+		s.parts[p].sealed = nil
+	}
+	if !s.cfg.unsafeCommitFirst {
+		s.commit(ctx, ends)
+	}
+	for p, end := range ends {
+		if err := s.callHook(HookEvent{Point: AfterCommit, Partition: p, End: end}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sink) callHook(ev HookEvent) error {
+	if s.crashed.Load() {
+		return errors.New("sink: crashed by hook")
+	}
+	if s.cfg.hook == nil {
+		return nil
+	}
+	if err := s.cfg.hook(ev); err != nil {
+		s.crashed.Store(true)
+		return fmt.Errorf("sink: stopped by hook at %s of partition %d: %w", ev.Point, ev.Partition, err)
+	}
+	return nil
+}
+
+func (s *Sink) upload(ctx context.Context, p int32, seg *segment) error {
+	ext := Extension(s.cfg.format, s.cfg.gzip)
+	key := ObjectKey(s.cfg.prefix, seg.partPath, s.cfg.topic, p, seg.start, ext)
+	if err := s.callHook(HookEvent{Point: BeforeUpload, Partition: p, Key: key, Start: seg.start, End: seg.end}); err != nil {
+		return err
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	var err error
+	if s.cfg.format == Parquet {
+		err = EncodeParquet(buf, seg.rows)
+	} else {
+		err = EncodeJSON(buf, seg.rows, s.cfg.gzip)
+	}
+	if err != nil {
+		return fmt.Errorf("sink: %s: %w", key, err)
+	}
+	meta := map[string]string{
+		MetaTopic: s.cfg.topic, MetaPartition: strconv.Itoa(int(p)),
+		MetaStartOffset: strconv.FormatInt(seg.start, 10), MetaEndOffset: strconv.FormatInt(seg.end, 10),
+		MetaRecords: strconv.Itoa(len(seg.rows)), MetaDLQ: strconv.Itoa(seg.dlq), MetaFormat: ext,
+	}
+	if err := s.put(ctx, key, buf.Bytes(), meta); err != nil {
+		return err
+	}
+	s.stats.objects.Add(1)
+	s.stats.written.Add(int64(len(seg.rows)))
+	s.stats.bytes.Add(int64(buf.Len()))
+	s.cfg.log.Debug("sink: uploaded", "key", key, "records", len(seg.rows), "end", seg.end)
+	return s.callHook(HookEvent{Point: AfterUpload, Partition: p, Key: key, Start: seg.start, End: seg.end})
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// commit synchronously commits exactly offs and returns the partitions whose
+// commit the group refused (this member no longer owns them).
+func (s *Sink) commit(ctx context.Context, offs map[int32]int64) map[int32]error {
+	if len(offs) == 0 {
+		return nil
+	}
+	eo := map[int32]kgo.EpochOffset{}
+	for p, o := range offs {
+		eo[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	}
+	failed := map[int32]error{}
+	s.client.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{s.cfg.topic: eo},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				for p := range offs {
+					failed[p] = err
+				}
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, rp := range t.Partitions {
+					if e := kerr.ErrorForCode(rp.ErrorCode); e != nil {
+						failed[rp.Partition] = e
+					}
+				}
+			}
+		})
+	s.commitMu.Lock()
+	for p, o := range offs {
+		if failed[p] == nil {
+			s.commits[p] = o
+		}
+	}
+	s.commitMu.Unlock()
+	for p, err := range failed {
+		s.cfg.log.Warn("sink: commit refused", "partition", p, "offset", offs[p], "err", err)
+	}
+	return failed
+}
+
+// dropPartition forgets a partition's buffered records after a refused
+// fence commit and rewinds the fetch position, so if this member still owns
+// the partition it re-reads them; if not, the new owner has them.
+func (s *Sink) dropPartition(p int32, from int64) {
+	st := s.parts[p]
+	if st == nil {
+		return
+	}
+	st.open, st.sealed, st.pos = nil, nil, from
+	s.client.SetOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: {p: {Epoch: -1, Offset: from}}})
+}
+
+// onAssigned reconciles newly assigned partitions with the lake before
+// consumption starts, and returns the offsets to start from.
+func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	parts := offsets[s.cfg.topic]
+	if len(parts) == 0 {
+		return offsets, nil
+	}
+	var uncommitted []int32
+	from := map[int32]int64{}
+	for p, o := range parts {
+		if c := o.EpochOffset().Offset; c >= 0 {
+			from[p] = c
+		} else {
+			uncommitted = append(uncommitted, p)
+		}
+	}
+	if len(uncommitted) > 0 {
+		starts, err := kadm.NewClient(s.client).ListStartOffsets(ctx, s.cfg.topic)
+		if err == nil {
+			err = starts.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sink: list start offsets of %s: %w", s.cfg.topic, err)
+		}
+		for _, p := range uncommitted {
+			if lo, ok := starts.Lookup(s.cfg.topic, p); ok {
+				from[p] = lo.Offset
+			}
+		}
+	}
+	objs, dupes, err := s.listPartitions(ctx)
+	if err != nil {
+		s.cfg.log.Error("sink: reconcile", "err", err)
+		return nil, err
+	}
+	states := map[int32]*partState{}
+	for p := range parts {
+		f, ok := from[p]
+		if !ok {
+			states[p] = &partState{pos: -1}
+			continue
+		}
+		pl, err := s.reconcile(ctx, objs[p], f)
+		if err != nil {
+			s.cfg.log.Error("sink: reconcile", "partition", p, "err", err)
+			return nil, err
+		}
+		for _, k := range append(pl.orphans, dupes[p]...) {
+			if err := s.retry(ctx, "delete orphan "+k, func(ctx context.Context) error { return s.store.Delete(ctx, k) }); err != nil {
+				return nil, err
+			}
+			s.stats.orphans.Add(1)
+			s.cfg.log.Info("sink: deleted off-chain object", "key", k, "partition", p)
+		}
+		states[p] = &partState{pos: pl.resume}
+		parts[p] = kgo.NewOffset().At(pl.resume).WithEpoch(-1)
+		s.cfg.log.Info("sink: assigned", "partition", p, "committed", f, "resume", pl.resume)
+	}
+	s.mu.Lock()
+	for p, st := range states {
+		s.parts[p] = st
+	}
+	s.mu.Unlock()
+	return offsets, nil
+}
+
+// onRevoked flushes and commits revoked partitions before they move on.
+func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.crashed.Load() {
+		return
+	}
+	only := map[int32]bool{}
+	for _, p := range revoked[s.cfg.topic] {
+		if st := s.parts[p]; st != nil {
+			s.seal(st, st.pos)
+			only[p] = true
+		}
+	}
+	if err := s.flushRound(context.WithoutCancel(ctx), only); err != nil {
+		s.cfg.log.Error("sink: flush on revoke", "err", err)
+	}
+	for p := range only {
+		delete(s.parts, p)
+	}
+}
+
+// onLost forgets partitions this member lost without a clean revoke: the
+// group already gave them to someone else, so nothing may be committed.
+func (s *Sink) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range lost[s.cfg.topic] {
+		delete(s.parts, p)
+	}
+}
