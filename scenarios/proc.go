@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/tickflow/tickflow/broker"
 )
 
@@ -143,6 +146,10 @@ func sinkKill9(ctx context.Context, e *env) error {
 		e.restarts++
 		e.mu.Unlock()
 		e.notef("kill -9 #%d after %s", i, d)
+		if err := e.evictDeadMembers(ctx); err != nil {
+			_ = load.wait()
+			return err
+		}
 		if serr != nil {
 			_ = load.wait()
 			return serr
@@ -155,10 +162,56 @@ func sinkKill9(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Let it join the group first: SIGTERM before the process has set up
+	// its signal handling would kill it, not stop it cleanly.
+	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	jerr := poll(jctx, func() bool {
+		g, err := e.adm.DescribeGroups(jctx, e.group)
+		return err == nil && len(g[e.group].Members) > 0 || p.exited()
+	})
+	cancel()
+	if jerr != nil || p.exited() {
+		p.kill()
+		return precondition("the last tickflow sink never joined group %s (%v): %s", e.group, jerr, p.out.String())
+	}
 	derr := e.drain(ctx, scale(e, 90*time.Second, 180*time.Second))
 	terr := p.terminate()
 	if derr != nil {
 		return fmt.Errorf("%w (sink output: %s)", derr, p.out.String())
 	}
 	return terr
+}
+
+// evictDeadMembers removes every member of the group (call it only when no
+// sink is running): it stands in for the killed process's session timeout
+// (kgo's default is 45 s) expiring, so the restarted sink gets the
+// partitions at once instead of after a long wait. The group coordinator
+// evicts a timed-out member exactly this way.
+func (e *env) evictDeadMembers(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	groups, err := e.adm.DescribeGroups(dctx, e.group)
+	if err != nil {
+		return precondition("describe group %s: %v", e.group, err)
+	}
+	g, ok := groups[e.group]
+	if !ok || len(g.Members) == 0 {
+		return nil
+	}
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = e.group
+	for _, m := range g.Members {
+		mi := kmsg.NewLeaveGroupRequestMember()
+		mi.MemberID = m.MemberID
+		req.Members = append(req.Members, mi)
+	}
+	resp, err := req.RequestWith(dctx, e.kcl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownMemberID) {
+		return precondition("evict the killed sink from group %s: %v", e.group, err)
+	}
+	e.notef("evicted %d dead member(s) of %s", len(g.Members), e.group)
+	return nil
 }
