@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -107,7 +108,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	ew.printf("\n")
 
-	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', tabwriter.AlignRight)
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', tabwriter.AlignRight)
 	row := func(name, value, note string) { fmt.Fprintf(tw, "  %s\t%s\t  %s\n", name, value, note) }
 	n := func(v int64) string { return group(v) }
 	row("produced", n(s.Produced), "records acknowledged by Kafka")
@@ -128,6 +130,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 	row("records/s", n(int64(s.RecordsPerSecond)), "")
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, line := range strings.SplitAfter(table.String(), "\n") {
+		ew.printf("%s", strings.TrimRight(line, " \n"))
+		if strings.HasSuffix(line, "\n") {
+			ew.printf("\n")
+		}
 	}
 	ew.printf("\n")
 	for _, v := range s.ViolationDetails {
