@@ -70,7 +70,8 @@ func kafkaOpts() []kgo.Opt {
 // is nil only when the lake is complete, duplicate-free and contract-clean;
 // it wraps ErrFailed (with a non-nil summary) when the pipeline ran but the
 // lake is not right, ErrInvalid for a bad Config, and is anything else when
-// the run could not happen (ctx cancelled, world did not start). progress,
+// the run could not happen (ctx cancelled, world did not start); a
+// Config.Hold error is returned as is (joined to ErrFailed when both). progress,
 // if not nil, is called from one goroutine at a time, about every 100ms and
 // at each phase change.
 func Run(ctx context.Context, cfg Config, progress func(Progress)) (*Summary, error) {
