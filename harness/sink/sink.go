@@ -125,6 +125,14 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		return nil, fmt.Errorf("sink: no Kafka broker reachable at %s within %s (check --brokers and that Kafka is up): %w",
 			strings.Join(brokers, ","), cfg.pingTimeout, err)
 	}
+	// Probe the store with a Head of a key that never exists: not-found
+	// proves the bucket answers; anything else (no endpoint, no bucket, bad
+	// credentials) is worth failing for now rather than at the first flush.
+	probe := ObjectKey(cfg.prefix, "dt=1970-01-01/hour=00", cfg.topic, 0, 0, "probe")
+	if _, err := store.Head(pctx, probe); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+		cl.Close()
+		return nil, fmt.Errorf("sink: object store %s not usable within %s (check the endpoint, bucket and credentials): %w", store, cfg.pingTimeout, err)
+	}
 	return s, nil
 }
 

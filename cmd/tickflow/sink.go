@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/sink"
+)
+
+func init() { register(newSinkCmd) }
+
+func newSinkCmd() *cobra.Command {
+	var (
+		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
+		gz, asJSON                                                                           bool
+		flushRecords, flushBytes                                                             int
+		flushInterval, untilIdle                                                             time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "sink --brokers ADDRS --bucket B [--s3-endpoint URL] [--prefix P] [--group G] [--topic T] [--format parquet|json] [--gzip] [--flush-records N --flush-bytes B --flush-interval D] [--until-idle D]",
+		Short: "Consume ticks exactly once into an S3 lake (Parquet or JSON Lines)",
+		Long: `sink joins a consumer group and writes <prefix>/stock_ticks/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<offset>
+objects, committing offsets only after the objects are in S3. It runs until SIGINT/SIGTERM (then flushes
+and commits cleanly) or, with --until-idle, until no record arrived for that long. Without --s3-endpoint
+it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if brokers == "" || bucket == "" {
+				return usageError("--brokers and --bucket are required")
+			}
+			if format != "parquet" && format != "json" {
+				return usageError("--format %q: want parquet or json", format)
+			}
+			if gz && format != "json" {
+				return usageError("--gzip only applies to --format json")
+			}
+			if flushRecords <= 0 || flushBytes <= 0 || flushInterval <= 0 || untilIdle < 0 {
+				return usageError("--flush-records, --flush-bytes and --flush-interval must be positive")
+			}
+			ctx := cmd.Context()
+			st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: endpoint, Bucket: bucket, Region: region,
+				AccessKey: accessKey, SecretKey: secretKey, MaxAttempts: 1}) // the sink retries itself
+			if err != nil {
+				return usageError("%v", err)
+			}
+			opts := []sink.Option{sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
+				sink.WithFormat(sink.Format(format)), sink.FlushRecords(flushRecords), sink.FlushBytes(flushBytes),
+				sink.FlushInterval(flushInterval), sink.UntilIdle(untilIdle)}
+			if gz {
+				opts = append(opts, sink.Gzip())
+			}
+			s, err := sink.New(ctx, strings.Split(brokers, ","), st, opts...)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			runErr := s.Run(ctx)
+			stats := s.Stats()
+			if asJSON {
+				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(stats)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "consumed %d records, wrote %d rows in %d objects (%d bytes) to %s/%s, %d to %s.dlq; committed %v\n",
+					stats.Consumed, stats.Written, stats.Objects, stats.Bytes, st, strings.Trim(prefix, "/"), stats.DLQ, topic, stats.Committed)
+			}
+			if runErr != nil {
+				return usageError("%v", runErr)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&brokers, "brokers", "", "Kafka bootstrap servers, comma-separated")
+	fl.StringVar(&endpoint, "s3-endpoint", "", "S3 endpoint URL (e.g. http://127.0.0.1:9000); empty for real AWS")
+	fl.StringVar(&bucket, "bucket", "", "S3 bucket")
+	fl.StringVar(&region, "region", "us-east-1", "S3 region")
+	fl.StringVar(&prefix, "prefix", "", "folder in the bucket that holds stock_ticks/")
+	fl.StringVar(&group, "group", "tickflow-sink", "consumer group")
+	fl.StringVar(&topic, "topic", "stock-ticks", "topic to consume (poison records go to TOPIC.dlq)")
+	fl.StringVar(&format, "format", "parquet", "lake file format: parquet or json")
+	fl.BoolVar(&gz, "gzip", false, "gzip JSON Lines objects (.json.gz)")
+	fl.IntVar(&flushRecords, "flush-records", 100_000, "close a partition's object after N records")
+	fl.IntVar(&flushBytes, "flush-bytes", 64<<20, "close a partition's object after B bytes of record values")
+	fl.DurationVar(&flushInterval, "flush-interval", 10*time.Second, "close a partition's object D after its first record")
+	fl.DurationVar(&untilIdle, "until-idle", 0, "exit cleanly after D without new records (0: run until SIGINT/SIGTERM)")
+	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain)")
+	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
+	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
+	return cmd
+}
