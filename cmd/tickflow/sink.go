@@ -17,9 +17,9 @@ func init() { register(newSinkCmd) }
 func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
-		gz, asJSON                                                                           bool
-		flushRecords, flushBytes                                                             int
-		flushInterval, untilIdle                                                             time.Duration
+		gz, asJSON                                                                            bool
+		flushRecords, flushBytes                                                              int
+		flushInterval, untilIdle                                                              time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sink --brokers ADDRS --bucket B [--s3-endpoint URL] [--prefix P] [--group G] [--topic T] [--format parquet|json] [--gzip] [--flush-records N --flush-bytes B --flush-interval D] [--until-idle D]",
