@@ -102,3 +102,5 @@ func (r *recordingTB) Failed() bool {
 	defer r.mu.Unlock()
 	return r.failed
 }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
