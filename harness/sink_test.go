@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -190,4 +191,37 @@ func TestFaultsFailTheTest(t *testing.T) {
 			assert.Contains(t, r.Messages(), tc.want)
 		})
 	}
+}
+
+func TestSinkErrorReported(t *testing.T) {
+	t.Parallel()
+	crash := func(ev sink.HookEvent) error {
+		if ev.Point == sink.AfterUpload {
+			return errors.New("simulated crash after upload")
+		}
+		return nil
+	}
+	// A test that calls Stop sees the error and owns it.
+	w := harness.Start(t, harness.Partitions(1))
+	w.ProduceSynthetic(t, 10, 1)
+	s := w.StartSink(t, sink.Hook(crash))
+	select {
+	case <-s.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("the sink did not stop after the hook's crash")
+	}
+	assert.ErrorContains(t, s.Stop(), "simulated crash after upload")
+
+	// A test that never looks is failed at cleanup.
+	r := run(t.Name(), func(rt testing.TB) {
+		w := harness.Start(rt, harness.Partitions(1))
+		w.ProduceSynthetic(rt, 10, 1)
+		s := w.StartSink(rt, sink.Hook(crash))
+		select {
+		case <-s.Done():
+		case <-time.After(time.Minute):
+		}
+	})
+	assert.True(t, r.Failed())
+	assert.Contains(t, r.Messages(), "harness: sink stopped with an error")
 }
