@@ -67,12 +67,10 @@ func (e *env) startSinkProc(bin string) (*sinkProc, error) {
 		"--brokers", strings.Join(e.w.KafkaAddrs(), ","),
 		"--s3-endpoint", e.w.S3Endpoint(), "--bucket", e.w.Bucket(),
 		"--topic", e.topic, "--group", e.group,
+		"--region", e.w.Region(), "--access-key", broker.AccessKey, "--secret-key", broker.SecretKey,
 		"--flush-records", "150", "--flush-interval", "200ms",
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(),
-		"AWS_ACCESS_KEY_ID="+broker.AccessKey, "AWS_SECRET_ACCESS_KEY="+broker.SecretKey,
-		"AWS_REGION="+e.w.Region(), "AWS_EC2_METADATA_DISABLED=true")
 	p := &sinkProc{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
