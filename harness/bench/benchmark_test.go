@@ -1,0 +1,150 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/goccy/go-json"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tickflow/tickflow/harness/produce"
+	"github.com/tickflow/tickflow/harness/sink"
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+// recordBytes is the mean key+value size of the first n synthetic ticks,
+// encoded the way the producer encodes them.
+func recordBytes(tb testing.TB, n int, seed uint64) int64 {
+	tb.Helper()
+	src := produce.Synthetic(n, seed)
+	var total int64
+	for {
+		t, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(tb, err)
+		b, err := json.Marshal(t)
+		require.NoError(tb, err)
+		total += int64(len(b) + len(t.Symbol))
+	}
+	return total / int64(n)
+}
+
+// BenchmarkSink is the full pipeline of one sink over b.N pre-produced
+// records in the embedded world: consume, decode, encode, upload to the
+// fake S3, commit. Producing is outside the timer. For a CPU profile:
+//
+//	go test -run '^$' -bench BenchmarkSink -benchtime 1000000x -cpuprofile cpu.out ./harness/bench/
+//	go tool pprof -top harness/bench/bench.test cpu.out
+func BenchmarkSink(b *testing.B) {
+	for _, f := range []sink.Format{sink.Parquet, sink.JSON} {
+		b.Run(string(f), func(b *testing.B) {
+			ctx := context.Background()
+			cfg := defaults()
+			cfg.format = f
+			w, err := startWorld(ctx, &cfg)
+			require.NoError(b, err)
+			defer w.Close()
+			topic := fmt.Sprintf("bench-sink-%d", b.N)
+			require.NoError(b, w.createTopic(ctx, topic, cfg.partitions))
+			_, err = w.produce(ctx, topic, b.N, 1)
+			require.NoError(b, err)
+			ends, err := w.endOffsets(ctx, topic)
+			require.NoError(b, err)
+			b.SetBytes(recordBytes(b, min(b.N, 10_000), 1))
+			ph := &phaser{cfg: &cfg, w: w}
+			group := fmt.Sprintf("bench-sink-%s-%d", f, time.Now().UnixNano())
+			b.ResetTimer()
+			r, err := runSinks(ctx, &cfg, w, w.store, topic, group, ends, ph.sinkOpts(topic, group, "bench/"+group))
+			b.StopTimer()
+			require.NoError(b, err)
+			// The sink's own clock (first record → last commit) excludes
+			// the group join, which b.Elapsed includes.
+			b.ReportMetric(float64(r.Records)/r.Seconds, "records/s")
+		})
+	}
+}
+
+// benchRows are n lake rows from the synthetic generator.
+func benchRows(tb testing.TB, n int) []tick.Row {
+	tb.Helper()
+	src := produce.Synthetic(n, 1)
+	ts := time.Date(2024, 1, 5, 9, 30, 0, 0, time.UTC)
+	rows := make([]tick.Row, 0, n)
+	for i := range n {
+		t, err := src.Next()
+		require.NoError(tb, err)
+		r, err := tick.RowFrom(t, ts, 0, int64(i))
+		require.NoError(tb, err)
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// BenchmarkEncode is the sink's encoders on a 100,000-row object (the
+// default FlushRecords). Bytes are the rows' Kafka record bytes, so MB/s
+// compares with the pipeline's.
+func BenchmarkEncode(b *testing.B) {
+	const n = 100_000
+	rows := benchRows(b, n)
+	in := recordBytes(b, n, 1) * n
+	cases := []struct {
+		name string
+		enc  func(*bytes.Buffer, []tick.Row) error
+	}{
+		{"parquet", sink.EncodeParquet},
+		{"json", func(buf *bytes.Buffer, r []tick.Row) error { return sink.EncodeJSON(buf, r, false) }},
+		{"json.gz", func(buf *bytes.Buffer, r []tick.Row) error { return sink.EncodeJSON(buf, r, true) }},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			var buf bytes.Buffer
+			b.SetBytes(in)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf.Reset()
+				if err := tc.enc(&buf, rows); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(buf.Len())/n, "out-B/record")
+		})
+	}
+}
+
+// BenchmarkDecode is the sink's per-record decode (goccy/go-json into a
+// tick.Tick, then tick.RowFrom), the work of the decode phase.
+func BenchmarkDecode(b *testing.B) {
+	src := produce.Synthetic(1000, 1)
+	var vals [][]byte
+	var size int
+	for range 1000 {
+		t, err := src.Next()
+		require.NoError(b, err)
+		v, err := json.Marshal(t)
+		require.NoError(b, err)
+		vals = append(vals, v)
+		size += len(v)
+	}
+	ts := time.Now()
+	b.SetBytes(int64(size / len(vals)))
+	b.ReportAllocs()
+	i := 0
+	var t tick.Tick
+	for b.Loop() {
+		if err := json.Unmarshal(vals[i%len(vals)], &t); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tick.RowFrom(t, ts, 0, int64(i)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
