@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -35,12 +37,30 @@ func recordBytes(tb testing.TB, n int, seed uint64) int64 {
 	return total / int64(n)
 }
 
+// startSinkProfile starts a CPU profile of the timed part only (go test's
+// -cpuprofile also covers producing the input) when
+// TICKFLOW_SINK_CPUPROFILE names a file.
+func startSinkProfile(b *testing.B) (stop func()) {
+	path := os.Getenv("TICKFLOW_SINK_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	require.NoError(b, err)
+	require.NoError(b, pprof.StartCPUProfile(f))
+	return func() {
+		pprof.StopCPUProfile()
+		require.NoError(b, f.Close())
+	}
+}
+
 // BenchmarkSink is the full pipeline of one sink over b.N pre-produced
 // records in the embedded world: consume, decode, encode, upload to the
 // fake S3, commit. Producing is outside the timer. For a CPU profile:
 //
-//	go test -run '^$' -bench BenchmarkSink -benchtime 1000000x -cpuprofile cpu.out ./harness/bench/
-//	go tool pprof -top harness/bench/bench.test cpu.out
+//	TICKFLOW_SINK_CPUPROFILE=$PWD/cpu.out go test -run '^$' -bench 'Sink/parquet' -benchtime 1000000x -o bench.test ./harness/bench/
+//	go tool pprof -top bench.test cpu.out                     # everything in the process
+//	go tool pprof -top -tagfocus side=sink bench.test cpu.out # the sink's own goroutines
 func BenchmarkSink(b *testing.B) {
 	for _, f := range []sink.Format{sink.Parquet, sink.JSON} {
 		b.Run(string(f), func(b *testing.B) {
@@ -59,9 +79,17 @@ func BenchmarkSink(b *testing.B) {
 			b.SetBytes(recordBytes(b, min(b.N, 10_000), 1))
 			ph := &phaser{cfg: &cfg, w: w}
 			group := fmt.Sprintf("bench-sink-%s-%d", f, time.Now().UnixNano())
+			stopProfile := startSinkProfile(b)
 			b.ResetTimer()
-			r, err := runSinks(ctx, &cfg, w, w.store, topic, group, ends, ph.sinkOpts(topic, group, "bench/"+group))
+			var r Trial
+			// Goroutines the sink starts inherit the label, so a profile
+			// separates the sink's CPU (side=sink) from the embedded
+			// brokers' and S3's that serve it in the same process.
+			pprof.Do(ctx, pprof.Labels("side", "sink"), func(ctx context.Context) {
+				r, err = runSinks(ctx, &cfg, w, w.store, topic, group, ends, ph.sinkOpts(topic, group, "bench/"+group))
+			})
 			b.StopTimer()
+			stopProfile()
 			require.NoError(b, err)
 			// The sink's own clock (first record → last commit) excludes
 			// the group join, which b.Elapsed includes.
