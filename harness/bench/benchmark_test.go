@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -94,54 +93,6 @@ func BenchmarkSink(b *testing.B) {
 			// The sink's own clock (first record → last commit) excludes
 			// the group join, which b.Elapsed includes.
 			b.ReportMetric(float64(r.Records)/r.Seconds, "records/s")
-		})
-	}
-}
-
-// benchRows are n lake rows from the synthetic generator.
-func benchRows(tb testing.TB, n int) []tick.Row {
-	tb.Helper()
-	src := produce.Synthetic(n, 1)
-	ts := time.Date(2024, 1, 5, 9, 30, 0, 0, time.UTC)
-	rows := make([]tick.Row, 0, n)
-	for i := range n {
-		t, err := src.Next()
-		require.NoError(tb, err)
-		r, err := tick.RowFrom(t, ts, 0, int64(i))
-		require.NoError(tb, err)
-		rows = append(rows, r)
-	}
-	return rows
-}
-
-// BenchmarkEncode is the sink's encoders on a 100,000-row object (the
-// default FlushRecords). Bytes are the rows' Kafka record bytes, so MB/s
-// compares with the pipeline's.
-func BenchmarkEncode(b *testing.B) {
-	const n = 100_000
-	rows := benchRows(b, n)
-	in := recordBytes(b, n, 1) * n
-	cases := []struct {
-		name string
-		enc  func(*bytes.Buffer, []tick.Row) error
-	}{
-		{"parquet", sink.EncodeParquet},
-		{"json", func(buf *bytes.Buffer, r []tick.Row) error { return sink.EncodeJSON(buf, r, false) }},
-		{"json.gz", func(buf *bytes.Buffer, r []tick.Row) error { return sink.EncodeJSON(buf, r, true) }},
-	}
-	for _, tc := range cases {
-		b.Run(tc.name, func(b *testing.B) {
-			var buf bytes.Buffer
-			b.SetBytes(in)
-			b.ReportAllocs()
-			for b.Loop() {
-				buf.Reset()
-				if err := tc.enc(&buf, rows); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
-			b.ReportMetric(float64(buf.Len())/n, "out-B/record")
 		})
 	}
 }
