@@ -152,12 +152,14 @@ func (s Scenario) Run(ctx context.Context, cfg Config) Result {
 		res.DLQ += c.dlq
 		res.Poison += c.poison
 		res.Restarts += restarts
-		if len(res.Notes) < maxFailures {
-			res.Notes = append(res.Notes, notes...)
-		}
 		prefix := ""
 		if n > 1 {
 			prefix = fmt.Sprintf("iteration %d: ", i)
+		}
+		for _, note := range notes {
+			if len(res.Notes) < maxFailures {
+				res.Notes = append(res.Notes, prefix+note)
+			}
 		}
 		for _, f := range c.failures {
 			if len(res.Failures) < maxFailures {
@@ -171,9 +173,6 @@ func (s Scenario) Run(ctx context.Context, cfg Config) Result {
 		if c.failed {
 			break
 		}
-	}
-	if len(res.Notes) > maxFailures {
-		res.Notes = res.Notes[:maxFailures]
 	}
 	res.Duration = time.Since(start)
 	res.Pass = res.Error == "" && len(res.Failures) == 0
