@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Fixed local settings of the embedded world. The fake S3 checks no
@@ -43,6 +44,7 @@ type config struct {
 	dataDir    string
 	autoCreate bool
 	logger     *slog.Logger
+	minSession time.Duration
 }
 
 func defaultConfig() config {
@@ -53,8 +55,15 @@ func defaultConfig() config {
 		s3Addr:     "127.0.0.1:0",
 		bucket:     DefaultBucket,
 		autoCreate: true,
+		minSession: 6 * time.Second,
 	}
 }
+
+// GroupMinSessionTimeout sets the brokers' group.min.session.timeout.ms
+// (default 6s, as in Apache Kafka). Consumers asking for a shorter session
+// timeout are refused with INVALID_SESSION_TIMEOUT; lower it in tests that
+// want a crashed consumer's partitions to move quickly.
+func GroupMinSessionTimeout(d time.Duration) Option { return func(c *config) { c.minSession = d } }
 
 // Brokers sets the number of Kafka brokers (1..16, default 3). Broker ids are
 // 0..n-1.
@@ -103,6 +112,9 @@ func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 func (c *config) validate() error {
 	if c.brokers < 1 || c.brokers > MaxBrokers {
 		return fmt.Errorf("broker: Brokers(%d) (--brokers) is out of range: use 1..%d", c.brokers, MaxBrokers)
+	}
+	if c.minSession <= 0 {
+		return fmt.Errorf("broker: GroupMinSessionTimeout(%v) must be positive, e.g. 100ms in tests", c.minSession)
 	}
 	if c.partitions < 1 {
 		return fmt.Errorf("broker: Partitions(%d) (--partitions) must be at least 1", c.partitions)

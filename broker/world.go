@@ -102,6 +102,7 @@ func (w *World) startKafka(ctx context.Context) error {
 		kfake.ListenFn(w.lns.listen),
 		kfake.DefaultNumPartitions(cfg.partitions),
 		kfake.ClusterID("tickflow"),
+		kfake.GroupMinSessionTimeout(cfg.minSession),
 	}
 	if port != 0 {
 		ports := make([]int, cfg.brokers)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 )
@@ -228,4 +229,53 @@ func freePortRun(t testing.TB, n int) int {
 	}
 	t.Fatal("no run of free ports found")
 	return 0
+}
+
+func TestGroupMinSessionTimeout(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		opts    []Option
+		session time.Duration
+		ok      bool
+	}{
+		{"kafka default refuses 1s", nil, time.Second, false},
+		{"lowered accepts 1s", []Option{GroupMinSessionTimeout(100 * time.Millisecond)}, time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := Start(ctx, tc.opts...)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = w.Close() })
+			cl, err := kgo.NewClient(kgo.SeedBrokers(w.KafkaAddrs()...), kgo.ConsumerGroup("g"),
+				kgo.ConsumeTopics(DefaultTopic), kgo.SessionTimeout(tc.session), kgo.HeartbeatInterval(tc.session/4))
+			require.NoError(t, err)
+			t.Cleanup(cl.Close)
+			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			// Join errors surface through PollFetches; a generation means joined.
+			var joinErr error
+			for joinErr == nil && fctx.Err() == nil {
+				pctx, pcancel := context.WithTimeout(fctx, 100*time.Millisecond)
+				fs := cl.PollFetches(pctx)
+				pcancel()
+				fs.EachError(func(_ string, _ int32, err error) {
+					if !errors.Is(err, context.DeadlineExceeded) {
+						joinErr = err
+					}
+				})
+				if _, gen := cl.GroupMetadata(); gen > 0 {
+					break
+				}
+			}
+			if tc.ok {
+				assert.NoError(t, joinErr)
+				_, gen := cl.GroupMetadata()
+				assert.Positive(t, gen, "joined the group")
+			} else {
+				assert.ErrorIs(t, joinErr, kerr.InvalidSessionTimeout)
+			}
+		})
+	}
+	_, err := Start(ctx, GroupMinSessionTimeout(0))
+	assert.ErrorContains(t, err, "GroupMinSessionTimeout")
 }
