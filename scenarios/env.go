@@ -526,12 +526,12 @@ var poisonValues = [][]byte{
 func (e *env) injectPoison(ctx context.Context, n int) error {
 	ixs := produce.Indexes()
 	for i := 0; i < n; i++ {
+		// Poison records sit on the synthetic timeline like the ticks
+		// around them (years in the past): the sink must dead-letter records
+		// older than its producer's delivery timeout.
 		r := &kgo.Record{Topic: e.topic, Key: []byte(ixs[e.rng.IntN(len(ixs))].Symbol),
-			Value: poisonValues[e.rng.IntN(len(poisonValues))]}
-		// Poison records carry the current time, not the synthetic
-		// timeline: the sink copies the timestamp into its dead letter and
-		// kgo times a record out 2 minutes after its timestamp (see the
-		// report: a backlog older than that cannot be dead-lettered).
+			Value:     poisonValues[e.rng.IntN(len(poisonValues))],
+			Timestamp: base.Add(time.Duration(e.seq.Load()) * recordSpacing)}
 		pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		res := e.kcl.ProduceSync(pctx, r)
 		cancel()

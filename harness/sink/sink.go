@@ -333,9 +333,11 @@ const (
 func (s *Sink) deadLetter(ctx context.Context, r *kgo.Record, cause error) {
 	s.stats.dlq.Add(1)
 	dr := &kgo.Record{
-		// The DLQ record's own timestamp is now: kgo measures its delivery
-		// timeout from it. The source timestamp goes in a header.
-		Topic: s.cfg.topic + ".dlq", Key: r.Key, Value: r.Value,
+		// The DLQ record's own timestamp is now, never the source's: kgo
+		// fails a record whose timestamp is older than its delivery timeout,
+		// so a sink catching up on an old backlog could not dead-letter
+		// anything. The source timestamp goes in a header.
+		Topic: s.cfg.topic + ".dlq", Key: r.Key, Value: r.Value, Timestamp: time.Now(),
 		Headers: append([]kgo.RecordHeader{
 			{Key: HeaderError, Value: []byte(cause.Error())},
 			{Key: HeaderTopic, Value: []byte(r.Topic)},

@@ -263,3 +263,57 @@ func TestNewErrors(t *testing.T) {
 	_, err = New(ctx, []string{"127.0.0.1:1"}, w.store, func(c *config) { c.pingTimeout = time.Second })
 	assert.ErrorContains(t, err, "no Kafka broker reachable at 127.0.0.1:1")
 }
+
+// TestDeadLettersOfOldRecords: a sink catching up on records older than
+// kgo's delivery timeout must still dead-letter them. The dead letter is
+// stamped with the time it was produced (kgo times a record out that long
+// after its own timestamp); the source timestamp travels in a header.
+func TestDeadLettersOfOldRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		age  time.Duration
+	}{
+		{"an hour old", time.Hour},
+		{"two years old", 2 * 365 * 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, 1)
+			ctx := context.Background()
+			cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.DefaultProduceTopic(tick.DefaultTopic))
+			require.NoError(t, err)
+			defer cl.Close()
+			old := time.Now().Add(-tc.age).Truncate(time.Millisecond)
+			good := `{"symbol":"HSI","trade_date":"2010-01-04","close":1.5}`
+			for i, v := range []string{good, "poison", good, "poison"} {
+				r := &kgo.Record{Value: []byte(v), Timestamp: old.Add(time.Duration(i) * time.Millisecond)}
+				require.NoError(t, cl.ProduceSync(ctx, r).FirstErr())
+			}
+			before := time.Now().Add(-time.Second)
+			// A delivery timeout far shorter than the records' age.
+			s, stop := runSink(t, w, KafkaOptions(kgo.RecordDeliveryTimeout(5*time.Second)))
+			require.Eventually(t, func() bool { return s.Stats().DLQ == 2 && s.Stats().Written == 2 }, 20*time.Second, 10*time.Millisecond)
+			require.NoError(t, stop(), "a dead letter of an old record must not time out")
+
+			dc, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.ConsumeTopics(tick.DefaultTopic+".dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			require.NoError(t, err)
+			defer dc.Close()
+			var got []*kgo.Record
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			for len(got) < 2 && cctx.Err() == nil {
+				dc.PollFetches(cctx).EachRecord(func(r *kgo.Record) { got = append(got, r) })
+			}
+			require.Len(t, got, 2)
+			for _, r := range got {
+				assert.False(t, r.Timestamp.Before(before), "dead letter stamped %v, want the time it was produced", r.Timestamp)
+				h := map[string]string{}
+				for _, kv := range r.Headers {
+					h[kv.Key] = string(kv.Value)
+				}
+				off, err := strconv.ParseInt(h[HeaderOffset], 10, 64)
+				require.NoError(t, err)
+				assert.Equal(t, strconv.FormatInt(old.Add(time.Duration(off)*time.Millisecond).UnixMilli(), 10), h[HeaderTimestamp])
+			}
+		})
+	}
+}
