@@ -281,18 +281,39 @@ func s3Latency(ctx context.Context, e *env) error {
 func poisonRecords(ctx context.Context, e *env) error {
 	n := scale(e, 3000, 60_000)
 	k := scale(e, 12, 200)
-	return e.pipeline(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)}, func(ctx context.Context) error {
-		// Poison goes in the middle of the load, so good records of the
-		// same partitions follow it.
-		if err := e.waitSent(ctx, int64(n/4)); err != nil {
-			return err
-		}
-		if err := e.injectPoison(ctx, k); err != nil {
-			return err
-		}
+	sv := e.supervise(ctx, nil)
+	load := e.produceAsync(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)})
+	// Poison goes in the middle of the load, so good records of the same
+	// partitions follow it...
+	ferr := e.waitSent(ctx, int64(n/4))
+	if ferr == nil {
+		ferr = e.injectPoison(ctx, k)
+	}
+	if ferr == nil {
 		e.notef("injected %d poison records after %d records", k, n/4)
-		return nil
-	})
+	}
+	perr := load.wait()
+	// ...and after it, so partitions end in dead letters: the sink must
+	// still commit to their end (the drain finishes) and the lake tile.
+	if ferr == nil && perr == nil {
+		k2 := scale(e, 8, 40)
+		if ferr = e.injectPoison(ctx, k2); ferr == nil {
+			e.notef("injected %d poison records at the end of the partitions", k2)
+		}
+	}
+	if ferr == nil && perr == nil {
+		ferr = e.drain(ctx, scale(e, 60*time.Second, 180*time.Second))
+	}
+	serr := sv.stop()
+	switch {
+	case ferr != nil:
+		return ferr
+	case perr != nil:
+		return perr
+	case serr != nil:
+		return fmt.Errorf("sink shutdown: %w", serr)
+	}
+	return nil
 }
 
 func producerRetries(ctx context.Context, e *env) error {

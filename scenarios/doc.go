@@ -20,7 +20,9 @@
 //     tile [0, end) with no overlap and no gap, and every offset is either a
 //     row or a record found in the <topic>.dlq dead-letter topic;
 //   - the group's committed offset equals the end of the partition's last
-//     object;
+//     object, or is ahead of it only by dead-lettered offsets (a range of
+//     dead letters the sink committed with its start in the commit
+//     metadata, to be counted by the next object);
 //   - the order of records per key (symbol) within a partition is the
 //     produce order;
 //   - the lake passes harness/lake's contract check (lake.Check with

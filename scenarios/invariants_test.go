@@ -82,6 +82,17 @@ func TestInvariantsCatchTampering(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, resp.Error())
 		}, func(t *testing.T, c counts) { assert.True(t, c.failed) }, "committed offset 1"},
+		{"commit ahead of the lake", func(t *testing.T, ctx context.Context, e *env) {
+			ends, err := e.adm.ListEndOffsets(ctx, e.topic)
+			require.NoError(t, err)
+			end, ok := ends.Lookup(e.topic, 0)
+			require.True(t, ok)
+			var offs kadm.Offsets
+			offs.Add(kadm.Offset{Topic: e.topic, Partition: 0, At: end.Offset + 3, LeaderEpoch: -1})
+			resp, err := e.adm.CommitOffsets(ctx, e.group, offs)
+			require.NoError(t, err)
+			require.NoError(t, resp.Error())
+		}, func(t *testing.T, c counts) { assert.True(t, c.failed) }, "but its last object ends at"},
 		{"missing dead letter", func(t *testing.T, ctx context.Context, e *env) {
 			e.poison[partOff{0, 0}] = true // claims offset 0 was poison
 		}, func(t *testing.T, c counts) { assert.Equal(t, int64(1), c.poison) }, "is not in stock-ticks.dlq"},

@@ -27,7 +27,10 @@
 //  1. Commit after upload. A partition's offset is committed (synchronously,
 //     exactly the end of its last object) only after every object up to it
 //     is in the store, and dead letters of the range are acknowledged. So
-//     every committed offset is covered by objects in S3.
+//     every committed offset is covered by objects in S3 — or is a dead
+//     letter of a carried range (see Poison records): a commit may be ahead
+//     of the last object's end only by acknowledged dead letters, and then
+//     its metadata (CarryMetadata) names where that range starts.
 //  2. Deterministic names. An object is named by its start offset, and its
 //     start is always the previous object's end (or the reconciled resume
 //     point). A retried or repeated upload of a range therefore overwrites
@@ -47,12 +50,19 @@
 //     object starting at or after c is off the chain (a dead writer's
 //     different cut) and is deleted, so it cannot overlap what comes next.
 //     Offsets below the resume point are never written again; offsets at or
-//     above it are not in the lake. Hence no overlap and no gap.
+//     above it are not in the lake. Hence no overlap and no gap. If the
+//     commit carries a range [s, c) of dead letters and no object reaches
+//     past c, the new owner resumes at c with an open segment that starts
+//     at s and counts those dead letters, so the next object is named s
+//     and the chain has no gap at s. (If an object does reach past c, it
+//     covers the carried range already and step 1 resumes after it.)
 //  5. Fencing zombies. Before uploading, a member commits the start offsets
 //     of what it is about to upload (a no-op for the lake). The group
 //     coordinator refuses that commit from a member it has evicted, so an
 //     evicted member (a "zombie", e.g. one paused past its session timeout)
-//     drops its buffers and uploads nothing. Cooperative rebalancing with
+//     drops its buffers and uploads nothing. The fence re-commits what is
+//     committed, carried range included, so it never moves a commit back.
+//     Cooperative rebalancing with
 //     BlockRebalanceOnPoll means a live member finishes its upload and commit
 //     before it gives a partition up, and the next owner only starts after.
 //
@@ -70,8 +80,16 @@
 // HeaderPartition, HeaderOffset, counted (Stats.DLQ) and its offset stays
 // inside the range of the object that follows it (MetaDLQ counts it). A
 // range that holds only dead letters is not written as an empty file: it
-// is carried into the next object. Dead letters are at-least-once: after a
-// crash the same record may be dead-lettered again (dedupe by the headers).
+// is carried into the next object. So that a partition that ends in dead
+// letters still drains (lag 0), once they are acknowledged — after
+// FlushInterval at the latest, and at shutdown or revocation — the sink
+// commits past them with CarryMetadata(start, dlq) as the offset-commit
+// metadata; a new owner reads it back when it reconciles. The dead letter
+// carries the time it was produced as its timestamp (the source record's
+// is in HeaderTimestamp), so records older than the producer's delivery
+// timeout can still be dead-lettered. Dead letters are at-least-once: after
+// a crash the same record may be dead-lettered again (dedupe by the
+// headers).
 //
 // # Memory
 //

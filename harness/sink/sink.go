@@ -62,7 +62,20 @@ type partState struct {
 	pos    int64 // next offset to cover; -1 until the first record when nothing is known
 	open   *segment
 	sealed []*segment
+	last   commitPoint // what this member last committed (or found committed) for the partition
 }
+
+// commitPoint is one partition's committed offset. When the range
+// [carryStart, off) holds only dead letters (dlq of them) that are not in
+// any object yet, the commit's metadata says so (CarryMetadata), so the
+// next object is still named from carryStart and counts them.
+type commitPoint struct {
+	off        int64
+	carryStart int64 // -1: no carried range
+	dlq        int
+}
+
+func (c commitPoint) carries() bool { return c.carryStart >= 0 && c.carryStart < c.off }
 
 // segment is a run of offsets [start, end) of one partition that becomes one
 // object: all its rows share one dt/hour folder.
@@ -192,7 +205,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		s.mu.Lock()
 		err := s.process(work, fs)
 		if err == nil {
-			err = s.flushRound(work, nil)
+			err = s.flushRound(work, nil, false)
 		}
 		s.mu.Unlock()
 		s.client.AllowRebalance()
@@ -216,7 +229,7 @@ func (s *Sink) shutdown(ctx context.Context) error {
 	for _, st := range s.parts {
 		s.seal(st, st.pos)
 	}
-	err := s.flushRound(ctx, nil)
+	err := s.flushRound(ctx, nil, true)
 	s.parts = map[int32]*partState{} // revoke on Close has nothing left to do
 	s.mu.Unlock()
 	return err
@@ -355,10 +368,21 @@ func (s *Sink) deadLetter(ctx context.Context, r *kgo.Record, cause error) {
 	})
 }
 
+// carryDue reports whether st's open segment holds only dead letters past
+// what is committed, and should be committed as a carried range now: after
+// FlushInterval, or at once when force (shutdown, revocation).
+func (s *Sink) carryDue(st *partState, now time.Time, force bool) bool {
+	seg := st.open
+	return seg != nil && len(seg.rows) == 0 && seg.dlq > 0 && seg.end > st.last.off &&
+		(force || now.Sub(seg.opened) >= s.cfg.flushInterval)
+}
+
 // flushRound uploads every sealed segment (of only the partitions in `only`
 // if set) and commits each partition's offset once all its objects are in
-// the store. Called with s.mu held.
-func (s *Sink) flushRound(ctx context.Context, only map[int32]bool) error {
+// the store. A partition whose open segment holds only dead letters gets
+// them committed as a carried range (see commitPoint) once due. Called
+// with s.mu held.
+func (s *Sink) flushRound(ctx context.Context, only map[int32]bool, force bool) error {
 	if s.crashed.Load() {
 		return errors.New("sink: crashed by hook")
 	}
@@ -367,17 +391,23 @@ func (s *Sink) flushRound(ctx context.Context, only map[int32]bool) error {
 		seg *segment
 	}
 	var jobs []job
-	ends := map[int32]int64{}
+	ends := map[int32]commitPoint{}
+	now := time.Now()
 	for p, st := range s.parts {
-		if (only != nil && !only[p]) || len(st.sealed) == 0 {
+		if only != nil && !only[p] {
 			continue
 		}
-		for _, seg := range st.sealed {
-			jobs = append(jobs, job{p, seg})
+		if len(st.sealed) > 0 {
+			for _, seg := range st.sealed {
+				jobs = append(jobs, job{p, seg})
+			}
+			ends[p] = commitPoint{off: st.sealed[len(st.sealed)-1].end, carryStart: -1}
 		}
-		ends[p] = st.sealed[len(st.sealed)-1].end
+		if s.carryDue(st, now, force) {
+			ends[p] = commitPoint{off: st.open.end, carryStart: st.open.start, dlq: st.open.dlq}
+		}
 	}
-	if len(jobs) == 0 {
+	if len(ends) == 0 {
 		return nil
 	}
 	// Dead letters of the range must be durable before the range is
@@ -390,13 +420,15 @@ func (s *Sink) flushRound(ctx context.Context, only map[int32]bool) error {
 	}
 	if s.cfg.unsafeCommitFirst {
 		s.commit(ctx, ends)
-	} else {
+	} else if len(jobs) > 0 {
 		// Fence: a commit of the offsets we resume from fails if this member
 		// was evicted from the group, so a zombie stops before it uploads.
-		starts := map[int32]int64{}
+		// It re-commits what is committed (carried range included), a no-op
+		// for the lake.
+		starts := map[int32]commitPoint{}
 		for p, st := range s.parts {
-			if _, ok := ends[p]; ok {
-				starts[p] = st.sealed[0].start
+			if _, ok := ends[p]; ok && len(st.sealed) > 0 {
+				starts[p] = s.fencePoint(st)
 			}
 		}
 		for p := range s.commit(ctx, starts) {
@@ -430,11 +462,23 @@ func (s *Sink) flushRound(ctx context.Context, only map[int32]bool) error {
 		s.commit(ctx, ends)
 	}
 	for p, end := range ends {
-		if err := s.callHook(HookEvent{Point: AfterCommit, Partition: p, End: end}); err != nil {
+		if err := s.callHook(HookEvent{Point: AfterCommit, Partition: p, End: end.off}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fencePoint is what a fence commit for st's next upload commits: the
+// offset its first sealed segment starts from — or, when that segment
+// begins with a carried range, the carried commit itself, so a fence never
+// moves the committed offset back.
+func (s *Sink) fencePoint(st *partState) commitPoint {
+	start := st.sealed[0].start
+	if st.last.carries() && st.last.carryStart == start {
+		return st.last
+	}
+	return commitPoint{off: start, carryStart: -1}
 }
 
 func (s *Sink) callHook(ev HookEvent) error {
@@ -487,14 +531,35 @@ func (s *Sink) upload(ctx context.Context, p int32, seg *segment) error {
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // commit synchronously commits exactly offs and returns the partitions whose
-// commit the group refused (this member no longer owns them).
-func (s *Sink) commit(ctx context.Context, offs map[int32]int64) map[int32]error {
+// commit the group refused (this member no longer owns them). A carried
+// range goes in the commit's metadata (CarryMetadata).
+func (s *Sink) commit(ctx context.Context, offs map[int32]commitPoint) map[int32]error {
 	if len(offs) == 0 {
 		return nil
 	}
 	eo := map[int32]kgo.EpochOffset{}
+	meta := map[int32]string{}
 	for p, o := range offs {
-		eo[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+		eo[p] = kgo.EpochOffset{Epoch: -1, Offset: o.off}
+		if o.carries() {
+			meta[p] = CarryMetadata(o.carryStart, o.dlq)
+		}
+	}
+	if len(meta) > 0 {
+		ctx = kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
+			for i := range req.Topics {
+				t := &req.Topics[i]
+				if t.Topic != s.cfg.topic {
+					continue
+				}
+				for j := range t.Partitions {
+					if m, ok := meta[t.Partitions[j].Partition]; ok {
+						t.Partitions[j].Metadata = &m
+					}
+				}
+			}
+			return nil
+		})
 	}
 	failed := map[int32]error{}
 	s.client.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{s.cfg.topic: eo},
@@ -516,10 +581,15 @@ func (s *Sink) commit(ctx context.Context, offs map[int32]int64) map[int32]error
 	s.commitMu.Lock()
 	for p, o := range offs {
 		if failed[p] == nil {
-			s.commits[p] = o
+			s.commits[p] = o.off
 		}
 	}
 	s.commitMu.Unlock()
+	for p, o := range offs {
+		if st := s.parts[p]; st != nil && failed[p] == nil {
+			st.last = o
+		}
+	}
 	for p, err := range failed {
 		s.cfg.log.Warn("sink: commit refused", "partition", p, "offset", offs[p], "err", err)
 	}
@@ -529,13 +599,16 @@ func (s *Sink) commit(ctx context.Context, offs map[int32]int64) map[int32]error
 // dropPartition forgets a partition's buffered records after a refused
 // fence commit and rewinds the fetch position, so if this member still owns
 // the partition it re-reads them; if not, the new owner has them.
-func (s *Sink) dropPartition(p int32, from int64) {
+func (s *Sink) dropPartition(p int32, from commitPoint) {
 	st := s.parts[p]
 	if st == nil {
 		return
 	}
-	st.open, st.sealed, st.pos = nil, nil, from
-	s.client.SetOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: {p: {Epoch: -1, Offset: from}}})
+	st.open, st.sealed, st.pos = nil, nil, from.off
+	if from.carries() {
+		st.open = &segment{start: from.carryStart, end: from.off, dlq: from.dlq, opened: time.Now()}
+	}
+	s.client.SetOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: {p: {Epoch: -1, Offset: from.off}}})
 }
 
 // onAssigned reconciles newly assigned partitions with the lake before
@@ -573,6 +646,11 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 			}
 		}
 	}
+	carried, err := s.carriedRanges(ctx, from)
+	if err != nil {
+		s.cfg.log.Error("sink: reconcile", "err", err)
+		return nil, err
+	}
 	objs, dupes, err := s.listPartitions(ctx)
 	if err != nil {
 		s.cfg.log.Error("sink: reconcile", "err", err)
@@ -597,9 +675,16 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 			s.stats.orphans.Add(1)
 			s.cfg.log.Info("sink: deleted off-chain object", "key", k, "partition", p)
 		}
-		states[p] = &partState{pos: pl.resume}
+		st := &partState{pos: pl.resume, last: commitPoint{off: f, carryStart: -1}}
+		if c, ok := carried[p]; ok && pl.resume == f {
+			// [carryStart, f) holds only dead letters and no object
+			// covers it: the next object starts there and counts them.
+			st.last = c
+			st.open = &segment{start: c.carryStart, end: f, dlq: c.dlq, opened: time.Now()}
+		}
+		states[p] = st
 		parts[p] = kgo.NewOffset().At(pl.resume).WithEpoch(-1)
-		s.cfg.log.Info("sink: assigned", "partition", p, "committed", f, "resume", pl.resume)
+		s.cfg.log.Info("sink: assigned", "partition", p, "committed", f, "resume", pl.resume, "carried", carried[p].dlq)
 	}
 	s.mu.Lock()
 	for p, st := range states {
@@ -607,6 +692,58 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 	}
 	s.mu.Unlock()
 	return offsets, nil
+}
+
+// carriedRanges reads the group's commit metadata for the partitions in
+// committed (partition → committed offset) and returns those whose commit
+// carries a range of dead letters.
+func (s *Sink) carriedRanges(ctx context.Context, committed map[int32]int64) (map[int32]commitPoint, error) {
+	out := map[int32]commitPoint{}
+	if len(committed) == 0 {
+		return out, nil
+	}
+	resp, err := kadm.NewClient(s.client).FetchOffsets(ctx, s.cfg.group)
+	if err != nil {
+		return nil, fmt.Errorf("sink: fetch the committed offsets of group %s: %w", s.cfg.group, err)
+	}
+	for p, c := range committed {
+		o, ok := resp.Lookup(s.cfg.topic, p)
+		if !ok || o.Err != nil || o.At != c {
+			continue
+		}
+		if start, dlq, ok := ParseCarryMetadata(o.Metadata); ok && start < c && dlq > 0 && int64(dlq) <= c-start {
+			out[p] = commitPoint{off: c, carryStart: start, dlq: dlq}
+		}
+	}
+	return out, nil
+}
+
+// CarryMetadata is the offset-commit metadata of a partition whose
+// committed offset is ahead of its last lake object: the dlq offsets from
+// start up to the committed offset were dead-lettered and belong to the
+// next object, which is named from start.
+func CarryMetadata(start int64, dlq int) string {
+	return "tickflow-next-start=" + strconv.FormatInt(start, 10) + ";tickflow-dlq=" + strconv.Itoa(dlq)
+}
+
+// ParseCarryMetadata reads CarryMetadata; ok is false for any other
+// metadata (kgo's default is the member ID).
+func ParseCarryMetadata(m string) (start int64, dlq int, ok bool) {
+	a, b, found := strings.Cut(m, ";")
+	if !found {
+		return 0, 0, false
+	}
+	sv, ok1 := strings.CutPrefix(a, "tickflow-next-start=")
+	dv, ok2 := strings.CutPrefix(b, "tickflow-dlq=")
+	if !ok1 || !ok2 {
+		return 0, 0, false
+	}
+	start, err1 := strconv.ParseInt(sv, 10, 64)
+	d, err2 := strconv.Atoi(dv)
+	if err1 != nil || err2 != nil || start < 0 || d < 0 {
+		return 0, 0, false
+	}
+	return start, d, true
 }
 
 // onRevoked flushes and commits revoked partitions before they move on.
@@ -623,7 +760,7 @@ func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 			only[p] = true
 		}
 	}
-	if err := s.flushRound(context.WithoutCancel(ctx), only); err != nil {
+	if err := s.flushRound(context.WithoutCancel(ctx), only, true); err != nil {
 		s.cfg.log.Error("sink: flush on revoke", "err", err)
 	}
 	for p := range only {

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"errors"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickflow/tickflow/harness/objstore"
@@ -315,5 +317,108 @@ func TestDeadLettersOfOldRecords(t *testing.T) {
 				assert.Equal(t, strconv.FormatInt(old.Add(time.Duration(off)*time.Millisecond).UnixMilli(), 10), h[HeaderTimestamp])
 			}
 		})
+	}
+}
+
+// TestTrailingDeadLetters: dead letters at the end of a partition are
+// committed (carried in the commit metadata) within FlushInterval, so the
+// group's lag reaches 0; the next object is still named from the carried
+// range's start and counts its dead letters, so the lake tiles.
+func TestTrailingDeadLetters(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		restart bool // a new member picks the partition up after the carry commit
+		crash   bool // ...and the first new member dies before its upload
+	}{
+		{"same member", false, false},
+		{"next member", true, false},
+		{"next member crashes before upload", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, 1)
+			ctx := context.Background()
+			cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.DefaultProduceTopic(tick.DefaultTopic))
+			require.NoError(t, err)
+			defer cl.Close()
+			good := `{"symbol":"HSI","trade_date":"2010-01-04","close":1.5}`
+			send := func(values ...string) {
+				for _, v := range values {
+					require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v), Timestamp: base}).FirstErr())
+				}
+			}
+			send(good, good, good) // offsets 0-2: the first object
+			a, stopA := runSink(t, w)
+			require.Eventually(t, func() bool { return a.Stats().Committed[0] == 3 }, 20*time.Second, 10*time.Millisecond)
+			send("poison", "poison") // offsets 3-4: only dead letters after the last object
+			require.Eventually(t, func() bool { return a.Stats().Committed[0] == 5 }, 20*time.Second, 10*time.Millisecond,
+				"trailing dead letters must be committed")
+			adm := kadm.NewClient(cl)
+			offs, err := adm.FetchOffsets(ctx, "tickflow-sink")
+			require.NoError(t, err)
+			o, ok := offs.Lookup(tick.DefaultTopic, 0)
+			require.True(t, ok)
+			start, dlq, ok := ParseCarryMetadata(o.Metadata)
+			require.True(t, ok, "commit metadata %q", o.Metadata)
+			assert.Equal(t, int64(3), start)
+			assert.Equal(t, 2, dlq)
+
+			last := a
+			if tc.restart {
+				require.NoError(t, stopA())
+			}
+			send(good, "poison", good) // offsets 5, 7 rows, 6 a dead letter
+			if tc.crash {
+				b, stopB := runSink(t, w, Hook(func(ev HookEvent) error {
+					if ev.Point == BeforeUpload {
+						return errCrash
+					}
+					return nil
+				}))
+				require.Eventually(t, func() bool { return b.Stats().Consumed >= 3 }, 20*time.Second, 10*time.Millisecond)
+				require.ErrorIs(t, stopB(), errCrash)
+			}
+			if tc.restart {
+				last, _ = runSink(t, w)
+			}
+			require.Eventually(t, func() bool { return last.Stats().Committed[0] == 8 }, 20*time.Second, 10*time.Millisecond)
+			objs := readLake(t, w.store)
+			requireExactlyOnce(t, objs, 5)
+			var ranges [][3]int64
+			for _, o := range objs {
+				ranges = append(ranges, [3]int64{o.start, o.end, int64(o.dlq)})
+			}
+			sort.Slice(ranges, func(i, j int) bool { return ranges[i][0] < ranges[j][0] })
+			// The cut after offset 3 depends on timing (FlushInterval); the
+			// object after the first must start at the carried range.
+			require.GreaterOrEqual(t, len(ranges), 2, "objects %v", ranges)
+			assert.Equal(t, [3]int64{0, 3, 0}, ranges[0], "objects [start, end, dlq]: %v", ranges)
+			assert.Equal(t, int64(3), ranges[1][0], "the next object is named from the carried range: %v", ranges)
+			assert.GreaterOrEqual(t, ranges[1][2], int64(2), "and counts its dead letters: %v", ranges)
+			assert.Equal(t, int64(8), ranges[len(ranges)-1][1], "objects %v", ranges)
+		})
+	}
+}
+
+func TestCarryMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		start int64
+		dlq   int
+		ok    bool
+	}{
+		{CarryMetadata(12, 3), 12, 3, true},
+		{"tickflow-next-start=0;tickflow-dlq=1", 0, 1, true},
+		{"", 0, 0, false},
+		{"kgo-member-id-123", 0, 0, false},
+		{"tickflow-next-start=x;tickflow-dlq=1", 0, 0, false},
+		{"tickflow-next-start=-1;tickflow-dlq=1", 0, 0, false},
+		{"tickflow-dlq=1;tickflow-next-start=3", 0, 0, false},
+	} {
+		start, dlq, ok := ParseCarryMetadata(tc.in)
+		assert.Equal(t, tc.ok, ok, tc.in)
+		if tc.ok {
+			assert.Equal(t, tc.start, start, tc.in)
+			assert.Equal(t, tc.dlq, dlq, tc.in)
+		}
 	}
 }
