@@ -112,7 +112,10 @@ func newEnv(ctx context.Context, cfg Config, name string, iteration int, o envOp
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	w, err := broker.Start(sctx, broker.Brokers(o.brokers), broker.Topic(e.topic, o.partitions), broker.Logger(cfg.Logger))
+	// Kafka's group.min.session.timeout.ms is 6s; scenarios want members
+	// that die to be noticed within a couple of seconds.
+	w, err := broker.Start(sctx, broker.Brokers(o.brokers), broker.Topic(e.topic, o.partitions), broker.Logger(cfg.Logger),
+		broker.GroupMinSessionTimeout(500*time.Millisecond))
 	if err != nil {
 		return nil, precondition("start the world: %v", err)
 	}
@@ -137,21 +140,6 @@ func newEnv(ctx context.Context, cfg Config, name string, iteration int, o envOp
 		return fail(precondition("kafka client: %v", err))
 	}
 	e.adm = kadm.NewClient(e.kcl)
-	// kfake's group.min.session.timeout.ms is 6s; scenarios want members
-	// that die to be noticed within a couple of seconds.
-	minSession := "500"
-	alt, err := e.adm.AlterBrokerConfigs(sctx, []kadm.AlterConfig{{Name: "group.min.session.timeout.ms", Value: &minSession}})
-	if err == nil {
-		for _, r := range alt {
-			if r.Err != nil {
-				err = r.Err
-				break
-			}
-		}
-	}
-	if err != nil {
-		return fail(precondition("lower group.min.session.timeout.ms: %v", err))
-	}
 	return e, nil
 }
 

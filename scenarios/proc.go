@@ -12,9 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/tickflow/tickflow/broker"
 )
 
@@ -69,6 +66,9 @@ func (e *env) startSinkProc(bin string) (*sinkProc, error) {
 		"--topic", e.topic, "--group", e.group,
 		"--region", e.w.Region(), "--access-key", broker.AccessKey, "--secret-key", broker.SecretKey,
 		"--flush-records", "150", "--flush-interval", "200ms",
+		// A killed process's partitions move on after this, as in
+		// production (only shorter).
+		"--session-timeout", killedSessionTimeout.String(), "--heartbeat-interval", "100ms",
 	}
 	cmd := exec.Command(bin, args...)
 	p := &sinkProc{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
@@ -144,10 +144,6 @@ func sinkKill9(ctx context.Context, e *env) error {
 		e.restarts++
 		e.mu.Unlock()
 		e.notef("kill -9 #%d after %s", i, d)
-		if err := e.evictDeadMembers(ctx); err != nil {
-			_ = load.wait()
-			return err
-		}
 		if serr != nil {
 			_ = load.wait()
 			return serr
@@ -180,36 +176,7 @@ func sinkKill9(ctx context.Context, e *env) error {
 	return terr
 }
 
-// evictDeadMembers removes every member of the group (call it only when no
-// sink is running): it stands in for the killed process's session timeout
-// (kgo's default is 45 s) expiring, so the restarted sink gets the
-// partitions at once instead of after a long wait. The group coordinator
-// evicts a timed-out member exactly this way.
-func (e *env) evictDeadMembers(ctx context.Context) error {
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	groups, err := e.adm.DescribeGroups(dctx, e.group)
-	if err != nil {
-		return precondition("describe group %s: %v", e.group, err)
-	}
-	g, ok := groups[e.group]
-	if !ok || len(g.Members) == 0 {
-		return nil
-	}
-	req := kmsg.NewPtrLeaveGroupRequest()
-	req.Group = e.group
-	for _, m := range g.Members {
-		mi := kmsg.NewLeaveGroupRequestMember()
-		mi.MemberID = m.MemberID
-		req.Members = append(req.Members, mi)
-	}
-	resp, err := req.RequestWith(dctx, e.kcl)
-	if err == nil {
-		err = kerr.ErrorForCode(resp.ErrorCode)
-	}
-	if err != nil && !errors.Is(err, kerr.UnknownMemberID) {
-		return precondition("evict the killed sink from group %s: %v", e.group, err)
-	}
-	e.notef("evicted %d dead member(s) of %s", len(g.Members), e.group)
-	return nil
-}
+// killedSessionTimeout is the session timeout of the sink processes: the
+// group coordinator evicts a killed one after it, and the restarted sink
+// gets its partitions.
+const killedSessionTimeout = time.Second

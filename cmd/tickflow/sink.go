@@ -19,10 +19,10 @@ func newSinkCmd() *cobra.Command {
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
 		gz, asJSON                                                                            bool
 		flushRecords, flushBytes                                                              int
-		flushInterval, untilIdle                                                              time.Duration
+		flushInterval, untilIdle, sessionTimeout, heartbeat                                   time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "sink --brokers ADDRS --bucket B [--s3-endpoint URL] [--prefix P] [--group G] [--topic T] [--format parquet|json] [--gzip] [--flush-records N --flush-bytes B --flush-interval D] [--until-idle D]",
+		Use:   "sink --brokers ADDRS --bucket B [--s3-endpoint URL] [--prefix P] [--group G] [--topic T] [--format parquet|json] [--gzip] [--flush-records N --flush-bytes B --flush-interval D] [--until-idle D] [--session-timeout D --heartbeat-interval D]",
 		Short: "Consume ticks exactly once into an S3 lake (Parquet or JSON Lines)",
 		Long: `sink joins a consumer group and writes <prefix>/stock_ticks/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<offset>
 objects, committing offsets only after the objects are in S3. It runs until SIGINT/SIGTERM (then flushes
@@ -42,6 +42,9 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			if flushRecords <= 0 || flushBytes <= 0 || flushInterval <= 0 || untilIdle < 0 {
 				return usageError("--flush-records, --flush-bytes and --flush-interval must be positive")
 			}
+			if sessionTimeout < 0 || heartbeat < 0 || (sessionTimeout > 0 && heartbeat > 0 && heartbeat >= sessionTimeout) {
+				return usageError("--session-timeout %s / --heartbeat-interval %s: want positive durations, the heartbeat shorter than the session timeout", sessionTimeout, heartbeat)
+			}
 			ctx := cmd.Context()
 			st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: endpoint, Bucket: bucket, Region: region,
 				AccessKey: accessKey, SecretKey: secretKey, MaxAttempts: 1}) // the sink retries itself
@@ -53,6 +56,12 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 				sink.FlushInterval(flushInterval), sink.UntilIdle(untilIdle)}
 			if gz {
 				opts = append(opts, sink.Gzip())
+			}
+			if sessionTimeout > 0 {
+				opts = append(opts, sink.SessionTimeout(sessionTimeout))
+			}
+			if heartbeat > 0 {
+				opts = append(opts, sink.HeartbeatInterval(heartbeat))
 			}
 			s, err := sink.New(ctx, strings.Split(brokers, ","), st, opts...)
 			if err != nil {
@@ -86,6 +95,8 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.IntVar(&flushBytes, "flush-bytes", 64<<20, "close a partition's object after B bytes of record values")
 	fl.DurationVar(&flushInterval, "flush-interval", 10*time.Second, "close a partition's object D after its first record")
 	fl.DurationVar(&untilIdle, "until-idle", 0, "exit cleanly after D without new records (0: run until SIGINT/SIGTERM)")
+	fl.DurationVar(&sessionTimeout, "session-timeout", 0, "group session timeout: a member silent this long is evicted (0: kgo's 45s; the broker bounds it)")
+	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
 	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain)")
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")

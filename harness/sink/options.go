@@ -99,6 +99,23 @@ func KafkaOptions(opts ...kgo.Opt) Option {
 	return func(c *config) { c.kgoOpts = append(c.kgoOpts, opts...) }
 }
 
+// SessionTimeout is how long the group coordinator waits without a
+// heartbeat before it evicts this member and gives its partitions to the
+// others (kgo.SessionTimeout; default 45s). The brokers bound it by
+// group.min/max.session.timeout.ms. A short one makes a crashed sink's
+// partitions move on quickly; keep CallTimeout × Retry attempts below it
+// (see the package doc's residual risk).
+func SessionTimeout(d time.Duration) Option {
+	return func(c *config) { c.kgoOpts = append(c.kgoOpts, kgo.SessionTimeout(d)) }
+}
+
+// HeartbeatInterval is how often the member heartbeats to the group
+// coordinator (kgo.HeartbeatInterval; default 3s); keep it well below the
+// session timeout.
+func HeartbeatInterval(d time.Duration) Option {
+	return func(c *config) { c.kgoOpts = append(c.kgoOpts, kgo.HeartbeatInterval(d)) }
+}
+
 // Logger sets a structured logger. Default: discard (quiet).
 func Logger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
