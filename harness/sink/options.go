@@ -2,6 +2,7 @@ package sink
 
 import (
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -38,6 +39,8 @@ type config struct {
 	log                  *slog.Logger
 	hook                 func(HookEvent) error
 	unsafeCommitFirst    bool
+	pipeline             int // batches of sealed segments queued for the flusher
+	decoders             int // partitions decoded in parallel per poll
 }
 
 func defaults() config {
@@ -46,6 +49,7 @@ func defaults() config {
 		flushRecords: 100_000, flushBytes: 64 << 20, flushInterval: 10 * time.Second,
 		retryAttempts: 8, retryBase: 100 * time.Millisecond, retryMax: 5 * time.Second,
 		callTimeout: 30 * time.Second, pingTimeout: 10 * time.Second, pollRecords: 10_000,
+		pipeline: 2, decoders: runtime.GOMAXPROCS(0),
 		log: slog.New(slog.DiscardHandler),
 	}
 }

@@ -39,6 +39,26 @@ type Sink struct {
 	stats    counters
 	commitMu sync.Mutex
 	commits  map[int32]int64
+
+	// The upload pipeline: the poll loop hands sealed segments to one
+	// flusher goroutine in batches, in order, and keeps polling.
+	batches  chan *batch
+	inflight sync.WaitGroup // batches handed over and not yet done
+	flushErr atomic.Pointer[error]
+	gens     atomic.Int64 // partState generations
+}
+
+// batch is a poll's worth of work for the flusher: sealed segments to
+// upload, in offset order per partition, and the commit point of every
+// partition it touches (the last segment's end or a carried range).
+type batch struct {
+	jobs []job
+	ends map[int32]commitPoint
+}
+
+type job struct {
+	p   int32
+	seg *segment
 }
 
 type counters struct {
@@ -59,10 +79,16 @@ type Stats struct {
 
 // partState is the sink's view of one assigned partition.
 type partState struct {
+	gen    int64 // a new generation per assignment or drop: older queued segments are stale
 	pos    int64 // next offset to cover; -1 until the first record when nothing is known
 	open   *segment
 	sealed []*segment
 	last   commitPoint // what this member last committed (or found committed) for the partition
+	queued int64       // end of the last carried range handed to the flusher
+	rewind bool        // dropped by the flusher: the poll loop must SetOffsets(pos) and skip what it holds
+
+	hour     int64  // record hour (Unix ms / 3,600,000) that hourPath is for
+	hourPath string // tick.PartitionPath of that hour, cached: formatting per record is costly
 }
 
 // commitPoint is one partition's committed offset. When the range
@@ -73,6 +99,7 @@ type commitPoint struct {
 	off        int64
 	carryStart int64 // -1: no carried range
 	dlq        int
+	gen        int64 // the partState generation it belongs to
 }
 
 func (c commitPoint) carries() bool { return c.carryStart >= 0 && c.carryStart < c.off }
@@ -80,6 +107,7 @@ func (c commitPoint) carries() bool { return c.carryStart >= 0 && c.carryStart <
 // segment is a run of offsets [start, end) of one partition that becomes one
 // object: all its rows share one dt/hour folder.
 type segment struct {
+	gen        int64
 	start, end int64
 	rows       []tick.Row
 	dlq        int
@@ -107,7 +135,8 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 	case cfg.retryAttempts < 1:
 		return nil, errors.New("sink: retry attempts must be at least 1")
 	}
-	s := &Sink{cfg: cfg, store: store, brokers: brokers, parts: map[int32]*partState{}, commits: map[int32]int64{}, ready: make(chan struct{})}
+	s := &Sink{cfg: cfg, store: store, brokers: brokers, parts: map[int32]*partState{}, commits: map[int32]int64{},
+		ready: make(chan struct{}), batches: make(chan *batch, cfg.pipeline)}
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumerGroup(cfg.group),
@@ -170,16 +199,23 @@ func (s *Sink) Stats() Stats {
 // not be uploaded after all retries, a failed DLQ produce, a Hook error).
 // A Sink runs once.
 func (s *Sink) Run(ctx context.Context) (err error) {
+	// Work (uploads, commits) uses a context that outlives ctx, so a
+	// shutdown can still flush; it is bounded by the retry policy.
+	work := context.WithoutCancel(ctx)
+	flusherDone := make(chan struct{})
+	go func() {
+		defer close(flusherDone)
+		s.flusher(work)
+	}()
 	defer func() {
 		if err != nil {
 			s.crashed.Store(true) // the client's Close must not commit anything
 		}
+		close(s.batches)
+		<-flusherDone
 		s.client.Close()
 	}()
 	s.lastRec.Store(time.Now().UnixNano())
-	// Work (uploads, commits) uses a context that outlives ctx, so a
-	// shutdown can still flush; it is bounded by the retry policy.
-	work := context.WithoutCancel(ctx)
 	for {
 		if ctx.Err() != nil {
 			return s.shutdown(work)
@@ -204,14 +240,46 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}
 		s.mu.Lock()
 		err := s.process(work, fs)
+		var b *batch
 		if err == nil {
-			err = s.flushRound(work, nil, false)
+			b = s.takeBatch(nil, false)
 		}
 		s.mu.Unlock()
+		if b != nil {
+			// Hand over before allowing a rebalance, so a revocation waits
+			// for it; a full queue blocks here (backpressure).
+			s.inflight.Add(1)
+			s.batches <- b
+		}
 		s.client.AllowRebalance()
+		if err == nil {
+			err = s.pipelineErr()
+		}
 		if err != nil {
 			return err
 		}
+	}
+}
+
+func (s *Sink) pipelineErr() error {
+	if e := s.flushErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// flusher uploads and commits the batches in the order they were handed
+// over, one batch at a time (its objects in parallel): so when a batch is
+// fenced, every earlier batch is committed, exactly as in a sequential
+// sink. After an error it only drains the queue.
+func (s *Sink) flusher(ctx context.Context) {
+	for b := range s.batches {
+		if s.flushErr.Load() == nil {
+			if err := s.flushBatch(ctx, b); err != nil {
+				s.flushErr.CompareAndSwap(nil, &err)
+			}
+		}
+		s.inflight.Done()
 	}
 }
 
@@ -225,11 +293,21 @@ func (s *Sink) pollWait() time.Duration {
 
 // shutdown flushes and commits every partition it owns, then leaves.
 func (s *Sink) shutdown(ctx context.Context) error {
+	s.inflight.Wait()
+	if err := s.pipelineErr(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	for _, st := range s.parts {
 		s.seal(st, st.pos)
 	}
-	err := s.flushRound(ctx, nil, true)
+	b := s.takeBatch(nil, true)
+	s.mu.Unlock()
+	var err error
+	if b != nil {
+		err = s.flushBatch(ctx, b)
+	}
+	s.mu.Lock()
 	s.parts = map[int32]*partState{} // revoke on Close has nothing left to do
 	s.mu.Unlock()
 	return err
@@ -237,26 +315,73 @@ func (s *Sink) shutdown(ctx context.Context) error {
 
 // process appends a poll's records to their partitions' segments, sealing
 // segments at the deterministic boundaries (hour change, record and byte
-// thresholds) and at the wall-clock FlushInterval.
+// thresholds) and at the wall-clock FlushInterval. Partitions are
+// independent, so they are decoded in parallel.
 func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
-	n := 0
-	fs.EachRecord(func(r *kgo.Record) {
-		n++
-		if r.Topic != s.cfg.topic {
-			return
+	// A partition the flusher dropped (refused fence) rewinds first: what
+	// this poll holds of it was fetched from the old position.
+	for p, st := range s.parts {
+		if st.rewind {
+			st.rewind = false
+			s.client.SetOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: {p: {Epoch: -1, Offset: st.pos}}})
+			st.gen = -st.gen // skip this poll's records of it (restored below)
 		}
-		st := s.parts[r.Partition]
-		if st == nil {
+	}
+	type work struct {
+		st   *partState
+		recs []*kgo.Record
+	}
+	var ws []work
+	idx := map[*partState]int{}
+	n := 0
+	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		n += len(ftp.Records)
+		st := s.parts[ftp.Partition]
+		if ftp.Topic != s.cfg.topic || len(ftp.Records) == 0 || st == nil || st.gen < 0 {
 			return // not ours (any more)
 		}
-		if st.pos < 0 {
-			st.pos = r.Offset
+		if i, ok := idx[st]; ok {
+			ws[i].recs = append(ws[i].recs, ftp.Records...)
+			return
 		}
-		if r.Offset < st.pos {
-			return // already in the lake (reconciled past it)
-		}
-		s.add(ctx, st, r)
+		idx[st] = len(ws)
+		ws = append(ws, work{st, ftp.Records})
 	})
+	run := func(w work) {
+		st := w.st
+		for _, r := range w.recs {
+			if st.pos < 0 {
+				st.pos = r.Offset
+			}
+			if r.Offset < st.pos {
+				continue // already in the lake (reconciled past it)
+			}
+			s.add(ctx, st, r)
+		}
+	}
+	if len(ws) == 1 || s.cfg.decoders <= 1 {
+		for _, w := range ws {
+			run(w)
+		}
+	} else {
+		sem := make(chan struct{}, s.cfg.decoders)
+		var wg sync.WaitGroup
+		for _, w := range ws {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				run(w)
+			}()
+		}
+		wg.Wait()
+	}
+	for _, st := range s.parts {
+		if st.gen < 0 {
+			st.gen = -st.gen
+		}
+	}
 	if n > 0 {
 		s.stats.consumed.Add(int64(n))
 		s.lastRec.Store(time.Now().UnixNano())
@@ -273,12 +398,38 @@ func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
 	return nil
 }
 
+// newSegment opens a segment of st at its position.
+func (s *Sink) newSegment(st *partState) *segment {
+	return &segment{gen: st.gen, start: st.pos, opened: time.Now()}
+}
+
+// rowPool recycles row slices of uploaded segments: growing a slice to
+// FlushRecords rows again for every object is a large share of the copying.
+var rowPool sync.Pool
+
+func (s *Sink) getRows() []tick.Row {
+	if v, ok := rowPool.Get().(*[]tick.Row); ok {
+		return (*v)[:0]
+	}
+	return make([]tick.Row, 0, min(s.cfg.flushRecords, 4096))
+}
+
+func putRows(rows []tick.Row) {
+	if cap(rows) == 0 {
+		return
+	}
+	rows = rows[:0]
+	rowPool.Put(&rows)
+}
+
+const hourMillis = 3_600_000
+
 func (s *Sink) add(ctx context.Context, st *partState, r *kgo.Record) {
 	var t tick.Tick
 	row, err := decode(r, &t)
 	if err != nil {
 		if st.open == nil {
-			st.open = &segment{start: st.pos, opened: time.Now()}
+			st.open = s.newSegment(st)
 		}
 		s.deadLetter(ctx, r, err)
 		st.open.dlq++
@@ -289,14 +440,26 @@ func (s *Sink) add(ctx context.Context, st *partState, r *kgo.Record) {
 		}
 		return
 	}
-	pp := tick.PartitionPath(r.Timestamp)
+	// The hour folder changes rarely: format it only when the hour does.
+	ms := r.Timestamp.UnixMilli()
+	h := ms / hourMillis
+	if ms < 0 && ms%hourMillis != 0 {
+		h--
+	}
+	if h != st.hour || st.hourPath == "" {
+		st.hour, st.hourPath = h, tick.PartitionPath(r.Timestamp)
+	}
+	pp := st.hourPath
 	if st.open != nil && st.open.partPath != "" && st.open.partPath != pp {
 		s.seal(st, r.Offset) // hour boundary: the next object starts at this record
 	}
 	if st.open == nil {
-		st.open = &segment{start: st.pos, opened: time.Now(), rows: make([]tick.Row, 0, min(s.cfg.flushRecords, 4096))}
+		st.open = s.newSegment(st)
 	}
 	seg := st.open
+	if seg.rows == nil {
+		seg.rows = s.getRows()
+	}
 	seg.partPath = pp
 	seg.rows = append(seg.rows, row)
 	seg.bytes += len(r.Value)
@@ -369,45 +532,73 @@ func (s *Sink) deadLetter(ctx context.Context, r *kgo.Record, cause error) {
 }
 
 // carryDue reports whether st's open segment holds only dead letters past
-// what is committed, and should be committed as a carried range now: after
-// FlushInterval, or at once when force (shutdown, revocation).
+// what is committed (or queued to be), and should be committed as a
+// carried range now: after FlushInterval, or at once when force (shutdown,
+// revocation).
 func (s *Sink) carryDue(st *partState, now time.Time, force bool) bool {
 	seg := st.open
-	return seg != nil && len(seg.rows) == 0 && seg.dlq > 0 && seg.end > st.last.off &&
+	return seg != nil && len(seg.rows) == 0 && seg.dlq > 0 && seg.end > max(st.last.off, st.queued) &&
 		(force || now.Sub(seg.opened) >= s.cfg.flushInterval)
 }
 
-// flushRound uploads every sealed segment (of only the partitions in `only`
-// if set) and commits each partition's offset once all its objects are in
-// the store. A partition whose open segment holds only dead letters gets
-// them committed as a carried range (see commitPoint) once due. Called
-// with s.mu held.
-func (s *Sink) flushRound(ctx context.Context, only map[int32]bool, force bool) error {
-	if s.crashed.Load() {
-		return errors.New("sink: crashed by hook")
-	}
-	type job struct {
-		p   int32
-		seg *segment
-	}
-	var jobs []job
-	ends := map[int32]commitPoint{}
+// takeBatch moves every sealed segment (of only the partitions in `only` if
+// set) into a batch for flushBatch, plus the carried ranges of dead letters
+// that are due. It returns nil when there is nothing to do. Called with
+// s.mu held.
+func (s *Sink) takeBatch(only map[int32]bool, force bool) *batch {
+	var b *batch
 	now := time.Now()
 	for p, st := range s.parts {
 		if only != nil && !only[p] {
 			continue
 		}
-		if len(st.sealed) > 0 {
-			for _, seg := range st.sealed {
-				jobs = append(jobs, job{p, seg})
-			}
-			ends[p] = commitPoint{off: st.sealed[len(st.sealed)-1].end, carryStart: -1}
+		sealed, carry := len(st.sealed) > 0, s.carryDue(st, now, force)
+		if !sealed && !carry {
+			continue
 		}
-		if s.carryDue(st, now, force) {
-			ends[p] = commitPoint{off: st.open.end, carryStart: st.open.start, dlq: st.open.dlq}
+		if b == nil {
+			b = &batch{ends: map[int32]commitPoint{}}
+		}
+		if sealed {
+			for _, seg := range st.sealed {
+				b.jobs = append(b.jobs, job{p, seg})
+			}
+			b.ends[p] = commitPoint{off: st.sealed[len(st.sealed)-1].end, carryStart: -1, gen: st.gen}
+			st.sealed = nil
+		}
+		if carry {
+			b.ends[p] = commitPoint{off: st.open.end, carryStart: st.open.start, dlq: st.open.dlq, gen: st.gen}
+			st.queued = st.open.end
 		}
 	}
-	if len(ends) == 0 {
+	return b
+}
+
+// flushBatch uploads a batch's segments and commits each partition's
+// offset once all its objects are in the store (and its dead letters are
+// acknowledged). Segments of partitions revoked, lost or dropped since the
+// batch was taken are skipped. It takes s.mu only briefly, so the poll
+// loop keeps decoding while it uploads.
+func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
+	if s.crashed.Load() {
+		return errors.New("sink: crashed by hook")
+	}
+	starts := map[int32]commitPoint{}
+	s.mu.Lock()
+	for p, end := range b.ends {
+		if st := s.parts[p]; st == nil || abs(st.gen) != end.gen {
+			delete(b.ends, p)
+		}
+	}
+	for _, j := range b.jobs {
+		if _, ok := b.ends[j.p]; ok {
+			if _, seen := starts[j.p]; !seen {
+				starts[j.p] = fencePoint(s.parts[j.p].last, j.seg.start)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if len(b.ends) == 0 {
 		return nil
 	}
 	// Dead letters of the range must be durable before the range is
@@ -419,28 +610,26 @@ func (s *Sink) flushRound(ctx context.Context, only map[int32]bool, force bool) 
 		return *e
 	}
 	if s.cfg.unsafeCommitFirst {
-		s.commit(ctx, ends)
-	} else if len(jobs) > 0 {
+		s.commit(ctx, b.ends)
+	} else if len(starts) > 0 {
 		// Fence: a commit of the offsets we resume from fails if this member
 		// was evicted from the group, so a zombie stops before it uploads.
 		// It re-commits what is committed (carried range included), a no-op
 		// for the lake.
-		starts := map[int32]commitPoint{}
-		for p, st := range s.parts {
-			if _, ok := ends[p]; ok && len(st.sealed) > 0 {
-				starts[p] = s.fencePoint(st)
+		if refused := s.commit(ctx, starts); len(refused) > 0 {
+			s.mu.Lock()
+			for p := range refused {
+				s.dropPartition(p, b.ends[p].gen, starts[p])
+				delete(b.ends, p)
 			}
-		}
-		for p := range s.commit(ctx, starts) {
-			s.dropPartition(p, starts[p])
-			delete(ends, p)
+			s.mu.Unlock()
 		}
 	}
 	sem := make(chan struct{}, 16)
-	errs := make([]error, len(jobs))
+	errs := make([]error, len(b.jobs))
 	var wg sync.WaitGroup
-	for i, j := range jobs {
-		if _, ok := ends[j.p]; !ok {
+	for i, j := range b.jobs {
+		if _, ok := b.ends[j.p]; !ok {
 			continue
 		}
 		wg.Add(1)
@@ -455,13 +644,14 @@ func (s *Sink) flushRound(ctx context.Context, only map[int32]bool, force bool) 
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	for p := range ends {
-		s.parts[p].sealed = nil
+	for _, j := range b.jobs {
+		putRows(j.seg.rows)
+		j.seg.rows = nil
 	}
 	if !s.cfg.unsafeCommitFirst {
-		s.commit(ctx, ends)
+		s.commit(ctx, b.ends)
 	}
-	for p, end := range ends {
+	for p, end := range b.ends {
 		if err := s.callHook(HookEvent{Point: AfterCommit, Partition: p, End: end.off}); err != nil {
 			return err
 		}
@@ -469,16 +659,22 @@ func (s *Sink) flushRound(ctx context.Context, only map[int32]bool, force bool) 
 	return nil
 }
 
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
 // fencePoint is what a fence commit for st's next upload commits: the
 // offset its first sealed segment starts from — or, when that segment
 // begins with a carried range, the carried commit itself, so a fence never
 // moves the committed offset back.
-func (s *Sink) fencePoint(st *partState) commitPoint {
-	start := st.sealed[0].start
-	if st.last.carries() && st.last.carryStart == start {
-		return st.last
+func fencePoint(last commitPoint, start int64) commitPoint {
+	if last.carries() && last.carryStart == start {
+		return last
 	}
-	return commitPoint{off: start, carryStart: -1}
+	return commitPoint{off: start, carryStart: -1, gen: last.gen}
 }
 
 func (s *Sink) callHook(ev HookEvent) error {
@@ -585,11 +781,13 @@ func (s *Sink) commit(ctx context.Context, offs map[int32]commitPoint) map[int32
 		}
 	}
 	s.commitMu.Unlock()
+	s.mu.Lock()
 	for p, o := range offs {
-		if st := s.parts[p]; st != nil && failed[p] == nil {
+		if st := s.parts[p]; st != nil && abs(st.gen) == o.gen && failed[p] == nil {
 			st.last = o
 		}
 	}
+	s.mu.Unlock()
 	for p, err := range failed {
 		s.cfg.log.Warn("sink: commit refused", "partition", p, "offset", offs[p], "err", err)
 	}
@@ -599,16 +797,19 @@ func (s *Sink) commit(ctx context.Context, offs map[int32]commitPoint) map[int32
 // dropPartition forgets a partition's buffered records after a refused
 // fence commit and rewinds the fetch position, so if this member still owns
 // the partition it re-reads them; if not, the new owner has them.
-func (s *Sink) dropPartition(p int32, from commitPoint) {
+// Called with s.mu held; the poll loop does the SetOffsets (kgo wants it
+// there) and skips what it already holds of the partition.
+func (s *Sink) dropPartition(p int32, gen int64, from commitPoint) {
 	st := s.parts[p]
-	if st == nil {
+	if st == nil || abs(st.gen) != gen {
 		return
 	}
-	st.open, st.sealed, st.pos = nil, nil, from.off
+	ns := &partState{gen: s.gens.Add(1), pos: from.off, last: st.last, rewind: true}
+	ns.last.gen = ns.gen
 	if from.carries() {
-		st.open = &segment{start: from.carryStart, end: from.off, dlq: from.dlq, opened: time.Now()}
+		ns.open = &segment{gen: ns.gen, start: from.carryStart, end: from.off, dlq: from.dlq, opened: time.Now()}
 	}
-	s.client.SetOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: {p: {Epoch: -1, Offset: from.off}}})
+	s.parts[p] = ns
 }
 
 // onAssigned reconciles newly assigned partitions with the lake before
@@ -660,7 +861,7 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 	for p := range parts {
 		f, ok := from[p]
 		if !ok {
-			states[p] = &partState{pos: -1}
+			states[p] = &partState{gen: s.gens.Add(1), pos: -1}
 			continue
 		}
 		pl, err := s.reconcile(ctx, objs[p], f)
@@ -675,12 +876,14 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 			s.stats.orphans.Add(1)
 			s.cfg.log.Info("sink: deleted off-chain object", "key", k, "partition", p)
 		}
-		st := &partState{pos: pl.resume, last: commitPoint{off: f, carryStart: -1}}
+		gen := s.gens.Add(1)
+		st := &partState{gen: gen, pos: pl.resume, last: commitPoint{off: f, carryStart: -1, gen: gen}}
 		if c, ok := carried[p]; ok && pl.resume == f {
 			// [carryStart, f) holds only dead letters and no object
 			// covers it: the next object starts there and counts them.
+			c.gen = gen
 			st.last = c
-			st.open = &segment{start: c.carryStart, end: f, dlq: c.dlq, opened: time.Now()}
+			st.open = &segment{gen: gen, start: c.carryStart, end: f, dlq: c.dlq, opened: time.Now()}
 		}
 		states[p] = st
 		parts[p] = kgo.NewOffset().At(pl.resume).WithEpoch(-1)
@@ -748,11 +951,12 @@ func ParseCarryMetadata(m string) (start int64, dlq int, ok bool) {
 
 // onRevoked flushes and commits revoked partitions before they move on.
 func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.crashed.Load() {
+	// What was handed to the flusher lands and is committed first.
+	s.inflight.Wait()
+	if s.crashed.Load() || s.flushErr.Load() != nil {
 		return
 	}
+	s.mu.Lock()
 	only := map[int32]bool{}
 	for _, p := range revoked[s.cfg.topic] {
 		if st := s.parts[p]; st != nil {
@@ -760,12 +964,18 @@ func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 			only[p] = true
 		}
 	}
-	if err := s.flushRound(context.WithoutCancel(ctx), only, true); err != nil {
-		s.cfg.log.Error("sink: flush on revoke", "err", err)
+	b := s.takeBatch(only, true)
+	s.mu.Unlock()
+	if b != nil {
+		if err := s.flushBatch(context.WithoutCancel(ctx), b); err != nil {
+			s.cfg.log.Error("sink: flush on revoke", "err", err)
+		}
 	}
+	s.mu.Lock()
 	for p := range only {
 		delete(s.parts, p)
 	}
+	s.mu.Unlock()
 }
 
 // onLost forgets partitions this member lost without a clean revoke: the
