@@ -66,6 +66,23 @@
 //     BlockRebalanceOnPoll means a live member finishes its upload and commit
 //     before it gives a partition up, and the next owner only starts after.
 //
+//  6. The pipeline keeps all of this. The poll loop decodes (partitions in
+//     parallel) and seals segments; it hands each poll's sealed segments to
+//     one flusher goroutine as a batch, in order, through a bounded queue,
+//     and keeps polling. The flusher runs batches strictly one after the
+//     other — fence, uploads (in parallel), then commit — so when it fences
+//     a batch every earlier batch is uploaded and committed: the fence and
+//     the commit see exactly what a sequential sink would (1, 5). A
+//     partition's commit is the end of its last object in the batch, and
+//     all its objects of that batch and of every earlier batch have landed
+//     by then (1). A revocation, shutdown or loss first waits for the
+//     queue to drain (revoke, shutdown) or makes its segments stale: every
+//     segment carries its partition's generation, bumped on assignment and
+//     on a refused fence, and the flusher skips stale ones, so nothing of a
+//     partition this member lost is uploaded after the loss is known (5).
+//     A refused fence rewinds the partition in the poll loop, which drops
+//     what it already fetched of it.
+//
 // Residual risk, stated plainly: a member that passes the fence and then
 // stalls for longer than the session timeout before its PUT lands can still
 // overwrite a key with a differently-cut object after the new owner moved on.
@@ -93,7 +110,8 @@
 //
 // # Memory
 //
-// Buffers are per partition and bounded by FlushRecords/FlushBytes; at most
-// one poll (10,000 records) of sealed segments waits for upload. Memory is
-// thresholds × assigned partitions, not data volume.
+// Buffers are per partition and bounded by FlushRecords/FlushBytes; sealed
+// segments wait for upload in at most three batches (two queued, one
+// uploading; a full queue stops polling). Memory is thresholds × assigned
+// partitions, not data volume.
 package sink
