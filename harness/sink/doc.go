@@ -31,10 +31,12 @@
 //     letter of a carried range (see Poison records): a commit may be ahead
 //     of the last object's end only by acknowledged dead letters, and then
 //     its metadata (CarryMetadata) names where that range starts.
+//
 //  2. Deterministic names. An object is named by its start offset, and its
 //     start is always the previous object's end (or the reconciled resume
 //     point). A retried or repeated upload of a range therefore overwrites
 //     the same key instead of adding a second copy.
+//
 //  3. Deterministic cuts where possible. An object ends when the record
 //     hour changes, after FlushRecords records, or after FlushBytes of
 //     record values: all functions of the log itself, so two writers that
@@ -42,6 +44,7 @@
 //     keys with the same content. Only FlushInterval (wall clock), shutdown
 //     and revocation cut elsewhere — and those only happen in the member
 //     that owns the partition.
+//
 //  4. Reconcile on assignment. Before consuming a partition the new owner
 //     lists its objects and walks the chain from the committed offset c: if
 //     an object straddles c it resumes at that object's end; then it follows
@@ -56,6 +59,7 @@
 //     at s and counts those dead letters, so the next object is named s
 //     and the chain has no gap at s. (If an object does reach past c, it
 //     covers the carried range already and step 1 resumes after it.)
+//
 //  5. Fencing zombies. Before uploading, a member commits the start offsets
 //     of what it is about to upload (a no-op for the lake). The group
 //     coordinator refuses that commit from a member it has evicted, so an
