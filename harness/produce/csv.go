@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tickflow/tickflow/harness/tick"
 )
@@ -97,7 +99,7 @@ func NewCSV(r io.Reader, name string, opts ...CSVOption) (*CSV, error) {
 	}
 	got := strings.Split(line, string(c.delim))
 	for i := range got {
-		got[i] = strings.TrimSpace(got[i])
+		got[i] = unquote(strings.TrimSpace(got[i]))
 	}
 	switch {
 	case equalFold(got, headerWithUSD):
@@ -106,7 +108,7 @@ func NewCSV(r io.Reader, name string, opts ...CSVOption) (*CSV, error) {
 		c.cols = 8
 	default:
 		return nil, &RowError{File: name, Line: 1,
-			Problem: fmt.Sprintf("unexpected header %q", line),
+			Problem: fmt.Sprintf("unexpected header %s", clip(line)),
 			Fix:     "the header must be " + strings.Join(headerWithUSD, ",") + " (CloseUSD optional), comma- or tab-separated"}
 	}
 	return c, nil
@@ -183,48 +185,84 @@ func (c *CSV) Skipped() int { return c.skipped }
 // BadRows returns the bad rows skipped so far (the first 1000).
 func (c *CSV) BadRows() []*RowError { return c.bad }
 
+// maxSymbolBytes bounds the Index column: it becomes the Kafka record key
+// and the lake's symbol column, and real index symbols are a few characters.
+const maxSymbolBytes = 64
+
+// clip quotes s for a message, cut to a readable length: a bad row can be a
+// megabyte of garbage.
+func clip(s string) string {
+	const n = 60
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
+
+// unquote removes the double quotes a spreadsheet export puts around a field
+// ("HSI" → HSI, "a""b" → a"b). A quoted field cannot hold the delimiter:
+// rows are split on it first.
+func unquote(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return strings.TrimSpace(strings.ReplaceAll(s[1:len(s)-1], `""`, `"`))
+	}
+	return s
+}
+
 func (c *CSV) parse(line string) (t tick.Tick, problem, fix string) {
+	if !utf8.ValidString(line) {
+		return t, "row is not valid UTF-8 text (binary data or a legacy encoding?)",
+			"convert the file to UTF-8, or remove the binary data"
+	}
 	f := strings.Split(line, string(c.delim))
 	if len(f) != c.cols {
 		return t, fmt.Sprintf("%d columns, want %d", len(f), c.cols),
-			"every row needs exactly the header's columns; check for a cut-off line or a stray delimiter"
+			"every row needs exactly the header's columns; check for a cut-off line, a stray delimiter, or a quoted field that contains the delimiter"
 	}
 	for i := range f {
-		f[i] = strings.TrimSpace(f[i])
+		f[i] = unquote(strings.TrimSpace(f[i]))
 		if strings.EqualFold(f[i], "null") || f[i] == "" {
 			return t, fmt.Sprintf("column %s is %q", headerWithUSD[i], f[i]),
 				"drop rows without values (e.g. market holidays) or fill them in before producing"
 		}
 	}
+	if len(f[0]) > maxSymbolBytes || strings.ContainsFunc(f[0], func(r rune) bool { return unicode.IsControl(r) || r == '"' }) {
+		return t, fmt.Sprintf("column Index %s is not an index symbol", clip(f[0])),
+			fmt.Sprintf("write the index symbol (e.g. HSI): at most %d bytes, no quotes or control characters", maxSymbolBytes)
+	}
 	t.Symbol = f[0]
 	date, err := c.parseDate(f[1])
 	if err != nil {
-		return t, fmt.Sprintf("column Date %q is not a date (%v)", f[1], err), "use YYYY-MM-DD (or dd/mm/yyyy in the raw TSV format)"
+		return t, fmt.Sprintf("column Date %s is not a date", clip(f[1])), "use YYYY-MM-DD (or dd/mm/yyyy in the raw TSV format)"
 	}
 	t.TradeDate = date
 	nums := []*float64{&t.Open, &t.High, &t.Low, &t.Close, &t.AdjClose}
 	for i, p := range nums {
 		v, err := parseFinite(f[2+i])
 		if err != nil {
-			return t, fmt.Sprintf("column %s %q is not a number", headerWithUSD[2+i], f[2+i]), "write prices as decimal numbers"
+			return t, fmt.Sprintf("column %s %s is not a number", headerWithUSD[2+i], clip(f[2+i])), "write prices as decimal numbers"
 		}
 		*p = v
 	}
 	vol, err := parseFinite(f[7])
 	if err != nil || vol < 0 || vol != math.Trunc(vol) || vol > math.MaxInt64/2 {
-		return t, fmt.Sprintf("column Volume %q is not a whole non-negative number", f[7]), "write Volume as an integer (e.g. 1200 or 1200.0)"
+		return t, fmt.Sprintf("column Volume %s is not a whole non-negative number", clip(f[7])), "write Volume as an integer (e.g. 1200 or 1200.0)"
 	}
 	t.Volume = int64(vol)
 	if c.cols == 9 {
 		v, err := parseFinite(f[8])
 		if err != nil {
-			return t, fmt.Sprintf("column CloseUSD %q is not a number", f[8]), "write CloseUSD as a decimal number"
+			return t, fmt.Sprintf("column CloseUSD %s is not a number", clip(f[8])), "write CloseUSD as a decimal number"
 		}
 		t.CloseUSD = v
 	} else {
 		rate, ok := RateFor(t.Symbol)
 		if !ok {
-			return t, fmt.Sprintf("unknown index %q and no CloseUSD column", t.Symbol),
+			return t, fmt.Sprintf("unknown index %s and no CloseUSD column", clip(t.Symbol)),
 				"add a CloseUSD column, or use one of the 14 indexes of indexInfo.csv"
 		}
 		t.CloseUSD = t.Close * rate
