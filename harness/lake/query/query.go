@@ -11,6 +11,7 @@
 package query
 
 import (
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/csv"
@@ -53,25 +54,57 @@ var duckType = map[string]string{
 }
 
 // detectFormat finds the lake's format from its object names: "parquet" or
-// "json" (.json and .json.gz).
+// "json" (.json and .json.gz). It also refuses what DuckDB would otherwise
+// skip or misread without a word, naming the object: data files that are
+// not regular files (dangling symlinks, FIFOs) or that sit outside the
+// dt=/hour= folders the view reads, and truncated .json.gz files (DuckDB
+// returns the rows before the cut and no error).
 func detectFormat(root string) (string, error) {
 	var parquet, jsonN int
+	var other, outside string
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		isParquet := strings.HasSuffix(p, ".parquet")
+		isJSON := strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".json.gz")
+		if !isParquet && !isJSON {
+			if other == "" {
+				other = rel
+			}
+			return nil
+		}
+		st, err := os.Stat(p) // follows symlinks: DuckDB reads the target
 		switch {
-		case d.IsDir():
-		case strings.HasSuffix(p, ".parquet"):
+		case err != nil:
+			return fmt.Errorf("cannot read %s/%s: %w", tick.Table, rel, err)
+		case !st.Mode().IsRegular():
+			return fmt.Errorf("%s/%s is not a regular file (%s); DuckDB would skip it", tick.Table, rel, st.Mode().Type())
+		case strings.Count(rel, "/") != 2:
+			if outside == "" {
+				outside = rel
+			}
+			return nil
+		case isParquet:
 			parquet++
-		case strings.HasSuffix(p, ".json"), strings.HasSuffix(p, ".json.gz"):
+		default:
 			jsonN++
+			if strings.HasSuffix(p, ".gz") {
+				if err := checkGzip(p); err != nil {
+					return fmt.Errorf("%s/%s: %w; DuckDB would silently return only the rows before the damage (run tickflow verify)", tick.Table, rel, err)
+				}
+			}
 		}
 		return nil
 	})
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("query: %w (--dir names the folder that holds %s/)", err, tick.Table)
+		return "", fmt.Errorf("query: %w", err)
 	case parquet > 0 && jsonN > 0:
 		return "", fmt.Errorf("query: %s mixes .parquet and .json objects (rule L04); run tickflow verify", root)
 	case parquet > 0:
@@ -79,7 +112,32 @@ func detectFormat(root string) (string, error) {
 	case jsonN > 0:
 		return "json", nil
 	}
-	return "", fmt.Errorf("query: no .parquet, .json or .json.gz objects under %s", root)
+	msg := fmt.Sprintf("query: no .parquet, .json or .json.gz objects in dt=…/hour=… folders under %s", root)
+	if outside != "" {
+		msg += fmt.Sprintf("; %s/%s is not in a dt=…/hour=… folder (rule L01/L02; run tickflow verify)", tick.Table, outside)
+	}
+	if other != "" {
+		msg += fmt.Sprintf("; found %s/%s (extensions are case-sensitive)", tick.Table, other)
+	}
+	return "", errors.New(msg)
+}
+
+// checkGzip reads a gzip file to its end: a truncated or corrupt stream is
+// an error.
+func checkGzip(p string) error {
+	fh, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	zr, err := gzip.NewReader(fh)
+	if err != nil {
+		return fmt.Errorf("not a gzip file (%w)", err)
+	}
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		return fmt.Errorf("corrupt or truncated gzip stream (%w)", err)
+	}
+	return nil
 }
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
