@@ -262,7 +262,7 @@ func uniqueNames(ts []Table) []Table {
 
 // checkCrawler applies C01: exactly one table named stock_ticks with the
 // contract's columns (ExpectedColumns) and partition keys dt, hour (string).
-func checkCrawler(rep *Report, root string) {
+func checkCrawler(rep *Report, root string, files []*file) {
 	ts := rep.Tables
 	if len(ts) != 1 {
 		names := make([]string, len(ts))
@@ -279,7 +279,16 @@ func checkCrawler(rep *Report, root string) {
 	}
 	want := ExpectedColumns(t.Format)
 	if colsList(t.Columns) != colsList(want) {
-		diffs = append(diffs, fmt.Sprintf("columns (%s), the contract's %s schema is (%s)", colsList(t.Columns), t.Format, colsList(want)))
+		d := fmt.Sprintf("columns (%s), the contract's %s schema is (%s)", colsList(t.Columns), t.Format, colsList(want))
+		// Name an object to look at: when every file has the same wrong
+		// schema no per-file rule (L05) points at one.
+		for _, f := range files {
+			if f.readable() && !f.jsonArray && f.format == t.Format && colsList(f.schema) != colsList(want) {
+				d += fmt.Sprintf(", e.g. %s has (%s)", f.key, colsList(f.schema))
+				break
+			}
+		}
+		diffs = append(diffs, d)
 	}
 	wantKeys := []tick.Column{{Name: "dt", Type: "string"}, {Name: "hour", Type: "string"}}
 	if colsList(t.PartitionKeys) != colsList(wantKeys) {

@@ -43,13 +43,28 @@ func (f *file) analyseJSON(body []byte) {
 			return
 		}
 	}
+	if bytes.HasPrefix(body, utf8BOM) {
+		// Reported once here; the rest of the file is checked as if it
+		// were not there, so the BOM is not also a "line 1 is not JSON".
+		f.problem(violation("L06", f.key, "", "the file starts with a UTF-8 byte order mark (EF BB BF): DuckDB rejects it and Athena's JSON SerDe is not documented to skip it"))
+		body = body[len(utf8BOM):]
+	}
 	sample := body
 	if len(sample) > SampleBytes {
 		sample = sample[:SampleBytes]
 	}
 	f.schema, f.jsonArray = inferJSONSchema(sample)
+	first := bytes.IndexByte(body, '\n')
+	if first < 0 {
+		first = len(body)
+	}
+	if !f.jsonArray && first > SampleBytes {
+		f.problem(violation("C01", f.key, "", "the crawler infers a JSON file's columns from its first 1 MB, but this file's first line is %d bytes long, so the sample holds no complete object and the crawler cannot infer any column from it", first))
+	}
 	f.checkJSONLines(body)
 }
+
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 // jsonKind classifies one raw JSON value the way Glue's JSON classifier
 // types it. Integers are predicted bigint (see ExpectedColumns).

@@ -156,7 +156,7 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 	}
 	checkRules(rep, files, &cfg)
 	rep.Tables = predictTables(cfg.table, root, files)
-	checkCrawler(rep, root)
+	checkCrawler(rep, root, files)
 	checkCoverage(rep, files, &cfg)
 	rep.Format = lakeFormat(files)
 	rep.sort()

@@ -49,29 +49,64 @@ func (f *file) analyseParquet(body []byte) {
 	partIdx, okP := leaves["kafka_partition"]
 	offIdx, okO := leaves["kafka_offset"]
 	f.hasEvent, f.hasOffsets = okE, okP && okO
+	for _, name := range []string{"kafka_partition", "kafka_offset", "event_time"} {
+		if _, leaf := leaves[name]; !leaf && hasField(pf.Schema(), name) {
+			f.problem(violation("L11", f.key, "", "column %s is a nested or repeated field, the contract needs one plain %s value per row", name, wantPhysical[name].text))
+		}
+	}
 	if !f.hasEvent && !f.hasOffsets {
 		return
 	}
 	evConv := timestampToMillis(kinds["event_time"])
-	f.recs = make([]record, 0, f.rows)
+	// NumRows comes from the footer, which may lie: do not trust it for an
+	// allocation.
+	f.recs = make([]record, 0, min(f.rows, int64(len(body)), 1<<16))
+	var nullEvent, nullKey int64
 	err = readParquetRows(pf, func(row parquet.Row) {
 		var r record
+		gotP, gotO := !okP, !okO
 		for _, v := range row {
 			switch c := v.Column(); {
 			case okE && c == evIdx && !v.IsNull():
 				r.event, r.eventOK = evConv(v)
 			case okP && c == partIdx && !v.IsNull():
-				r.partition = int32(intValue(v))
+				r.partition, gotP = int32(intValue(v)), true
 			case okO && c == offIdx && !v.IsNull():
-				r.offset = intValue(v)
+				r.offset, gotO = intValue(v), true
 			}
+		}
+		if okE && !r.eventOK {
+			nullEvent++
+		}
+		if !gotP || !gotO {
+			// A row without its Kafka coordinates proves nothing about
+			// coverage; counting it as offset 0 would invent a duplicate.
+			nullKey++
+			return
 		}
 		f.recs = append(f.recs, r)
 	})
 	if err != nil {
 		f.unreadable = fmt.Sprintf("its Parquet pages cannot be read (%v)", err)
 		f.recs = nil
+		return
 	}
+	if nullKey > 0 {
+		f.problem(violation("L12", f.key, "", "%d row(s) have a null kafka_partition or kafka_offset, so they cannot be reconciled", nullKey))
+	}
+	if nullEvent > 0 {
+		f.problem(violation("L10", f.key, "", "%d row(s) have a null or unreadable event_time, so their partition cannot be checked", nullEvent))
+	}
+}
+
+// hasField reports whether the schema has a top-level field called name.
+func hasField(s *parquet.Schema, name string) bool {
+	for _, fld := range s.Fields() {
+		if fld.Name() == name {
+			return true
+		}
+	}
+	return false
 }
 
 // openParquet opens a Parquet file from memory, turning a library panic on a

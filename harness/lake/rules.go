@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -54,18 +53,28 @@ func partitionTime(folders []string) (time.Time, bool) {
 	}
 	k1, v1, ok1 := parsePartition(folders[0])
 	k2, v2, ok2 := parsePartition(folders[1])
-	if !ok1 || !ok2 || k1 != "dt" || k2 != "hour" || len(v2) != 2 {
+	if !ok1 || !ok2 || k1 != "dt" || k2 != "hour" {
 		return time.Time{}, false
 	}
 	d, err := time.Parse(time.DateOnly, v1)
 	if err != nil {
 		return time.Time{}, false
 	}
-	h, err := strconv.Atoi(v2)
-	if err != nil || h < 0 || h > 23 {
+	h, ok := hourValue(v2)
+	if !ok {
 		return time.Time{}, false
 	}
 	return d.Add(time.Duration(h) * time.Hour), true
+}
+
+// hourValue reads an hour partition value: exactly two ASCII digits, 00–23.
+// (strconv.Atoi alone would take "-0" and "+1".)
+func hourValue(v string) (int, bool) {
+	if len(v) != 2 || v[0] < '0' || v[0] > '9' || v[1] < '0' || v[1] > '9' {
+		return 0, false
+	}
+	h := int(v[0]-'0')*10 + int(v[1]-'0')
+	return h, h <= 23
 }
 
 func folderKey(root string, folders []string) string {
@@ -142,7 +151,7 @@ func checkFolders(rep *Report, key string, folders []string) {
 				l01 = append(l01, fmt.Sprintf("dt value %q is not YYYY-MM-DD", v))
 			}
 		case i == 1:
-			if h, err := strconv.Atoi(v); err != nil || len(v) != 2 || h < 0 || h > 23 {
+			if _, ok := hourValue(v); !ok {
 				l01 = append(l01, fmt.Sprintf("hour value %q is not 00–23", v))
 			}
 		}

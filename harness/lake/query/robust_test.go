@@ -38,7 +38,9 @@ func TestBadLakes(t *testing.T) {
 		rows  int64
 	}{
 		{name: "truncated json.gz", want: []string{"x+0+00000000000000000000.json.gz", "truncated"},
-			build: func(t *testing.T, dir string) { put(t, dir, part+"x+0+00000000000000000000.json.gz", gz.Bytes()[:gz.Len()/2]) }},
+			build: func(t *testing.T, dir string) {
+				put(t, dir, part+"x+0+00000000000000000000.json.gz", gz.Bytes()[:gz.Len()/2])
+			}},
 		{name: "json.gz that is not gzip", want: []string{"x+0+00000000000000000000.json.gz", "not a gzip"},
 			build: func(t *testing.T, dir string) { put(t, dir, part+"x+0+00000000000000000000.json.gz", jsonBody) }},
 		{name: "dangling symlink", want: []string{"x+0+00000000000000000000.parquet", "cannot read"},
@@ -61,9 +63,13 @@ func TestBadLakes(t *testing.T) {
 		{name: "only a root file", want: []string{"stock_ticks/x+0+00000000000000000000.parquet", "not in a dt="},
 			build: func(t *testing.T, dir string) { put(t, dir, "stock_ticks/x+0+00000000000000000000.parquet", pq) }},
 		{name: "only folders", want: []string{"no .parquet"},
-			build: func(t *testing.T, dir string) { require.NoError(t, os.MkdirAll(filepath.Join(dir, part, "sub"), 0o755)) }},
+			build: func(t *testing.T, dir string) {
+				require.NoError(t, os.MkdirAll(filepath.Join(dir, part, "sub"), 0o755))
+			}},
 		{name: "csv named parquet", want: []string{"x+0+00000000000000000000.parquet"},
-			build: func(t *testing.T, dir string) { put(t, dir, part+"x+0+00000000000000000000.parquet", []byte("Index,Date\nHSI,2010-01-04\n")) }},
+			build: func(t *testing.T, dir string) {
+				put(t, dir, part+"x+0+00000000000000000000.parquet", []byte("Index,Date\nHSI,2010-01-04\n"))
+			}},
 		{name: "BOM json", want: []string{"x+0+00000000000000000000.json"},
 			build: func(t *testing.T, dir string) {
 				put(t, dir, part+"x+0+00000000000000000000.json", append([]byte("\xef\xbb\xbf"), jsonBody...))
