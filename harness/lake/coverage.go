@@ -86,7 +86,7 @@ func checkCoverage(rep *Report, files []*file, cfg *config) {
 		}
 		if !f.hasOffsets {
 			if f.format == "parquet" && f.rows > 0 {
-				rep.add(violation("L12", f.key, "", "the file has no kafka_partition/kafka_offset columns, so its offsets cannot be reconciled"))
+				rep.add(violation("L12", f.key, "", "the file has no plain kafka_partition/kafka_offset columns, so its offsets cannot be reconciled"))
 			}
 			continue
 		}
