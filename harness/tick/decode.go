@@ -1,0 +1,389 @@
+package tick
+
+import (
+	stdjson "encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/goccy/go-json"
+)
+
+// Decode parses a Kafka record value (tick JSON) into t, overwriting all of
+// t: a key absent from b leaves its field zero, whatever t held before.
+//
+// For every well-formed JSON value (RFC 8259) it accepts and rejects exactly
+// what github.com/goccy/go-json's Unmarshal into a zero Tick does, with the
+// same error and the same Tick: it handles the shape producers write itself
+// — one object of known, exactly spelled, non-repeated keys with plain ASCII
+// strings and JSON-grammar numbers — and hands every other value to goccy.
+// That common shape decodes without allocating (symbols and dates are
+// interned) and several times faster than goccy's reflection path.
+//
+// Malformed JSON is always rejected, with an error giving the byte offset
+// and what is wrong, before goccy sees it: goccy leniently accepts some of
+// it ({"volume":-} as 0, control bytes in strings, anything after a NUL),
+// and on some truncated values reads past its buffer or panics, which would
+// make a poison record crash its consumer or decode to garbage.
+func Decode(b []byte, t *Tick) error {
+	if decodeFast(b, t) {
+		return nil
+	}
+	*t = Tick{}
+	if !stdjson.Valid(b) {
+		return syntaxError(b)
+	}
+	return decodeReference(b, t)
+}
+
+// syntaxError explains why b, which is not valid JSON, is not: where, what,
+// and the bytes just before, so a dead-letter header is enough to see it.
+func syntaxError(b []byte) error {
+	var v struct{}
+	err := stdjson.Unmarshal(b, &v) // checks the whole value before decoding
+	var se *stdjson.SyntaxError
+	if !errors.As(err, &se) {
+		return fmt.Errorf("invalid JSON: %v", err) // not expected: b is not Valid
+	}
+	off := int(min(max(se.Offset, 0), int64(len(b))))
+	msg := se.Error()
+	// At the end of input the scanner reports a space it made up.
+	if off == len(b) && strings.Contains(msg, "invalid character ' '") && (off == 0 || b[off-1] != ' ') {
+		msg = "unexpected end of JSON input (value truncated?)"
+	}
+	return fmt.Errorf("invalid JSON at byte %d of %d, after %q: %s", off, len(b), b[max(0, off-24):off], msg)
+}
+
+// decodeReference is goccy's Unmarshal, with a panic (none is known on
+// valid JSON) turned into an error.
+func decodeReference(b []byte, t *Tick) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			*t = Tick{}
+			err = fmt.Errorf("tick JSON decoder failed: %v", p)
+		}
+	}()
+	return json.Unmarshal(b, t)
+}
+
+// Bits of the fields decodeFast has seen, to hand repeated keys to goccy.
+const (
+	fSymbol = 1 << iota
+	fTradeDate
+	fOpen
+	fHigh
+	fLow
+	fClose
+	fAdjClose
+	fVolume
+	fCloseUSD
+)
+
+// decodeFast decodes the common shape of b into t and reports whether it
+// did; when it returns false t holds garbage and b must go to the reference
+// decoder. It never decides that b is invalid: anything unusual (escapes,
+// non-ASCII or control bytes in strings, null, unknown or differently cased
+// keys, repeated keys, numbers outside the JSON grammar or outside what
+// int64/float64 hold exactly the way goccy reads them, trailing bytes)
+// returns false, so errors and goccy's leniencies come from goccy alone.
+func decodeFast(b []byte, t *Tick) bool {
+	var out Tick
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipWS(b, i+1)
+	if i >= len(b) {
+		return false
+	}
+	seen := 0
+	if b[i] == '}' {
+		i++
+	} else {
+		for {
+			// Key.
+			if b[i] != '"' {
+				return false
+			}
+			ks, ke, ok := scanString(b, i+1)
+			if !ok {
+				return false
+			}
+			f := fieldOf(b[ks:ke])
+			if f == 0 || seen&f != 0 {
+				return false
+			}
+			seen |= f
+			i = skipWS(b, ke+1)
+			if i >= len(b) || b[i] != ':' {
+				return false
+			}
+			i = skipWS(b, i+1)
+			if i >= len(b) {
+				return false
+			}
+			// Value.
+			switch f {
+			case fSymbol, fTradeDate:
+				if b[i] != '"' {
+					return false
+				}
+				vs, ve, ok := scanString(b, i+1)
+				if !ok {
+					return false
+				}
+				s := intern(b[vs:ve])
+				if f == fSymbol {
+					out.Symbol = s
+				} else {
+					out.TradeDate = s
+				}
+				i = ve + 1
+			case fVolume:
+				v, n, ok := parseInt64(b[i:])
+				if !ok {
+					return false
+				}
+				out.Volume = v
+				i += n
+			default:
+				v, n, ok := parseFloat64(b[i:])
+				if !ok {
+					return false
+				}
+				switch f {
+				case fOpen:
+					out.Open = v
+				case fHigh:
+					out.High = v
+				case fLow:
+					out.Low = v
+				case fClose:
+					out.Close = v
+				case fAdjClose:
+					out.AdjClose = v
+				default:
+					out.CloseUSD = v
+				}
+				i += n
+			}
+			// Separator.
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return false
+			}
+			if b[i] == '}' {
+				i++
+				break
+			}
+			if b[i] != ',' {
+				return false
+			}
+			i = skipWS(b, i+1)
+			if i >= len(b) {
+				return false
+			}
+		}
+	}
+	if skipWS(b, i) != len(b) {
+		return false
+	}
+	*t = out
+	return true
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the bounds of the string body starting at i (just past
+// the opening quote) and the index of its closing quote. It declines
+// escapes, control characters and non-ASCII bytes, whose decoding (and, for
+// invalid UTF-8, repair) is goccy's.
+func scanString(b []byte, i int) (start, end int, ok bool) {
+	for j := i; j < len(b); j++ {
+		c := b[j]
+		if c == '"' {
+			return i, j, true
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
+}
+
+func fieldOf(k []byte) int {
+	switch string(k) { // no allocation: the compiler compares in place
+	case "symbol":
+		return fSymbol
+	case "trade_date":
+		return fTradeDate
+	case "open":
+		return fOpen
+	case "high":
+		return fHigh
+	case "low":
+		return fLow
+	case "close":
+		return fClose
+	case "adj_close":
+		return fAdjClose
+	case "volume":
+		return fVolume
+	case "close_usd":
+		return fCloseUSD
+	}
+	return 0
+}
+
+// parseFloat64 parses the JSON number (RFC 8259 grammar) at the start of b
+// and returns its value and length. It declines numbers not followed by
+// whitespace, ',' or '}' (goccy reads looser forms such as 01, 1. or a lone
+// - its own way) and numbers out of float64's range (goccy reports those).
+func parseFloat64(b []byte) (v float64, n int, ok bool) {
+	// One pass: check the grammar and collect up to 19 significant digits
+	// and the decimal exponent for the exact fast path below.
+	var mant uint64
+	digits, exp := 0, 0
+	neg := false
+	if n < len(b) && b[n] == '-' {
+		neg = true
+		n++
+	}
+	switch {
+	case n < len(b) && b[n] == '0':
+		n++
+	case n < len(b) && b[n] >= '1' && b[n] <= '9':
+		for ; n < len(b) && isDigit(b[n]); n++ {
+			if digits < 19 {
+				mant = mant*10 + uint64(b[n]-'0')
+			} else {
+				exp++
+			}
+			digits++
+		}
+	default:
+		return 0, 0, false
+	}
+	if n < len(b) && b[n] == '.' {
+		n++
+		if n >= len(b) || !isDigit(b[n]) {
+			return 0, 0, false
+		}
+		for ; n < len(b) && isDigit(b[n]); n++ {
+			if mant == 0 && b[n] == '0' {
+				exp-- // leading zeros of 0.000x are not significant
+				continue
+			}
+			if digits < 19 {
+				mant = mant*10 + uint64(b[n]-'0')
+				exp--
+			}
+			digits++
+		}
+	}
+	exact := true
+	if n < len(b) && (b[n] == 'e' || b[n] == 'E') {
+		exact = false // rare in tick values: leave it to strconv
+		n++
+		if n < len(b) && (b[n] == '+' || b[n] == '-') {
+			n++
+		}
+		if n >= len(b) || !isDigit(b[n]) {
+			return 0, 0, false
+		}
+		for n < len(b) && isDigit(b[n]) {
+			n++
+		}
+	}
+	if n < len(b) && !endsNumber(b[n]) {
+		return 0, 0, false
+	}
+	// Clinger's fast path, as strconv takes it: a mantissa below 2^53 and a
+	// power of ten up to 1e22 are exact float64s, so one IEEE multiply or
+	// divide gives the correctly rounded value ParseFloat would.
+	if exact && digits <= 15 && exp >= -22 && exp <= 22 {
+		v = float64(mant)
+		if exp < 0 {
+			v /= pow10[-exp]
+		} else {
+			v *= pow10[exp]
+		}
+		if neg {
+			v = -v
+		}
+		return v, n, true
+	}
+	// string(...) does not allocate: ParseFloat does not keep its argument.
+	v, err := strconv.ParseFloat(string(b[:n]), 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return v, n, true
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseInt64 parses the JSON integer at the start of b (no fraction or
+// exponent) with at most 18 digits, which int64 holds exactly; longer ones
+// go to goccy, which wraps or rejects them its own way.
+func parseInt64(b []byte) (v int64, n int, ok bool) {
+	neg := false
+	if n < len(b) && b[n] == '-' {
+		neg = true
+		n++
+	}
+	start := n
+	for n < len(b) && isDigit(b[n]) {
+		v = v*10 + int64(b[n]-'0')
+		n++
+	}
+	digits := n - start
+	if digits == 0 || digits > 18 || (digits > 1 && b[start] == '0') {
+		return 0, 0, false
+	}
+	if n < len(b) && !endsNumber(b[n]) {
+		return 0, 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, n, true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func endsNumber(c byte) bool {
+	return c == ',' || c == '}' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
+}
+
+// internTable remembers recently decoded short strings so that the symbols
+// and trade dates repeated across millions of ticks are allocated once. It is
+// direct-mapped and lock-free: a collision only costs an allocation.
+var (
+	internSeed  = maphash.MakeSeed()
+	internTable [1 << 12]atomic.Pointer[string]
+)
+
+const internMaxLen = 32 // longer strings are not worth keeping alive
+
+func intern(b []byte) string {
+	if len(b) > internMaxLen {
+		return string(b)
+	}
+	slot := &internTable[maphash.Bytes(internSeed, b)&(uint64(len(internTable))-1)]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	slot.Store(&s)
+	return s
+}

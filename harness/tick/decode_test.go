@@ -1,0 +1,274 @@
+package tick_test
+
+import (
+	"bytes"
+	stdjson "encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/goccy/go-json"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tickflow/tickflow"
+	"github.com/tickflow/tickflow/harness/produce"
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+// reference is the decoder tick.Decode must agree with: goccy/go-json's
+// Unmarshal into a zero Tick, what the sink used before Decode existed.
+// panicked reports that goccy panicked (it does on some malformed keys).
+func reference(b []byte) (t tick.Tick, err error, panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			err, panicked = fmt.Errorf("panic: %v", p), true
+		}
+	}()
+	return t, json.Unmarshal(b, &t), false
+}
+
+// requireSame fails unless Decode and the reference agree on b: both fail
+// with the same message, or both succeed with the same Tick (bit for bit,
+// so -0 and 0 differ). That holds for valid JSON; malformed JSON, which the
+// reference sometimes accepts, misreads or panics on, Decode must reject
+// with a syntax error.
+func requireSame(t *testing.T, b []byte) {
+	t.Helper()
+	got := tick.Tick{Symbol: "stale", TradeDate: "stale", Open: 9, Volume: 9} // Decode must overwrite everything
+	err := tick.Decode(b, &got)
+	if !stdjson.Valid(b) {
+		require.Error(t, err, "Decode accepts malformed %q as %+v", b, got)
+		require.Contains(t, err.Error(), "invalid JSON at byte", "input %q", b)
+		return
+	}
+	want, wantErr, panicked := reference(b)
+	require.False(t, panicked, "reference panics on valid JSON %q: %v", b, wantErr)
+	if wantErr != nil {
+		require.Error(t, err, "reference rejects %q (%v) but Decode accepts it as %+v", b, wantErr, got)
+		require.Equal(t, wantErr.Error(), err.Error(), "input %q", b)
+		return
+	}
+	require.NoError(t, err, "reference accepts %q as %+v", b, want)
+	require.Equal(t, want.Symbol, got.Symbol, "input %q", b)
+	require.Equal(t, want.TradeDate, got.TradeDate, "input %q", b)
+	require.Equal(t, want.Volume, got.Volume, "input %q", b)
+	for _, f := range []struct {
+		name     string
+		want, gt float64
+	}{{"open", want.Open, got.Open}, {"high", want.High, got.High}, {"low", want.Low, got.Low},
+		{"close", want.Close, got.Close}, {"adj_close", want.AdjClose, got.AdjClose}, {"close_usd", want.CloseUSD, got.CloseUSD}} {
+		require.Equal(t, math.Float64bits(f.want), math.Float64bits(f.gt), "%s of %q: want %v, got %v", f.name, b, f.want, f.gt)
+	}
+}
+
+// realValues returns record values as the producer writes them: synthetic
+// ticks and the embedded HSI sample, marshalled with goccy.
+func realValues(tb testing.TB, n int) [][]byte {
+	tb.Helper()
+	var out [][]byte
+	src := produce.Synthetic(n, 1)
+	for {
+		tk, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(tb, err)
+		v, err := json.Marshal(tk)
+		require.NoError(tb, err)
+		out = append(out, v)
+	}
+	ticks, _, err := produce.ReadAll(bytes.NewReader(tickflow.SampleCSV), "HSI")
+	require.NoError(tb, err)
+	require.NotEmpty(tb, ticks)
+	for _, tk := range ticks[:min(n, len(ticks))] {
+		v, err := json.Marshal(tk)
+		require.NoError(tb, err)
+		out = append(out, v)
+	}
+	return out
+}
+
+const full = `{"symbol":"HSI","trade_date":"2010-01-11","open":21000.12,"high":21100.5,"low":20900.25,"close":21050.75,"adj_close":21050.75,"volume":1234567890,"close_usd":2736.6}`
+
+// nasty are inputs at the edges of the fast path and of goccy's leniency.
+var nasty = []string{
+	full,
+	`{}`, ` { } `, "\t{\"symbol\":\"x\"}\r\n", `{"trade_date":"2010-01-11","symbol":"x"}`,
+	`{"symbol" : "x" , "volume" : 1 }`,
+	// keys the fast path declines
+	`{"SYMBOL":"x"}`, `{"Symbol":"x","symbol":"y"}`, `{"symbol":"x","symbol":"y"}`, `{"s\u0079mbol":"x"}`,
+	`{"ſymbol":"x"}`, `{"foo":1}`, `{"foo":[1,{"a":2}],"symbol":"x"}`, `{"symbol":"x","extra":null}`, `{"":287791999022877.899902,"a\\`,
+	// strings
+	`{"symbol":null}`, `{"symbol":"a\u00e9"}`, "{\"symbol\":\"a\xff\"}", "{\"symbol\":\"a\x01\"}",
+	`{"symbol":"a\"b"}`, `{"symbol":"a\\"}`, `{"symbol":"é"}`, `{"symbol":1}`, `{"symbol":"x`, `{"symbol":"\ud800"}`,
+	`{"trade_date":"2010-01-11T00:00:00Z"}`, `{"symbol":"` + string(bytes.Repeat([]byte("A"), 100)) + `"}`,
+	// integers
+	`{"volume":1.5e3}`, `{"volume":1e3}`, `{"volume":"1"}`, `{"volume":"0.0"}`, `{"volume":1.0}`, `{"volume":-0}`,
+	`{"volume":999999999999999999}`, `{"volume":-999999999999999999}`, `{"volume":1000000000000000000}`,
+	`{"volume":9223372036854775807}`, `{"volume":9223372036854775808}`, `{"volume":-9223372036854775809}`,
+	`{"volume":99999999999999999999}`, `{"volume":01}`, `{"volume":-}`, `{"volume":1e}`, `{"volume":null}`,
+	`{"volume":true}`, `{"volume":1x}`, `{"volume":0}`, `{"volume":00}`,
+	// floats
+	`{"open":01}`, `{"open":1e400}`, `{"open":-1e400}`, `{"open":-}`, `{"open":1.}`, `{"open":.5}`, `{"open":+1}`,
+	`{"open":"1"}`, `{"open":true}`, `{"open":1E2}`, `{"open":1e+2}`, `{"open":1e-2}`, `{"open":-0.0}`, `{"open":-0}`,
+	`{"open":0.1e-400}`, `{"open":12345678901234567890123}`, `{"open":0.30000000000000004441}`, `{"open":1.e5}`,
+	`{"open":1e}`, `{"open":1e+}`, `{"open":null}`, `{"open":NaN}`, `{"open":Infinity}`, `{"open":0x10}`,
+	`{"open":1_0}`, `{"open":4.9406564584124654e-324}`, `{"open":1.7976931348623157e308}`,
+	// structure
+	``, ` `, `null`, `[]`, `{`, `}`, `{"symbol":"x"`, `{"symbol":"x",}`, `{"symbol":"x"}{}`, `{} x`,
+	"{}\x00", "{\"symbol\":\"x\"}\x00junk", `{"symbol""x"}`, `{"symbol":}`, `{,}`, `{"symbol":"x",,"volume":1}`,
+	`{"symbol":"x" "volume":1}`, `{symbol:"x"}`, `{'symbol':'x'}`, `"x"`, `1`, `{"open":1}}`, `{"open":1]`,
+}
+
+func TestDecodeMatchesReference(t *testing.T) {
+	for _, in := range nasty {
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) { requireSame(t, []byte(in)) })
+	}
+	for i, v := range realValues(t, 2000) {
+		if !t.Run(fmt.Sprintf("real-%d", i), func(t *testing.T) { requireSame(t, v) }) {
+			break
+		}
+	}
+}
+
+// TestDecodeFastPathCoversProducerOutput checks that every value the
+// producer writes takes the fast path without allocating: were the fast path
+// to decline them, Decode would still be right but no faster.
+func TestDecodeFastPathCoversProducerOutput(t *testing.T) {
+	vals := realValues(t, 2000)
+	for _, v := range vals {
+		var tk tick.Tick
+		require.True(t, tick.DecodeFast(v, &tk), "fast path declined %s", v)
+	}
+	var tk tick.Tick
+	i := 0
+	allocs := testing.AllocsPerRun(len(vals), func() {
+		_ = tick.Decode(vals[i%len(vals)], &tk)
+		i++
+	})
+	// Each distinct trade date is allocated once when first interned.
+	assert.Less(t, allocs, 0.5, "allocations per decoded tick")
+}
+
+// TestDecodePoison is what the sink sends to the dead-letter queue: each
+// input is rejected with an error naming the problem.
+func TestDecodePoison(t *testing.T) {
+	cases := []struct {
+		name, in, wantErr string
+	}{
+		{"empty value", ``, "at byte 0 of 0, after \"\": unexpected end of JSON input"},
+		{"not an object", `[1,2]`, "looking for beginning of value"},
+		{"truncated", `{"symbol":"HSI","trade_date":"2010-01-11","open":21`, "at byte 51 of 51, after \"\\\":\\\"2010-01-11\\\",\\\"open\\\":21\": unexpected end of JSON input"},
+		{"trailing garbage", full + `x`, "invalid character 'x' after top-level value"},
+		{"second object", full + `{}`, "invalid character '{' after top-level value"},
+		{"trailing comma", `{"symbol":"x",}`, "invalid character '}' looking for beginning of object key string"},
+		{"missing colon", `{"symbol" "x"}`, "after object key"},
+		{"unterminated string", `{"symbol":"HSI`, "unexpected end of JSON input"},
+		{"leading plus", `{"open":+1}`, "invalid character '+' looking for beginning of value"},
+		{"leading zero", `{"open":01}`, "invalid character '1' after object key:value pair"},
+		{"lone minus volume", `{"volume":-}`, "in numeric literal"},
+		{"control byte in string", "{\"symbol\":\"A\x01\"}", "in string literal"},
+		{"NUL then junk", "{}\x00junk", "after top-level value"},
+		// goccy reads past its buffer on these, and may panic.
+		{"key cut off after backslash", `{"":1,"a\`, "unexpected end of JSON input"},
+		{"lone backslash key", `{"\`, "unexpected end of JSON input"},
+		// Valid JSON of the wrong shape: goccy's errors, as before.
+		{"string volume", `{"volume":"1"}`, "Tick.Volume"},
+		{"fractional volume", `{"volume":1.5e3}`, "expected comma"},
+		{"volume too large", `{"volume":99999999999999999999}`, "Tick.Volume"},
+		{"numeric symbol", `{"symbol":1}`, "Tick.Symbol"},
+		{"bool price", `{"open":true}`, "float"},
+		{"price out of range", `{"open":1e400}`, "out of range"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var tk tick.Tick
+			err := tick.Decode([]byte(tc.in), &tk)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.wantErr)
+			requireSame(t, []byte(tc.in))
+		})
+	}
+}
+
+func FuzzDecodeMatchesReference(f *testing.F) {
+	for _, v := range realValues(f, 50) {
+		f.Add(v)
+	}
+	for _, in := range nasty {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { requireSame(t, b) })
+}
+
+func ExampleDecode() {
+	var t tick.Tick
+	err := tick.Decode([]byte(`{"symbol":"HSI","trade_date":"2010-01-11","close":22411.5,"volume":1200}`), &t)
+	fmt.Println(t.Symbol, t.TradeDate, t.Close, t.Volume, err)
+	err = tick.Decode([]byte(`{"symbol":"HSI","volume":1.5}`), &t)
+	fmt.Println(err != nil)
+	// Output:
+	// HSI 2010-01-11 22411.5 1200 <nil>
+	// true
+}
+
+func benchmarkDecode(b *testing.B, decode func([]byte, *tick.Tick) error) {
+	vals := realValues(b, 1000)
+	var size int
+	for _, v := range vals {
+		size += len(v)
+	}
+	b.SetBytes(int64(size / len(vals)))
+	b.ReportAllocs()
+	var t tick.Tick
+	i := 0
+	for b.Loop() {
+		if err := decode(vals[i%len(vals)], &t); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+func BenchmarkDecode(b *testing.B) { benchmarkDecode(b, tick.Decode) }
+
+func BenchmarkDecodeReference(b *testing.B) {
+	benchmarkDecode(b, func(v []byte, t *tick.Tick) error {
+		*t = tick.Tick{}
+		return json.Unmarshal(v, t)
+	})
+}
+
+// TestDecodeNumbersMatchReference compares Decode's number parsing with the
+// reference on many generated numbers around the fast path's limits (digit
+// counts near 15 and 18, long fractions, exponents, signs, zeros).
+func TestDecodeNumbersMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	digits := func(n int) string {
+		d := make([]byte, n)
+		for i := range d {
+			d[i] = byte('0' + rng.IntN(10))
+		}
+		return string(d)
+	}
+	for range 20_000 {
+		num := ""
+		if rng.IntN(4) == 0 {
+			num = "-"
+		}
+		num += digits(1 + rng.IntN(20))
+		if rng.IntN(2) == 0 {
+			num += "." + digits(1+rng.IntN(25))
+		}
+		if rng.IntN(5) == 0 {
+			num += "e" + []string{"", "+", "-"}[rng.IntN(3)] + digits(1+rng.IntN(3))
+		}
+		requireSame(t, []byte(`{"open":`+num+`,"volume":`+num+`}`))
+		requireSame(t, []byte(`{"close_usd":`+num+`}`))
+		requireSame(t, []byte(`{"volume":`+num+`}`))
+	}
+}
