@@ -3,6 +3,7 @@ package lake_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,4 +251,31 @@ func TestCheckUnreadableObjects(t *testing.T) {
 			assert.Contains(t, rep.Rules(), "L03")
 		})
 	}
+}
+
+// BenchmarkCheckManySmallObjects measures Check over a lake of 2000
+// one-row JSON objects (the shape a too-eager flush produces).
+func BenchmarkCheckManySmallObjects(b *testing.B) {
+	const n = 2000
+	dir := b.TempDir()
+	folder := filepath.Join(dir, "stock_ticks", "dt=2024-01-05", "hour=10")
+	require.NoError(b, os.MkdirAll(folder, 0o755))
+	base := time.Date(2024, 1, 5, 10, 0, 0, 0, time.UTC)
+	var total int64
+	for i := range n {
+		line := fmt.Sprintf(`{"symbol":"HSI","trade_date":"2010-01-04","open":1.0,"high":2.0,"low":0.5,"close":1.5,"adj_close":1.5,"volume":100,"close_usd":0.2,"event_time":%q,"kafka_partition":0,"kafka_offset":%d}`+"\n",
+			base.Add(time.Duration(i)*time.Second).Format(lake.EventTimeLayout), i)
+		total += int64(len(line))
+		require.NoError(b, os.WriteFile(filepath.Join(folder, fmt.Sprintf("stock-ticks+0+%020d.json", i)), []byte(line), 0o644))
+	}
+	st, err := objstore.NewDir(dir)
+	require.NoError(b, err)
+	b.SetBytes(total)
+	b.ResetTimer()
+	for b.Loop() {
+		rep, err := lake.Check(context.Background(), st, "", lake.ExpectRecords(n))
+		require.NoError(b, err)
+		require.True(b, rep.OK(), "%v", rep.Errors())
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
 }
