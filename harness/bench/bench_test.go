@@ -7,6 +7,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,18 +154,56 @@ func TestRunTiny(t *testing.T) {
 
 	var svg bytes.Buffer
 	require.NoError(t, rep.WriteSVG(&svg))
-	series := svgSeries(t, svg.Bytes())
-	assert.Equal(t, []string{PhaseCeiling, PhaseDecode, PhaseSink, PhaseSeed, PhaseLatency}, series)
+	panels := parseSVG(t, svg.Bytes())
+	var got []string
+	for _, p := range panels {
+		got = append(got, p.phase)
+		assert.Equal(t, 1, p.lines, "panel %s has one series line", p.phase)
+	}
+	assert.Equal(t, []string{PhaseCeiling, PhaseDecode, PhaseSink, PhaseSeed, PhaseLatency}, got)
+	for i, p := range rep.Phases {
+		assert.Contains(t, panels[i].text, count(int64(p.BestRate))+" rec/s", p.Name)
+		if p.Name != PhaseCeiling {
+			assert.Contains(t, panels[i].text, ratioText(p.VsCeiling)+"× ceiling", p.Name)
+		}
+	}
+	assert.Contains(t, panels[4].text, "p99 "+count(int64(math.Round(l.P99)))+" ms")
 }
 
-// svgSeries checks that doc is well-formed XML and returns the phases of
-// its series groups, each of which must hold a polyline.
-func svgSeries(t *testing.T, doc []byte) []string {
+// svgPanel is what a test reads back from one panel of the plot.
+type svgPanel struct {
+	phase          string
+	text           string            // all the panel's text, joined by newlines
+	lines          int               // polylines in the panel's series group
+	insets         int               // inset groups (own-scale mini plots)
+	frameY, frameH float64           // the plotting area
+	refs           map[string]svgRef // reference lines by class (best, median, target, achieved)
+}
+
+type svgRef struct{ rate, y float64 }
+
+// parseSVG checks that doc is well-formed XML and returns its panels.
+func parseSVG(t *testing.T, doc []byte) []svgPanel {
 	t.Helper()
+	attr := func(el xml.StartElement, name string) string {
+		for _, a := range el.Attr {
+			if a.Name.Local == name {
+				return a.Value
+			}
+		}
+		return ""
+	}
+	num := func(s string) float64 {
+		v, err := strconv.ParseFloat(s, 64)
+		require.NoError(t, err)
+		return v
+	}
 	dec := xml.NewDecoder(bytes.NewReader(doc))
-	var phases []string
-	var inSeries string
-	lines := map[string]int{}
+	var panels []svgPanel
+	var stack []string // class of each open <g>
+	var cur *svgPanel
+	var text strings.Builder
+	inText := false
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -172,25 +212,50 @@ func svgSeries(t *testing.T, doc []byte) []string {
 		require.NoError(t, err, "SVG is not well-formed XML")
 		switch el := tok.(type) {
 		case xml.StartElement:
-			if el.Name.Local == "g" {
-				for _, a := range el.Attr {
-					if a.Name.Local == "data-phase" {
-						inSeries = a.Value
-						phases = append(phases, a.Value)
-					}
+			switch el.Name.Local {
+			case "g":
+				class := attr(el, "class")
+				stack = append(stack, class)
+				switch {
+				case class == "panel":
+					panels = append(panels, svgPanel{phase: attr(el, "data-phase"), refs: map[string]svgRef{}})
+					cur = &panels[len(panels)-1]
+				case class == "inset" && cur != nil:
+					cur.insets++
 				}
+			case "polyline":
+				if cur != nil && len(stack) > 0 && stack[len(stack)-1] == "series" {
+					cur.lines++
+				}
+			case "rect":
+				if cur != nil && attr(el, "class") == "frame" {
+					cur.frameY, cur.frameH = num(attr(el, "y")), num(attr(el, "height"))
+				}
+			case "line":
+				if class := attr(el, "class"); cur != nil && strings.HasPrefix(class, "ref ") {
+					cur.refs[strings.TrimPrefix(class, "ref ")] = svgRef{rate: num(attr(el, "data-rate")), y: num(attr(el, "y1"))}
+				}
+			case "text":
+				inText = true
 			}
-			if el.Name.Local == "polyline" && inSeries != "" {
-				lines[inSeries]++
+		case xml.CharData:
+			if inText && cur != nil {
+				text.Write(el)
 			}
 		case xml.EndElement:
-			if el.Name.Local == "g" {
-				inSeries = ""
+			switch el.Name.Local {
+			case "g":
+				if stack[len(stack)-1] == "panel" {
+					cur.text = text.String()
+					text.Reset()
+					cur = nil
+				}
+				stack = stack[:len(stack)-1]
+			case "text":
+				inText = false
+				text.WriteByte('\n')
 			}
 		}
 	}
-	for _, p := range phases {
-		assert.Equal(t, 1, lines[p], "series %s has one polyline", p)
-	}
-	return phases
+	return panels
 }

@@ -94,19 +94,57 @@ func TestParseStatus(t *testing.T) {
 	}
 }
 
-func TestRates(t *testing.T) {
-	// 100 records every 10ms for 1s: a steady 10,000 records/s.
-	var s []Sample
-	for i := 0; i <= 100; i++ {
-		s = append(s, Sample{T: float64(i) / 100, Records: int64(i) * 100})
+func TestBinRates(t *testing.T) {
+	// steady: 100 records every 10ms for 1s, a constant 10,000 records/s.
+	steady := func(n int, dt float64, per int64) []Sample {
+		s := []Sample{{}}
+		for i := 1; i <= n; i++ {
+			s = append(s, Sample{T: float64(i) * dt, Records: int64(i) * per})
+		}
+		return s
 	}
-	pts := rates(s)
-	require.NotEmpty(t, pts)
-	assert.LessOrEqual(t, len(pts), plotPoints+1)
-	for _, p := range pts {
-		assert.InDelta(t, 10_000, p[1], 1e-6)
+	// burst: 1,000 records in the first 100ms, then nothing until 1s.
+	burst := append(steady(10, 0.01, 100), Sample{T: 1, Records: 1000})
+	cases := []struct {
+		name       string
+		s          []Sample
+		target     int
+		wantBins   int
+		wantMinBin float64
+		rate       func(t float64) float64 // the rate expected in the bin starting at t
+	}{
+		{"steady, bins of 1/target of the run", steady(100, 0.01, 100), 20, 20, 0.05,
+			func(float64) float64 { return 10_000 }},
+		{"never finer than the sampling interval", steady(4, 0.01, 100), 45, 4, 0.01,
+			func(float64) float64 { return 10_000 }},
+		{"a burst then idle", burst, 10, 10, 0.1,
+			func(t float64) float64 {
+				if t < 0.05 {
+					return 10_000
+				}
+				return 0
+			}},
 	}
-	assert.Empty(t, rates(nil))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bin, pts := binRates(tc.s, tc.target)
+			require.Len(t, pts, tc.wantBins)
+			assert.GreaterOrEqual(t, bin, tc.wantMinBin-1e-12)
+			end := tc.s[len(tc.s)-1].T
+			var total float64
+			for i, p := range pts {
+				assert.InDelta(t, float64(i)*bin, p[0], 1e-9, "bins are equal and start at 0")
+				assert.InDelta(t, tc.rate(p[0]), p[1], 1e-6, "bin at %v", p[0])
+				total += p[1] * bin
+			}
+			assert.InDelta(t, end, float64(len(pts))*bin, 1e-9, "bins cover the run")
+			assert.InDelta(t, float64(tc.s[len(tc.s)-1].Records), total, 1e-6, "bins add up to the run's records")
+		})
+	}
+	for _, s := range [][]Sample{nil, {{}}, {{}, {T: 0, Records: 5}}} {
+		_, pts := binRates(s, 10)
+		assert.Empty(t, pts, "%v has no time span", s)
+	}
 }
 
 func TestNiceStep(t *testing.T) {
