@@ -60,6 +60,11 @@ var duckType = map[string]string{
 // dt=/hour= folders the view reads, and truncated .json.gz files (DuckDB
 // returns the rows before the cut and no error).
 func detectFormat(root string) (string, error) {
+	// WalkDir does not descend into a symlinked root (a linked lake or
+	// stock_ticks folder); DuckDB's glob does, so resolve it first.
+	if r, err := filepath.EvalSymlinks(root); err == nil {
+		root = r
+	}
 	var parquet, jsonN int
 	var other, outside string
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {

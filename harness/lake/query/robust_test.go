@@ -100,6 +100,23 @@ func TestBadLakes(t *testing.T) {
 	}
 }
 
+// TestSymlinkedLake: a lake folder or stock_ticks folder reached through a
+// symlink reads like the real one.
+func TestSymlinkedLake(t *testing.T) {
+	abs, err := filepath.Abs(lakes + "/good-parquet")
+	require.NoError(t, err)
+	linkedLake := filepath.Join(t.TempDir(), "lake")
+	require.NoError(t, os.Symlink(abs, linkedLake))
+	linkedTable := t.TempDir()
+	require.NoError(t, os.Symlink(filepath.Join(abs, "stock_ticks"), filepath.Join(linkedTable, "stock_ticks")))
+	for _, dir := range []string{linkedLake, linkedTable} {
+		res, err := query.Run(context.Background(), dir, "SELECT count(*) FROM stock_ticks")
+		require.NoError(t, err, dir)
+		require.Len(t, res.Rows, 1)
+		assert.EqualValues(t, 25, res.Rows[0][0], dir)
+	}
+}
+
 // TestUnknownColumn: a column the view does not have is an error naming it.
 func TestUnknownColumn(t *testing.T) {
 	for _, q := range []string{"SELECT nosuchcol FROM stock_ticks", "SELECT count(*) FROM stock_ticks WHERE Volumee > 3"} {
