@@ -27,6 +27,11 @@ func NewDir(root string) (*Dir, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("objstore: %s is not a folder", root)
 	}
+	// A symlinked root (or a root reached through one) is walked as the
+	// folder it points to.
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
 	return &Dir{Root: root}, nil
 }
 
@@ -50,6 +55,11 @@ func (d *Dir) Put(_ context.Context, key string, body []byte, _ map[string]strin
 }
 
 func (d *Dir) Get(_ context.Context, key string) ([]byte, Object, error) {
+	// Refuse FIFOs, devices and sockets (also behind a symlink): reading one
+	// would block forever or never end.
+	if st, err := os.Stat(d.path(key)); err == nil && !st.Mode().IsRegular() {
+		return nil, Object{}, fmt.Errorf("get %s: %w", d.path(key), ErrNotRegular)
+	}
 	b, err := os.ReadFile(d.path(key))
 	if err != nil {
 		return nil, Object{}, fmt.Errorf("get %s: %w", d.path(key), notFound(err))
@@ -65,42 +75,71 @@ func (d *Dir) Head(_ context.Context, key string) (Object, error) {
 	if st.IsDir() {
 		return Object{}, fmt.Errorf("head %s: %w: is a folder", d.path(key), ErrNotFound)
 	}
+	if !st.Mode().IsRegular() {
+		return Object{}, fmt.Errorf("head %s: %w", d.path(key), ErrNotRegular)
+	}
 	return Object{Key: key, Size: st.Size()}, nil
 }
 
 func (d *Dir) List(_ context.Context, prefix string) ([]Object, error) {
-	var objs []Object
 	// Walk from the deepest folder the prefix names, then filter by prefix.
 	start := d.Root
 	if i := strings.LastIndex(prefix, "/"); i >= 0 {
 		start = d.path(prefix[:i])
 	}
-	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+	if _, err := os.Stat(start); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var objs []Object
+	visited := map[string]bool{} // real paths of folders walked: symlink loops end here
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		real, err := filepath.EvalSymlinks(dir)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == start {
-				return filepath.SkipAll
+			return err
+		}
+		if visited[real] {
+			return nil
+		}
+		visited[real] = true
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			rel, err := filepath.Rel(d.Root, p)
+			if err != nil {
+				return err
 			}
-			return err
+			key := filepath.ToSlash(rel)
+			// Size through the link; a dangling link is listed with size 0
+			// so readers report it instead of silently skipping it.
+			info, err := os.Stat(p)
+			if err != nil {
+				if e.Type()&fs.ModeSymlink == 0 {
+					return err
+				}
+				if strings.HasPrefix(key, prefix) {
+					objs = append(objs, Object{Key: key})
+				}
+				continue
+			}
+			if info.IsDir() {
+				if strings.HasPrefix(key+"/", prefix) || strings.HasPrefix(prefix, key+"/") {
+					if err := walk(p); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if strings.HasPrefix(key, prefix) {
+				objs = append(objs, Object{Key: key, Size: info.Size()})
+			}
 		}
-		if e.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(d.Root, p)
-		if err != nil {
-			return err
-		}
-		key := filepath.ToSlash(rel)
-		if !strings.HasPrefix(key, prefix) {
-			return nil
-		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		objs = append(objs, Object{Key: key, Size: info.Size()})
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walk(start); err != nil {
 		return nil, fmt.Errorf("list %s/%s: %w", d.Root, prefix, err)
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })

@@ -16,6 +16,10 @@ import (
 // ErrNotFound is returned (wrapped) by Get and Head for a missing key.
 var ErrNotFound = errors.New("object not found")
 
+// ErrNotRegular is returned (wrapped) by a Dir store's Get and Head for a
+// path that is not a regular file (a FIFO, device or socket).
+var ErrNotRegular = errors.New("not a regular file")
+
 // Object describes one stored object.
 type Object struct {
 	Key      string
