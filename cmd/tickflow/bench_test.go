@@ -101,10 +101,17 @@ func TestBenchTinyRunJSONAndPlot(t *testing.T) {
 		}
 		require.NoError(t, err, "plot is not well-formed XML")
 		if el, ok := tok.(xml.StartElement); ok && el.Name.Local == "g" {
+			var class, phase string
 			for _, a := range el.Attr {
-				if a.Name.Local == "data-phase" {
-					series++
+				switch a.Name.Local {
+				case "class":
+					class = a.Value
+				case "data-phase":
+					phase = a.Value
 				}
+			}
+			if class == "series" && phase != "" {
+				series++
 			}
 		}
 	}
