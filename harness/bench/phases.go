@@ -113,7 +113,7 @@ func (b *phaser) consumerOpts(topic, group string) []kgo.Opt {
 
 // ceiling is a raw consumer group of K members over the main topic, which
 // polls and discards (decode=false) or decodes every value the way the sink
-// does (json.Unmarshal into tick.Tick, then tick.RowFrom).
+// does (tick.Decode, then tick.RowFrom).
 func (b *phaser) ceiling(ctx context.Context, run int, decode bool) (Trial, error) {
 	name := PhaseCeiling
 	if decode {
@@ -169,7 +169,7 @@ func (b *phaser) ceiling(ctx context.Context, run int, decode bool) (Trial, erro
 					n++
 					by += int64(len(r.Key) + len(r.Value))
 					if decode {
-						if err := json.Unmarshal(r.Value, &t); err != nil {
+						if err := tick.Decode(r.Value, &t); err != nil {
 							fail(fmt.Errorf("decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err))
 							return
 						}

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/goccy/go-json"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -484,7 +483,7 @@ func (s *Sink) seal(st *partState, end int64) {
 }
 
 func decode(r *kgo.Record, t *tick.Tick) (tick.Row, error) {
-	if err := json.Unmarshal(r.Value, t); err != nil {
+	if err := tick.Decode(r.Value, t); err != nil {
 		return tick.Row{}, fmt.Errorf("value is not tick JSON: %w", err)
 	}
 	if t.Symbol == "" {
