@@ -425,13 +425,15 @@ func (e *env) drain(ctx context.Context, timeout time.Duration) error {
 	defer t.Stop()
 	for {
 		behind, err := e.behind(dctx)
-		if err == nil && behind == "" {
+		switch {
+		case err == nil && behind == "":
 			return nil
-		}
-		if err != nil {
-			last = err.Error()
-		} else {
+		case err == nil:
 			last = behind
+		case dctx.Err() == nil:
+			// Keep the last state seen, not the error the deadline
+			// itself caused.
+			last = err.Error()
 		}
 		select {
 		case <-dctx.Done():

@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/tickflow/tickflow/broker"
 )
 
@@ -119,6 +122,18 @@ func (p *sinkProc) terminate() error {
 // sinkKill9 runs `tickflow sink` as a child process, kills it with SIGKILL
 // at seeded times while the load is produced, restarts it, and finally lets
 // one drain the backlog and shut down on SIGTERM.
+//
+// The killed process's member leaves the group when its 1 s session times
+// out, as in production (only shorter); the next process starts once the
+// group is empty, so the scenario knows the group's next member is that
+// process. The seeded kill delay counts from the moment the process is the
+// group's stable member, i.e. while it consumes, uploads and commits, which
+// is where a kill can lose or repeat records. (Killing a process earlier,
+// while its JoinGroup is parked, tests nothing of the sink, which owns no
+// partitions yet, and hits a kfake limitation: half the time a member whose
+// join response cannot be delivered gets no session timer, and the group
+// waits the rebalance timeout, kgo's 60 s, for it; see
+// TestKfakeKeepsMemberKilledInJoin.)
 func sinkKill9(ctx context.Context, e *env) error {
 	bin, err := e.tickflowBin()
 	if err != nil {
@@ -127,27 +142,44 @@ func sinkKill9(ctx context.Context, e *env) error {
 	n := scale(e, 3000, 20_000)
 	kills := scale(e, 3, 8)
 	load := e.produceAsync(ctx, n, loadOptions{rate: float64(n) / scale(e, 3.0, 10.0)})
+	fail := func(err error) error {
+		_ = load.wait()
+		return err
+	}
 	for i := 0; i < kills; i++ {
 		p, err := e.startSinkProc(bin)
 		if err != nil {
-			_ = load.wait()
-			return err
+			return fail(err)
 		}
+		started := time.Now()
+		if err := e.awaitSoleMember(ctx, p); err != nil {
+			p.kill()
+			return fail(err)
+		}
+		joined := time.Since(started)
 		d := time.Duration(e.intn(300, 1500)) * time.Millisecond
 		serr := sleep(ctx, d)
 		if p.exited() {
-			_ = load.wait()
-			return precondition("tickflow sink exited by itself (%v): %s", p.err, p.out.String())
+			return fail(precondition("tickflow sink exited by itself (%v): %s", p.err, p.out.String()))
 		}
 		p.kill()
+		killed := time.Now()
 		e.mu.Lock()
 		e.restarts++
 		e.mu.Unlock()
-		e.notef("kill -9 #%d after %s", i, d)
 		if serr != nil {
-			_ = load.wait()
-			return serr
+			return fail(serr)
 		}
+		evicted, err := e.awaitEmptyGroup(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		note := fmt.Sprintf("kill -9 #%d %s after the sink joined (%s after its start); group empty %s later",
+			i, d, joined.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+		if evicted > 0 {
+			note += fmt.Sprintf(" after evicting %d member(s) that outlived their session timeout", evicted)
+		}
+		e.notef("%s", note)
 	}
 	if err := load.wait(); err != nil {
 		return err
@@ -158,15 +190,9 @@ func sinkKill9(ctx context.Context, e *env) error {
 	}
 	// Let it join the group first: SIGTERM before the process has set up
 	// its signal handling would kill it, not stop it cleanly.
-	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	jerr := poll(jctx, func() bool {
-		g, err := e.adm.DescribeGroups(jctx, e.group)
-		return err == nil && len(g[e.group].Members) > 0 || p.exited()
-	})
-	cancel()
-	if jerr != nil || p.exited() {
+	if err := e.awaitSoleMember(ctx, p); err != nil {
 		p.kill()
-		return precondition("the last tickflow sink never joined group %s (%v): %s", e.group, jerr, p.out.String())
+		return err
 	}
 	derr := e.drain(ctx, scale(e, 90*time.Second, 180*time.Second))
 	terr := p.terminate()
@@ -174,6 +200,110 @@ func sinkKill9(ctx context.Context, e *env) error {
 		return fmt.Errorf("%w (sink output: %s)", derr, p.out.String())
 	}
 	return terr
+}
+
+// joinTimeout bounds how long a started sink process may take to become
+// the group's stable member: process start-up and one rebalance, with room
+// for a loaded CI machine.
+const joinTimeout = 30 * time.Second
+
+// describeGroup returns the group's state and member IDs.
+func (e *env) describeGroup(ctx context.Context) (state string, members []string, err error) {
+	gs, err := e.adm.DescribeGroups(ctx, e.group)
+	if err != nil {
+		return "", nil, err
+	}
+	g := gs[e.group]
+	if g.Err != nil && !errors.Is(g.Err, kerr.GroupIDNotFound) {
+		return "", nil, g.Err
+	}
+	for _, m := range g.Members {
+		members = append(members, m.MemberID)
+	}
+	return g.State, members, nil
+}
+
+// awaitSoleMember waits until the group, empty when p started, is Stable
+// with exactly one member: p has joined and owns every partition. It fails
+// if p exits or the deadline passes, with the group's last state in the
+// error.
+func (e *env) awaitSoleMember(ctx context.Context, p *sinkProc) error {
+	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	var last string
+	err := poll(jctx, func() bool {
+		if p.exited() {
+			return true
+		}
+		st, ids, err := e.describeGroup(jctx)
+		if err != nil {
+			if jctx.Err() == nil {
+				last = err.Error()
+			}
+			return false
+		}
+		last = fmt.Sprintf("state %s, members %v", st, ids)
+		return st == "Stable" && len(ids) == 1
+	})
+	switch {
+	case p.exited():
+		return precondition("tickflow sink exited before it joined group %s (%v): %s", e.group, p.err, p.out.String())
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return precondition("tickflow sink did not become the stable member of group %s within %s (last seen: %s): %s",
+			e.group, joinTimeout, last, p.out.String())
+	}
+	return nil
+}
+
+// awaitEmptyGroup waits, with no sink process running, until the killed
+// processes' members have left the group. Their session timeout removes
+// them; a member still there well after it (kfake keeps one whose join
+// response could not be delivered) is evicted with a LeaveGroup naming it,
+// which is safe because no process is alive. It returns how many members it
+// evicted.
+func (e *env) awaitEmptyGroup(ctx context.Context) (int, error) {
+	empty := func(ctx context.Context) ([]string, error) {
+		var ids []string
+		err := poll(ctx, func() bool {
+			_, m, err := e.describeGroup(ctx)
+			if err == nil {
+				ids = m
+			}
+			return err == nil && len(m) == 0
+		})
+		return ids, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*killedSessionTimeout)
+	left, err := empty(wctx)
+	cancel()
+	if err == nil {
+		return 0, nil
+	}
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = e.group
+	for _, id := range left {
+		m := kmsg.NewLeaveGroupRequestMember()
+		m.MemberID = id
+		req.Members = append(req.Members, m)
+	}
+	resp, err := req.RequestWith(lctx, e.kcl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		return 0, precondition("evict the killed sinks' members %v, still in group %s %s after the kill: %v", left, e.group, 5*killedSessionTimeout, err)
+	}
+	if still, err := empty(lctx); err != nil {
+		return 0, precondition("group %s still has members %v after evicting the killed sinks' members: %v", e.group, still, err)
+	}
+	return len(left), nil
 }
 
 // killedSessionTimeout is the session timeout of the sink processes: the
