@@ -387,3 +387,51 @@ func intern(b []byte) string {
 	slot.Store(&s)
 	return s
 }
+
+// dateToDays is DateToDays' fast path for the one layout time.DateOnly
+// accepts, from 1700 to 2200; ok is false for anything else (including
+// invalid dates), which DateToDays then leaves to time.Parse for its error.
+// The year bounds keep it where time.Parse's path is exact: it measures the
+// distance with a time.Duration, which saturates outside 1678–2262.
+func dateToDays(s string) (days int32, ok bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return 0, false
+	}
+	var n [8]int
+	for i, p := range [8]int{0, 1, 2, 3, 5, 6, 8, 9} {
+		c := s[p]
+		if !isDigit(c) {
+			return 0, false
+		}
+		n[i] = int(c - '0')
+	}
+	y := n[0]*1000 + n[1]*100 + n[2]*10 + n[3]
+	m := n[4]*10 + n[5]
+	d := n[6]*10 + n[7]
+	if y < 1700 || y > 2200 || m < 1 || m > 12 || d < 1 || d > daysIn(m, y) {
+		return 0, false
+	}
+	// Days from the civil calendar (H. Hinnant's algorithm); y > 0 here.
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12 // March = 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int32(era*146097 + doe - 719468), true
+}
+
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}

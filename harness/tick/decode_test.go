@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/goccy/go-json"
 	"github.com/stretchr/testify/assert"
@@ -271,4 +272,55 @@ func TestDecodeNumbersMatchReference(t *testing.T) {
 		requireSame(t, []byte(`{"close_usd":`+num+`}`))
 		requireSame(t, []byte(`{"volume":`+num+`}`))
 	}
+}
+
+// referenceDateToDays is DateToDays as it was before its fast path.
+func referenceDateToDays(s string) (int32, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return 0, err
+	}
+	return int32(t.Sub(time.Unix(0, 0).UTC()).Hours() / 24), nil
+}
+
+func TestDateToDaysMatchesReference(t *testing.T) {
+	// Every day of the fast path's range and a margin either side.
+	for d := time.Date(1690, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2210; d = d.AddDate(0, 0, 1) {
+		s := d.Format(time.DateOnly)
+		want, err := referenceDateToDays(s)
+		require.NoError(t, err)
+		got, err := tick.DateToDays(s)
+		require.NoError(t, err)
+		require.Equal(t, want, got, s)
+	}
+	for _, s := range []string{"", "2010-02-29", "2012-02-29", "1900-02-29", "2000-02-29", "2100-02-29", "2010-04-31",
+		"2010-13-01", "2010-00-10", "2010-01-00", "2010-01-32", "2010/01/11", " 2010-01-11", "2010-01-11 ",
+		"+010-01-11", "2010-1-11", "2010-01-1x", "1500-01-01", "9999-12-31", "0000-01-01", "1970-01-01", "1969-12-31"} {
+		want, wantErr := referenceDateToDays(s)
+		got, err := tick.DateToDays(s)
+		if wantErr != nil {
+			require.Error(t, err, s)
+			assert.Equal(t, wantErr.Error(), err.Error(), s)
+			continue
+		}
+		require.NoError(t, err, s)
+		assert.Equal(t, want, got, s)
+	}
+}
+
+func FuzzDateToDaysMatchesReference(f *testing.F) {
+	for _, s := range []string{"2010-01-11", "2012-02-29", "2010-02-29", "1700-01-01", "2200-12-31", "1699-12-31", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, wantErr := referenceDateToDays(s)
+		got, err := tick.DateToDays(s)
+		if wantErr != nil {
+			require.Error(t, err)
+			require.Equal(t, wantErr.Error(), err.Error())
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	})
 }
