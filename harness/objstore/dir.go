@@ -92,14 +92,15 @@ func (d *Dir) List(_ context.Context, prefix string) ([]Object, error) {
 	}
 	var objs []Object
 	visited := map[string]bool{} // real paths of folders walked: symlink loops end here
-	var walk func(dir string) error
-	walk = func(dir string) error {
+	var walk func(dir, key string) error
+	walk = func(dir, key string) error {
 		real, err := filepath.EvalSymlinks(dir)
 		if err != nil {
 			return err
 		}
 		if visited[real] {
-			return nil
+			// Only a symlinked folder can lead back to a folder already walked.
+			return fmt.Errorf("%s: symbolic link loop (it leads back to %s)", key, real)
 		}
 		visited[real] = true
 		entries, err := os.ReadDir(dir)
@@ -113,21 +114,15 @@ func (d *Dir) List(_ context.Context, prefix string) ([]Object, error) {
 				return err
 			}
 			key := filepath.ToSlash(rel)
-			// Size through the link; a dangling link is listed with size 0
-			// so readers report it instead of silently skipping it.
+			// Size through the link. A dangling or looping link is an error
+			// naming the key, never a silently empty object.
 			info, err := os.Stat(p)
 			if err != nil {
-				if e.Type()&fs.ModeSymlink == 0 {
-					return err
-				}
-				if strings.HasPrefix(key, prefix) {
-					objs = append(objs, Object{Key: key})
-				}
-				continue
+				return fmt.Errorf("%s: %w", key, err)
 			}
 			if info.IsDir() {
 				if strings.HasPrefix(key+"/", prefix) || strings.HasPrefix(prefix, key+"/") {
-					if err := walk(p); err != nil {
+					if err := walk(p, key); err != nil {
 						return err
 					}
 				}
@@ -139,7 +134,7 @@ func (d *Dir) List(_ context.Context, prefix string) ([]Object, error) {
 		}
 		return nil
 	}
-	if err := walk(start); err != nil {
+	if err := walk(start, strings.TrimSuffix(prefix, "/")); err != nil {
 		return nil, fmt.Errorf("list %s/%s: %w", d.Root, prefix, err)
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
