@@ -3,8 +3,9 @@
 // these column names and types, which follow docs/LAKE_CONTRACT.md.
 //
 //	t := tick.Tick{Symbol: "HSI", TradeDate: "2010-01-11", Close: 22411.5}
-//	b, _ := t.MarshalJSON()            // the Kafka record value
-//	row := tick.RowFrom(t, ts, p, off) // the lake row (Parquet or JSON Lines)
+//	b, _ := json.Marshal(t)                 // the Kafka record value
+//	err := tick.Decode(b, &t)               // fast, allocation-free decode of a record value
+//	row, err := tick.RowFrom(t, ts, p, off) // the lake row (Parquet, or JSON Lines via AppendJSONRow)
 package tick
 
 import (
