@@ -274,13 +274,27 @@ func TestDecodeNumbersMatchReference(t *testing.T) {
 	}
 }
 
-// referenceDateToDays is DateToDays as it was before its fast path.
+// referenceDateToDays is DateToDays without its fast path.
 func referenceDateToDays(s string) (int32, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
 		return 0, err
 	}
-	return int32(t.Sub(time.Unix(0, 0).UTC()).Hours() / 24), nil
+	return int32(t.Unix() / 86400), nil
+}
+
+// Dates far from 1970 (where a time.Duration would overflow) still convert
+// exactly and round-trip through DaysToDate.
+func TestDateToDaysFarDates(t *testing.T) {
+	for _, s := range []string{"0001-01-01", "1600-02-29", "1677-09-21", "2262-04-12", "2500-12-31", "9999-12-31"} {
+		d, err := tick.DateToDays(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		if got := tick.DaysToDate(d); got != s {
+			t.Errorf("DateToDays(%s) = %d, which is %s", s, d, got)
+		}
+	}
 }
 
 func TestDateToDaysMatchesReference(t *testing.T) {

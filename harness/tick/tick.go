@@ -86,7 +86,8 @@ func DateToDays(s string) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	return int32(t.Sub(epoch).Hours() / 24), nil
+	// Unix seconds, not t.Sub: a Duration overflows ±292 years from 1970.
+	return int32(t.Unix() / 86400), nil
 }
 
 // DaysToDate converts days since the Unix epoch to an ISO date.
