@@ -32,6 +32,12 @@ func TestBrokenSinkIsCaught(t *testing.T) {
 	assert.False(t, res.Pass, "a sink that commits before uploading must fail the crash scenario")
 	assert.Positive(t, res.Lost, "lost records must be detected")
 	assert.Positive(t, res.Gaps, "offset gaps must be detected")
+	// What a user sees: the failure, its seed and the command replaying it.
+	var b strings.Builder
+	require.NoError(t, WriteTable(&b, []Result{res}))
+	assert.Contains(t, b.String(), "FAIL sink-crash-mid-flush (seed 1; replay: tickflow scenario run sink-crash-mid-flush --seed 1")
+	assert.Contains(t, b.String(), "0 of 1 scenarios passed")
+	assert.Contains(t, res.Line(), "(replay: --seed 1)")
 }
 
 // TestInvariantsCatchTampering runs a clean pipeline, damages the lake or
