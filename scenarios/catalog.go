@@ -21,7 +21,7 @@ func catalog() []Scenario {
 			run: happyPath},
 		{Name: "sink-crash-mid-flush", Description: "the sink dies at seeded points of its write path (before upload, between upload and commit, after commit, a store that dies mid-PUT, a cancelled context), is restarted, and the next owner reconciles",
 			short: 3, long: 40, run: sinkCrashMidFlush},
-		{Name: "sink-kill-9", Description: "a real `tickflow sink` OS process is killed with SIGKILL at seeded times and restarted",
+		{Name: "sink-kill-9", Description: "a real `tickflow sink` OS process is killed with SIGKILL at seeded times while it consumes and restarted; the group hands its partitions on after its 1s session timeout",
 			short: 1, long: 5, run: sinkKill9},
 		{Name: "broker-stop-during-produce", Description: "a (non-controller) broker is stopped while the producer writes, then restarted",
 			run: brokerStopDuringProduce},

@@ -120,16 +120,7 @@ counts (minutes). Exit 0: all passed; 1: a scenario failed or could not run; 2: 
 			if err != nil {
 				return failError("interrupted after %d scenarios: %v (seed %d)", len(results), err, seed)
 			}
-			var failed []string
-			for _, r := range results {
-				if !r.Pass {
-					failed = append(failed, r.Scenario)
-				}
-			}
-			if len(failed) > 0 {
-				return failError("%d of %d scenarios failed: %s (replay with --seed %d)", len(failed), len(results), strings.Join(failed, ", "), seed)
-			}
-			return nil
+			return scenarioFailure(results, seed, long)
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "run every scenario")
@@ -137,4 +128,24 @@ counts (minutes). Exit 0: all passed; 1: a scenario failed or could not run; 2: 
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON (live lines go to stderr)")
 	cmd.Flags().BoolVar(&long, "long", false, "full iteration counts and fault durations (minutes instead of seconds)")
 	return cmd
+}
+
+// scenarioFailure is the exit-1 error naming the scenarios that did not
+// pass, the seed and the command that replays exactly them; nil when all
+// passed.
+func scenarioFailure(results []scenarios.Result, seed int64, long bool) error {
+	var failed []string
+	for _, r := range results {
+		if !r.Pass {
+			failed = append(failed, r.Scenario)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	replay := fmt.Sprintf("tickflow scenario run %s --seed %d", strings.Join(failed, " "), seed)
+	if long {
+		replay += " --long"
+	}
+	return failError("%d of %d scenarios failed: %s (seed %d; replay: %s)", len(failed), len(results), strings.Join(failed, ", "), seed, replay)
 }

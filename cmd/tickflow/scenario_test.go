@@ -86,3 +86,38 @@ func TestScenarioCmd(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioFailure: a run with failures exits 1 naming them, the seed
+// and the command that replays exactly them (a broken sink is not reachable
+// from the CLI, so the results are made up here; scenarios' own tests run
+// the broken sink).
+func TestScenarioFailure(t *testing.T) {
+	pass := scenarios.Result{Scenario: "happy-path", Pass: true}
+	fail := scenarios.Result{Scenario: "sink-crash-mid-flush", Failures: []string{"lost"}}
+	errored := scenarios.Result{Scenario: "sink-kill-9", Error: "precondition"}
+	cases := []struct {
+		name    string
+		results []scenarios.Result
+		long    bool
+		want    string // "" → no error
+	}{
+		{"all pass", []scenarios.Result{pass, pass}, false, ""},
+		{"one fails", []scenarios.Result{pass, fail}, false,
+			"1 of 2 scenarios failed: sink-crash-mid-flush (seed 21; replay: tickflow scenario run sink-crash-mid-flush --seed 21)"},
+		{"fail and error, long", []scenarios.Result{fail, pass, errored}, true,
+			"2 of 3 scenarios failed: sink-crash-mid-flush, sink-kill-9 (seed 21; replay: tickflow scenario run sink-crash-mid-flush sink-kill-9 --seed 21 --long)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := scenarioFailure(tc.results, 21, tc.long)
+			if tc.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			var ee *exitError
+			require.True(t, errors.As(err, &ee), "%v", err)
+			assert.Equal(t, exitViolation, ee.code)
+			assert.Contains(t, ee.Error(), tc.want)
+		})
+	}
+}
