@@ -85,7 +85,12 @@
 //     on a refused fence, and the flusher skips stale ones, so nothing of a
 //     partition this member lost is uploaded after the loss is known (5).
 //     A refused fence rewinds the partition in the poll loop, which drops
-//     what it already fetched of it.
+//     what it already fetched of it. Encoding is not ordered: a batch's
+//     segments start encoding (up to GOMAXPROCS at a time) when the poll
+//     loop hands the batch over, ahead of the flusher. That only turns
+//     sealed rows into object bodies, touching neither S3 nor Kafka; the
+//     flusher waits for a body before it uploads it, so the order of
+//     fences, uploads and commits above is unchanged.
 //
 // Residual risk, stated plainly: a member that passes the fence and then
 // stalls for longer than the session timeout before its PUT lands can still
@@ -116,6 +121,7 @@
 //
 // Buffers are per partition and bounded by FlushRecords/FlushBytes; sealed
 // segments wait for upload in at most three batches (two queued, one
-// uploading; a full queue stops polling). Memory is thresholds × assigned
-// partitions, not data volume.
+// uploading; a full queue stops polling), mostly as encoded object bodies
+// (a segment's rows are released once it is encoded). Memory is
+// thresholds × assigned partitions, not data volume.
 package sink

@@ -100,35 +100,48 @@ func (*fastSnappy) Encode(dst, src []byte) ([]byte, error) {
 
 // EncodeParquet writes rows as one snappy-compressed Parquet file to buf.
 func EncodeParquet(buf *bytes.Buffer, rows []tick.Row) error {
-	w := parquetWriters.Get().(*parquet.GenericWriter[tick.Row])
-	w.Reset(buf)
-	if _, err := w.Write(rows); err != nil {
-		return fmt.Errorf("encode parquet: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("encode parquet: %w", err)
-	}
-	parquetWriters.Put(w)
-	return nil
+	return encodeChunks(buf, Parquet, false, rows)
 }
-
-var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
 // EncodeJSON writes rows as JSON Lines (tick.AppendJSONRow) to buf,
 // gzip-compressed when gz is set.
 func EncodeJSON(buf *bytes.Buffer, rows []tick.Row, gz bool) error {
+	return encodeChunks(buf, JSON, gz, rows)
+}
+
+// encodeChunks writes the rows of all chunks, in order, as one object of
+// format f to buf.
+func encodeChunks(buf *bytes.Buffer, f Format, gz bool, chunks ...[]tick.Row) error {
+	if f == Parquet {
+		w := parquetWriters.Get().(*parquet.GenericWriter[tick.Row])
+		w.Reset(buf)
+		for _, rows := range chunks {
+			if _, err := w.Write(rows); err != nil {
+				return fmt.Errorf("encode parquet: %w", err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("encode parquet: %w", err)
+		}
+		parquetWriters.Put(w)
+		return nil
+	}
 	line := make([]byte, 0, 256)
 	if !gz {
-		for _, r := range rows {
-			buf.Write(tick.AppendJSONRow(line[:0], r))
+		for _, rows := range chunks {
+			for _, r := range rows {
+				buf.Write(tick.AppendJSONRow(line[:0], r))
+			}
 		}
 		return nil
 	}
 	zw := gzipWriters.Get().(*gzip.Writer)
 	zw.Reset(buf)
-	for _, r := range rows {
-		if _, err := zw.Write(tick.AppendJSONRow(line[:0], r)); err != nil {
-			return fmt.Errorf("encode json.gz: %w", err)
+	for _, rows := range chunks {
+		for _, r := range rows {
+			if _, err := zw.Write(tick.AppendJSONRow(line[:0], r)); err != nil {
+				return fmt.Errorf("encode json.gz: %w", err)
+			}
 		}
 	}
 	if err := zw.Close(); err != nil {
@@ -137,3 +150,5 @@ func EncodeJSON(buf *bytes.Buffer, rows []tick.Row, gz bool) error {
 	gzipWriters.Put(zw)
 	return nil
 }
+
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
