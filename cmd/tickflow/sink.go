@@ -95,7 +95,7 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.IntVar(&flushBytes, "flush-bytes", 64<<20, "close a partition's object after B bytes of record values")
 	fl.DurationVar(&flushInterval, "flush-interval", 10*time.Second, "close a partition's object D after its first record")
 	fl.DurationVar(&untilIdle, "until-idle", 0, "exit cleanly after D without new records (0: run until SIGINT/SIGTERM)")
-	fl.DurationVar(&sessionTimeout, "session-timeout", 0, "group session timeout: a member silent this long is evicted (0: kgo's 45s; the broker bounds it)")
+	fl.DurationVar(&sessionTimeout, "session-timeout", 10*time.Second, "group session timeout: a crashed member's partitions move after this long (0: kgo's 45s; brokers allow 6s..30m by default)")
 	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
 	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain)")
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
