@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/tick"
 )
 
 func init() { register(newVerifyCmd) }
@@ -59,25 +63,109 @@ type verifyFlags struct {
 	production bool
 	allowGaps  bool
 	json       bool
+
+	// Dead letters: offsets the sink sent to the dead-letter topic are not
+	// gaps. A lake downloaded to a folder lost the S3 metadata that says
+	// so; these flags say it instead.
+	brokers, topic, dlqTopic string
+	dlqTimeout               time.Duration
+	skipped                  string
+}
+
+// deadLetterOptions reads --skipped-offsets and the dead-letter topic
+// (--brokers) and returns the Check options that declare those offsets,
+// plus the DLQ read (nil without --brokers).
+func (f *verifyFlags) deadLetterOptions(ctx context.Context) ([]lake.Option, *lake.DeadLetters, error) {
+	var opts []lake.Option
+	if f.skipped != "" {
+		m, err := lake.ParseSkippedOffsets(f.skipped)
+		if err != nil {
+			return nil, nil, usageError("--skipped-offsets: %v", err)
+		}
+		opts = append(opts, lake.SkippedOffsetMap(m))
+	}
+	if f.brokers == "" {
+		return opts, nil, nil
+	}
+	if f.topic == "" {
+		return nil, nil, usageError("--topic is empty: name the source topic the lake was written from")
+	}
+	if f.dlqTimeout <= 0 {
+		return nil, nil, usageError("--dlq-timeout %s: want a duration > 0", f.dlqTimeout)
+	}
+	dlq := f.dlqTopic
+	if dlq == "" {
+		dlq = f.topic + ".dlq"
+	}
+	var brokers []string
+	for _, b := range strings.Split(f.brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			brokers = append(brokers, b)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, f.dlqTimeout)
+	defer cancel()
+	d, err := lake.ReadDeadLetters(rctx, brokers, dlq, f.topic)
+	if err != nil {
+		return nil, nil, usageError("verify: %v (--brokers, --dlq-topic, --dlq-timeout %s; without Kafka access use --skipped-offsets)", err, f.dlqTimeout)
+	}
+	return append(opts, d.Option()), d, nil
+}
+
+// writeDeadLetters summarises the dead-letter read and how many of its
+// offsets filled holes in the lake.
+func writeDeadLetters(w io.Writer, d *lake.DeadLetters, rep *lake.Report) error {
+	var filled int64
+	for _, p := range rep.Partitions {
+		filled += p.Skipped
+	}
+	var b strings.Builder
+	if d.Missing {
+		fmt.Fprintf(&b, "DEAD LETTERS: topic %s does not exist: no offsets accounted as dead letters\n", d.Topic)
+	} else {
+		fmt.Fprintf(&b, "DEAD LETTERS: %d offsets of %s read from %s (%d records), %d accounted as dead letters in the lake's offset coverage\n",
+			d.Count(), d.SourceTopic, d.Topic, d.Records, filled)
+	}
+	if d.OtherTopics > 0 {
+		fmt.Fprintf(&b, "  %d records of other source topics ignored\n", d.OtherTopics)
+	}
+	if d.Malformed > 0 {
+		fmt.Fprintf(&b, "  %d malformed records ignored (no usable tickflow-source-* headers), e.g.:\n", d.Malformed)
+		for _, e := range d.MalformedExamples {
+			fmt.Fprintf(&b, "    %s\n", e)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func newVerifyCmd() *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
-		Use:   "verify (--dir DIR | [--s3-endpoint URL] --bucket B [--prefix P]) [--expect-records N] [--production] [--json]",
+		Use:   "verify (--dir DIR | [--s3-endpoint URL] --bucket B [--prefix P]) [--expect-records N] [--brokers ADDRS [--topic T] [--dlq-topic T] | --skipped-offsets P:O[-O2],...] [--production] [--json]",
 		Short: "Check a lake against the Glue/Athena contract (rules L01–L16, crawler prediction, offset coverage)",
 		Long: `verify reads every object of the stock_ticks table under a folder or an S3 prefix and checks
 the lake contract (docs/LAKE_CONTRACT.md): Hive partitions, formats, schemas, JSON Lines, Parquet
 types, deterministic names, per-Kafka-partition offset coverage (no overlap, no gap), and what a
 default Glue crawler would create. Exit 0: clean; 1: violations; 2: bad flags or the lake could
-not be read. --production adds L15 (median object size ≥ 64 MiB, a warning).`,
+not be read. --production adds L15 (median object size ≥ 64 MiB, a warning).
+
+Offsets the sink sent to the dead-letter topic are absent from the lake on purpose. On S3 the
+objects' metadata declares them; a downloaded folder (aws s3 sync) has no metadata, so give
+--brokers to read the dead-letter topic (TOPIC.dlq) from start to end and count its offsets as
+dead letters, or list them with --skipped-offsets 0:17,0:40-42,3:9. Unlike --allow-gaps, any
+other missing offset still fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, prefix, err := f.src.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			opts := []lake.Option{lake.Production(f.production)}
+			opts, dlq, err := f.deadLetterOptions(cmd.Context())
+			if err != nil {
+				return err
+			}
+			opts = append(opts, lake.Production(f.production))
 			if cmd.Flags().Changed("expect-records") {
 				if f.expect < 0 {
 					return usageError("--expect-records %d: want a count ≥ 0", f.expect)
@@ -99,6 +187,14 @@ not be read. --production adds L15 (median object size ≥ 64 MiB, a warning).`,
 			} else {
 				err = rep.WriteText(out)
 			}
+			if err == nil && dlq != nil {
+				// JSON goes to stdout alone, so the summary goes to stderr.
+				w := out
+				if f.json {
+					w = cmd.ErrOrStderr()
+				}
+				err = writeDeadLetters(w, dlq, rep)
+			}
 			if err != nil {
 				return usageError("verify: write report: %v", err)
 			}
@@ -113,5 +209,10 @@ not be read. --production adds L15 (median object size ≥ 64 MiB, a warning).`,
 	cmd.Flags().BoolVar(&f.production, "production", false, "production checks too (L15 small files, warning only)")
 	cmd.Flags().BoolVar(&f.allowGaps, "allow-gaps", false, "do not fail on offset gaps (transactional or compacted topics); overlaps still fail")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&f.brokers, "brokers", "", "Kafka bootstrap servers, comma-separated: read the dead-letter topic so its offsets are not gaps")
+	cmd.Flags().StringVar(&f.topic, "topic", tick.DefaultTopic, "source topic the lake was written from (with --brokers)")
+	cmd.Flags().StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic (default TOPIC.dlq)")
+	cmd.Flags().DurationVar(&f.dlqTimeout, "dlq-timeout", 30*time.Second, "bound on reading the dead-letter topic")
+	cmd.Flags().StringVar(&f.skipped, "skipped-offsets", "", "offsets known to be dead letters, PARTITION:OFFSET[-LAST],... (no Kafka access needed)")
 	return cmd
 }
