@@ -506,17 +506,31 @@ func (s *Sink) seal(st *partState, end int64) {
 }
 
 func decode(r *kgo.Record, t *tick.Tick) (tick.Row, error) {
-	if err := tick.Decode(r.Value, t); err != nil {
-		return tick.Row{}, fmt.Errorf("value is not tick JSON: %w", err)
-	}
-	if t.Symbol == "" {
-		return tick.Row{}, errors.New("tick has no symbol")
+	if err := decodeTick(r.Value, t); err != nil {
+		return tick.Row{}, err
 	}
 	row, err := tick.RowFrom(*t, r.Timestamp, r.Partition, r.Offset)
 	if err != nil {
 		return tick.Row{}, fmt.Errorf("trade_date %q is not YYYY-MM-DD: %w", t.TradeDate, err)
 	}
 	return row, nil
+}
+
+// decodeTick accepts tickflow's tick JSON and, off the hot path, the seed
+// project's CSV-row JSON (tick.DecodeSeed), so a pipeline still running the
+// seed's producer can switch to this sink. The error is the tick format's.
+func decodeTick(b []byte, t *tick.Tick) error {
+	err := tick.Decode(b, t)
+	if err == nil && t.Symbol != "" {
+		return nil
+	}
+	if tick.DecodeSeed(b, t) == nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("value is not tick JSON: %w", err)
+	}
+	return errors.New("tick has no symbol")
 }
 
 // DLQ record headers.
