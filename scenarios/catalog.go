@@ -59,6 +59,12 @@ func scale[T any](e *env, short, long T) T {
 // pipeline runs load and faults concurrently with one supervised sink, then
 // drains and stops the sink cleanly. faults runs while the load is produced.
 func (e *env) pipeline(ctx context.Context, n int, lo loadOptions, faults func(ctx context.Context) error) error {
+	return e.pipelineThen(ctx, n, lo, faults, nil)
+}
+
+// pipelineThen is pipeline with afterLoad run once the whole load is
+// acknowledged and before the drain (nil: nothing).
+func (e *env) pipelineThen(ctx context.Context, n int, lo loadOptions, faults, afterLoad func(ctx context.Context) error) error {
 	sv := e.supervise(ctx, nil)
 	load := e.produceAsync(ctx, n, lo)
 	var ferr error
@@ -66,10 +72,18 @@ func (e *env) pipeline(ctx context.Context, n int, lo loadOptions, faults func(c
 		ferr = faults(ctx)
 	}
 	perr := load.wait()
+	if ferr == nil && perr == nil && afterLoad != nil {
+		ferr = afterLoad(ctx)
+	}
 	if ferr == nil && perr == nil {
 		ferr = e.drain(ctx, scale(e, 60*time.Second, 180*time.Second))
 	}
-	serr := sv.stop()
+	return scenarioErr(ferr, perr, sv.stop())
+}
+
+// scenarioErr picks what a scenario reports: its faults' or drain's error
+// first, then the load's, then the sink's shutdown.
+func scenarioErr(ferr, perr, serr error) error {
 	switch {
 	case ferr != nil:
 		return ferr
@@ -151,14 +165,7 @@ func brokerStopDuringConsume(ctx context.Context, e *env) error {
 		}
 		return e.drain(ctx, scale(e, 60*time.Second, 180*time.Second))
 	}()
-	serr := sv.stop()
-	if ferr != nil {
-		return ferr
-	}
-	if serr != nil {
-		return fmt.Errorf("sink shutdown: %w", serr)
-	}
-	return nil
+	return scenarioErr(ferr, nil, sv.stop())
 }
 
 func leaderShuffleUnderLoad(ctx context.Context, e *env) error {
@@ -281,39 +288,29 @@ func s3Latency(ctx context.Context, e *env) error {
 func poisonRecords(ctx context.Context, e *env) error {
 	n := scale(e, 3000, 60_000)
 	k := scale(e, 12, 200)
-	sv := e.supervise(ctx, nil)
-	load := e.produceAsync(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)})
 	// Poison goes in the middle of the load, so good records of the same
 	// partitions follow it...
-	ferr := e.waitSent(ctx, int64(n/4))
-	if ferr == nil {
-		ferr = e.injectPoison(ctx, k)
-	}
-	if ferr == nil {
+	during := func(ctx context.Context) error {
+		if err := e.waitSent(ctx, int64(n/4)); err != nil {
+			return err
+		}
+		if err := e.injectPoison(ctx, k); err != nil {
+			return err
+		}
 		e.notef("injected %d poison records after %d records", k, n/4)
+		return nil
 	}
-	perr := load.wait()
 	// ...and after it, so partitions end in dead letters: the sink must
 	// still commit to their end (the drain finishes) and the lake tile.
-	if ferr == nil && perr == nil {
+	after := func(ctx context.Context) error {
 		k2 := scale(e, 8, 40)
-		if ferr = e.injectPoison(ctx, k2); ferr == nil {
-			e.notef("injected %d poison records at the end of the partitions", k2)
+		if err := e.injectPoison(ctx, k2); err != nil {
+			return err
 		}
+		e.notef("injected %d poison records at the end of the partitions", k2)
+		return nil
 	}
-	if ferr == nil && perr == nil {
-		ferr = e.drain(ctx, scale(e, 60*time.Second, 180*time.Second))
-	}
-	serr := sv.stop()
-	switch {
-	case ferr != nil:
-		return ferr
-	case perr != nil:
-		return perr
-	case serr != nil:
-		return fmt.Errorf("sink shutdown: %w", serr)
-	}
-	return nil
+	return e.pipelineThen(ctx, n, loadOptions{rate: scale(e, 2000.0, 5000.0)}, during, after)
 }
 
 func producerRetries(ctx context.Context, e *env) error {

@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -206,14 +205,7 @@ func sinkCrashMidFlush(ctx context.Context, e *env) error {
 	}
 	sv := e.supervise(ctx, nil)
 	derr := e.drain(ctx, scale(e, 60*time.Second, 180*time.Second))
-	serr := sv.stop()
-	if derr != nil {
-		return derr
-	}
-	if serr != nil {
-		return fmt.Errorf("sink shutdown: %w", serr)
-	}
-	return nil
+	return scenarioErr(derr, nil, sv.stop())
 }
 
 // firstLine is an error's first line ("clean exit" for nil).
