@@ -203,9 +203,6 @@ func (c *Coordinator) AddPartitions(ctx context.Context, topic string, add int) 
 func (c *Coordinator) StopBroker(id int32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return ErrClosed
-	}
 	b, err := c.brokerLocked(id)
 	if err != nil {
 		return err
@@ -240,9 +237,6 @@ func (c *Coordinator) StopBroker(id int32) error {
 func (c *Coordinator) RestartBroker(id int32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return ErrClosed
-	}
 	b, err := c.brokerLocked(id)
 	if err != nil {
 		return err
@@ -268,9 +262,6 @@ func (c *Coordinator) RestartBroker(id int32) error {
 func (c *Coordinator) MoveLeader(topic string, partition int32, broker int32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return ErrClosed
-	}
 	b, err := c.brokerLocked(broker)
 	if err != nil {
 		return err
@@ -296,7 +287,12 @@ func (c *Coordinator) ShuffleLeaders() error {
 	return nil
 }
 
+// brokerLocked finds broker id for a verb that acts on it (c.mu held); it
+// returns ErrClosed once the world is closed.
 func (c *Coordinator) brokerLocked(id int32) (*brokerState, error) {
+	if c.closed {
+		return nil, ErrClosed
+	}
 	for _, b := range c.brokers {
 		if b.id == id {
 			return b, nil
