@@ -209,8 +209,8 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}
 		if s.idle() {
 			if !s.assignedAny.Load() {
-				return fmt.Errorf("sink: %w of %s in group %s within %s (another member may still hold them until its session times out; run longer or check the group)",
-					ErrNeverAssigned, s.cfg.topic, s.cfg.group, s.cfg.untilIdle)
+				return fmt.Errorf("sink: %w of %s in group %s within %s (other members may hold every partition; check the group with kcat or kadm)",
+					ErrNeverAssigned, s.cfg.topic, s.cfg.group, max(s.cfg.untilIdle, neverAssigned))
 			}
 			return s.shutdown(work)
 		}
@@ -253,17 +253,23 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 // or it never got a partition in that time.
 func (s *Sink) idle() bool {
 	d := s.cfg.untilIdle
-	if d <= 0 || time.Since(time.Unix(0, s.lastRec.Load())) < d {
+	quiet := time.Since(time.Unix(0, s.lastRec.Load()))
+	if d <= 0 || quiet < d {
 		return false
 	}
 	if !s.assignedAny.Load() {
-		return true
+		// Joining can take a while (a dead member's session must expire
+		// first): give up on ever being assigned only after neverAssigned.
+		return quiet >= max(d, neverAssigned)
 	}
 	s.mu.Lock()
 	n := len(s.parts)
 	s.mu.Unlock()
 	return n > 0 && s.caughtUp.Load()
 }
+
+// neverAssigned is how long UntilIdle waits for a first assignment.
+const neverAssigned = 30 * time.Second
 
 // runErr is the first error that must end Run.
 func (s *Sink) runErr() error {
