@@ -97,6 +97,9 @@ func (w *World) startKafka(ctx context.Context) error {
 	cfg := w.cfg
 	host, port, _ := splitAddr(cfg.kafkaAddr) // validated
 	w.lns = newListenerSet(host)
+	if logsKafka(w.log) {
+		w.lns.rl = &requestLog{log: w.log}
+	}
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(cfg.brokers),
 		kfake.ListenFn(w.lns.listen),
@@ -134,6 +137,9 @@ func (w *World) startKafka(ctx context.Context) error {
 		return fmt.Errorf("broker: start kafka: %w", err)
 	}
 	w.cluster = c
+	if w.lns.rl != nil {
+		w.lns.rl.cluster.Store(c)
+	}
 	// Real Kafka answers INVALID_TOPIC_EXCEPTION for a Metadata request
 	// naming a topic it could never create ("bad topic", "x/../y"), with or
 	// without auto-creation; kfake would auto-create it. A one-request fault
