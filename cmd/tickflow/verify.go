@@ -22,6 +22,7 @@ func init() { register(newVerifyCmd) }
 // a local folder, or an S3 bucket (real AWS when the endpoint is omitted).
 type lakeSource struct {
 	dir, endpoint, bucket, prefix, region, accessKey, secretKey string
+	timeout                                                     time.Duration
 }
 
 func (s *lakeSource) flags(fs *pflag.FlagSet) {
@@ -32,6 +33,11 @@ func (s *lakeSource) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.region, "region", "", "AWS region (default us-east-1 or the SDK's configuration)")
 	fs.StringVar(&s.accessKey, "access-key", "", "static S3 access key (default: the AWS SDK credential chain)")
 	fs.StringVar(&s.secretKey, "secret-key", "", "static S3 secret key")
+	fs.DurationVar(&s.timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 endpoint that does not connect or answer within this long")
+}
+
+func (s *lakeSource) target() s3Target {
+	return s3Target{endpoint: s.endpoint, bucket: s.bucket, timeout: s.timeout}
 }
 
 // open returns the store and the prefix inside it that holds stock_ticks/.
@@ -50,10 +56,17 @@ func (s *lakeSource) open(ctx context.Context) (objstore.Store, string, error) {
 	case (s.accessKey == "") != (s.secretKey == ""):
 		return nil, "", usageError("--access-key and --secret-key go together")
 	}
+	if s.timeout <= 0 {
+		return nil, "", usageError("--s3-timeout %s: want a duration > 0", s.timeout)
+	}
+	ak, sk := localCredentials(os.Stderr, s.endpoint, s.accessKey, s.secretKey)
 	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: s.endpoint, Bucket: s.bucket, Region: s.region,
-		AccessKey: s.accessKey, SecretKey: s.secretKey})
+		AccessKey: ak, SecretKey: sk, Timeout: s.timeout})
 	if err != nil {
 		return nil, "", usageError("%v", err)
+	}
+	if err := checkBucket(ctx, st, s.target()); err != nil {
+		return nil, "", err
 	}
 	return st, s.prefix, nil
 }
@@ -205,7 +218,7 @@ other missing offset still fails.`,
 			}
 			rep, err := lake.Check(cmd.Context(), st, prefix, opts...)
 			if err != nil {
-				return usageError("verify: %v", err)
+				return usageError("verify: %v", s3Error(f.src.target(), err))
 			}
 			out := cmd.OutOrStdout()
 			if f.json {
