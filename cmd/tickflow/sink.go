@@ -19,7 +19,7 @@ func newSinkCmd() *cobra.Command {
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
 		gz, asJSON                                                                            bool
 		flushRecords, flushBytes                                                              int
-		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout                        time.Duration
+		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout, rebalance             time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sink --brokers ADDRS --bucket B [--s3-endpoint URL] [--prefix P] [--group G] [--topic T] [--format parquet|json] [--gzip] [--flush-records N --flush-bytes B --flush-interval D] [--until-idle D] [--session-timeout D --heartbeat-interval D]",
@@ -41,6 +41,9 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			}
 			if flushRecords <= 0 || flushBytes <= 0 || flushInterval <= 0 || untilIdle < 0 {
 				return usageError("--flush-records, --flush-bytes and --flush-interval must be positive")
+			}
+			if rebalance < 0 {
+				return usageError("--rebalance-timeout %s: want a duration >= 0", rebalance)
 			}
 			if sessionTimeout < 0 || heartbeat < 0 || (sessionTimeout > 0 && heartbeat > 0 && heartbeat >= sessionTimeout) {
 				return usageError("--session-timeout %s / --heartbeat-interval %s: want positive durations, the heartbeat shorter than the session timeout", sessionTimeout, heartbeat)
@@ -74,6 +77,9 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			}
 			if heartbeat > 0 {
 				opts = append(opts, sink.HeartbeatInterval(heartbeat))
+			}
+			if rebalance > 0 {
+				opts = append(opts, sink.RebalanceTimeout(rebalance))
 			}
 			s, err := sink.New(ctx, strings.Split(brokers, ","), st, opts...)
 			if err != nil {
@@ -109,6 +115,7 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.DurationVar(&untilIdle, "until-idle", 0, "exit cleanly after D without new records (0: run until SIGINT/SIGTERM)")
 	fl.DurationVar(&sessionTimeout, "session-timeout", 10*time.Second, "group session timeout: a crashed member's partitions move after this long (0: kgo's 45s; brokers allow 6s..30m by default)")
 	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
+	fl.DurationVar(&rebalance, "rebalance-timeout", 0, "how long the group waits for members to rejoin a rebalance (0: the S3 retry budget + 10s, at least 60s, so a member flushing a revoked partition is not evicted)")
 	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain)")
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
