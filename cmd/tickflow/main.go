@@ -52,7 +52,9 @@ func newRoot() *cobra.Command {
 		Short:         "Kafka → S3 stock-tick pipeline with an embedded fake world and a lake contract checker",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionText(),
 	}
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError("%v (see '%s --help')", err, c.CommandPath())
 	})
