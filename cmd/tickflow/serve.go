@@ -110,7 +110,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		return usageError("serve: %v", err)
 	}
 
-	ui, err := startUI(ctx, f.ui, stderr, logger)
+	ui, uiNote, err := startUI(ctx, f.ui, logger)
 	if err == nil && ui != nil {
 		if err = ui.Watch(ctx, dashboard.Target{World: w}); err != nil {
 			ui.Close()
@@ -126,7 +126,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 
 	info := newServeInfo(w, f)
 	if ui != nil {
-		info.UIURL = ui.URL()
+		info.UIURL, info.uiNote = ui.URL(), uiNote
 	}
 	if f.json {
 		err = json.NewEncoder(stdout).Encode(info)
@@ -257,6 +257,7 @@ type serveInfo struct {
 	SecretKey        string       `json:"secret_key"`
 	DataDir          string       `json:"data_dir,omitempty"` // empty: in memory
 	UIURL            string       `json:"ui_url,omitempty"`   // the dashboard; empty with --ui off
+	uiNote           string       // why the dashboard is not on --ui's default address
 	Examples         serveExample `json:"examples"`
 }
 
@@ -341,7 +342,11 @@ func (in serveInfo) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "  access key         %s\n", in.AccessKey)
 	fmt.Fprintf(&b, "  secret key         %s\n\n", in.SecretKey)
 	if in.UIURL != "" {
-		fmt.Fprintf(&b, "Dashboard\n  %s   (metrics: %smetrics)\n\n", in.UIURL, in.UIURL)
+		fmt.Fprintf(&b, "Dashboard\n  %s   (Prometheus metrics: %smetrics)\n", in.UIURL, in.UIURL)
+		if in.uiNote != "" {
+			fmt.Fprintf(&b, "  (%s)\n", in.uiNote)
+		}
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "kcat\n  %s\n  %s\n  %s\n\n", in.Examples.KcatMetadata, in.Examples.KcatProduce, in.Examples.KcatConsume)
 	fmt.Fprintf(&b, "aws CLI\n  %s\n  %s\n\n", in.Examples.AWSCopy, in.Examples.AWSList)

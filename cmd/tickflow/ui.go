@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"syscall"
@@ -33,21 +32,21 @@ func addUIFlag(fl *pflag.FlagSet, f *uiFlag, def, what string) {
 
 // startUI starts the dashboard unless --ui is off; nil means off. When the
 // address came from the default (not typed) and its port is taken, the page
-// moves to a free port with a warning on stderr instead of failing the
-// command: the default must not stop a second serve from starting.
-func startUI(ctx context.Context, f uiFlag, stderr io.Writer, log *slog.Logger) (*dashboard.Server, error) {
+// moves to a free port and note says so, instead of failing the command:
+// the default must not stop a second serve from starting. A typed address
+// that is taken is a usage error.
+func startUI(ctx context.Context, f uiFlag, log *slog.Logger) (d *dashboard.Server, note string, err error) {
 	if strings.EqualFold(f.addr, uiOff) || f.addr == "" {
-		return nil, nil
+		return nil, "", nil
 	}
-	d, err := dashboard.Start(ctx, dashboard.Addr(f.addr), dashboard.Logger(log))
+	d, err = dashboard.Start(ctx, dashboard.Addr(f.addr), dashboard.Logger(log))
 	if err != nil && !f.explicit && errors.Is(err, syscall.EADDRINUSE) {
 		d, err = dashboard.Start(ctx, dashboard.Addr("127.0.0.1:0"), dashboard.Logger(log))
-		if err == nil {
-			fmt.Fprintf(stderr, "tickflow: dashboard: %s is in use; serving the page on %s instead (--ui ADDR picks the address, --ui off turns it off)\n", f.addr, d.URL())
-		}
+		note = fmt.Sprintf("%s was in use; --ui ADDR picks the address", f.addr)
+		log.Info("dashboard: default address in use, serving on a free port", "addr", f.addr)
 	}
 	if err != nil {
-		return nil, usageError("--ui %s: %v", f.addr, err)
+		return nil, "", usageError("--ui %s: %v", f.addr, err)
 	}
-	return d, nil
+	return d, note, nil
 }

@@ -186,6 +186,9 @@ func (s *Server) Watch(ctx context.Context, t Target) error {
 	old := s.cur
 	s.cur = nt
 	s.verify = nil
+	// A sample running now may still read the old world; the one after
+	// it reads the new one.
+	want := s.seq + 2
 	s.mu.Unlock()
 	if old != nil {
 		old.close()
@@ -195,8 +198,35 @@ func (s *Server) Watch(ctx context.Context, t Target) error {
 	} else {
 		s.logEvent("world", "no world attached", nil)
 	}
-	s.Refresh()
+	s.waitSample(ctx, want)
 	return nil
+}
+
+// waitSample waits (at most 5 s, or until ctx ends) for sample number seq,
+// so that the page and /api/state show a new world as soon as Watch returns.
+func (s *Server) waitSample(ctx context.Context, seq uint64) {
+	ch, unsub := s.subscribe()
+	defer unsub()
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	for {
+		s.Refresh()
+		s.mu.Lock()
+		got := s.seq
+		s.mu.Unlock()
+		if got >= seq {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case <-s.done:
+			return
+		}
+	}
 }
 
 // Refresh asks for a sample now instead of at the next interval.
