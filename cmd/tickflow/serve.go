@@ -128,6 +128,12 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	if ui != nil {
 		info.UIURL, info.uiNote = ui.URL(), uiNote
 	}
+	if n, ok := topicPartitions(ctx, w, f.topic); ok && n != f.partitions {
+		// A --data-dir world keeps the topic it was created with.
+		info.Partitions = n
+		fmt.Fprintf(stderr, "tickflow serve: warning: topic %s in --data-dir %s already has %d partitions; --partitions %d did not apply to it (only to topics created from now on); use a new --data-dir for %d\n",
+			f.topic, f.dataDir, n, f.partitions, f.partitions)
+	}
 	if f.json {
 		err = json.NewEncoder(stdout).Encode(info)
 	} else {
@@ -157,6 +163,22 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	case <-time.After(shutdownTimeout):
 		return fmt.Errorf("serve: shut down: world did not close within %s", shutdownTimeout)
 	}
+}
+
+// topicPartitions returns the number of partitions topic really has.
+func topicPartitions(ctx context.Context, w *broker.World, topic string) (int, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	topics, err := w.Coordinator().Topics(ctx)
+	if err != nil {
+		return 0, false
+	}
+	for _, t := range topics {
+		if t.Name == topic {
+			return len(t.Partitions), true
+		}
+	}
+	return 0, false
 }
 
 // validate catches, before anything starts, what broker.Start cannot name
