@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/produce"
 	"github.com/tickflow/tickflow/harness/tick"
@@ -249,4 +251,91 @@ func produceTo(t testing.TB, w *world, topic string, n int) int64 {
 	res, err := p.Produce(context.Background(), produce.Synthetic(n, 7))
 	require.NoError(t, err)
 	return res.Produced
+}
+
+// Records that retention removed before the sink read them are counted in
+// the next object's metadata, logged and in Stats, and the lake checker
+// reports them as expired (K01), not as delivered and not as a gap.
+func TestRetentionExpiredCounted(t *testing.T) {
+	w := newWorld(t, 1)
+	first := produceTicks(t, w, false, 300)
+	a, stopA := runSink(t, w, FlushRecords(100))
+	waitCommitted(t, w, a, first)
+	require.NoError(t, stopA())
+	second := produceTicks(t, w, false, 300)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	const logStart = 450
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: tick.DefaultTopic, Partition: 0, At: logStart})
+	dr, err := kadm.NewClient(cl).DeleteRecords(context.Background(), os)
+	require.NoError(t, err)
+	require.NoError(t, dr.Error())
+
+	b, stopB := runSink(t, w, FlushRecords(100))
+	waitCommitted(t, w, b, first+second)
+	require.NoError(t, stopB())
+	assert.EqualValues(t, logStart-first, b.Stats().Expired)
+	var rows int64
+	var expired int
+	for _, o := range readLake(t, w.store) {
+		rows += int64(len(o.rows))
+		h, err := w.store.Head(context.Background(), o.key)
+		require.NoError(t, err)
+		if v := h.Metadata[MetaExpired]; v != "" {
+			assert.Equal(t, first, o.start, "the expired range opens the object that follows the commit")
+			expired, _ = strconv.Atoi(v)
+			assert.EqualValues(t, logStart, o.rows[0].KafkaOffset)
+		}
+	}
+	assert.EqualValues(t, logStart-first, expired)
+	assert.EqualValues(t, first+second-(logStart-first), rows)
+	rep, err := lake.Check(context.Background(), w.store, "")
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Violations)
+	assert.Equal(t, []string{"K01"}, rep.Rules())
+	assert.EqualValues(t, logStart-first, rep.Partitions[0].Expired)
+}
+
+// A topic deleted and re-created restarts at offset 0, so its object names
+// collide with the old incarnation's. The sink must not adopt an old object
+// (that would skip the new records): it stops and names the key. Once the
+// old objects are moved away, the new incarnation lands exactly once.
+func TestTopicRecreatedIsNotAdopted(t *testing.T) {
+	w := newWorld(t, 1)
+	old := produceTicks(t, w, false, 200)
+	a, stopA := runSink(t, w, FlushRecords(100))
+	waitCommitted(t, w, a, old)
+	require.NoError(t, stopA())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	_, err = adm.DeleteTopic(context.Background(), tick.DefaultTopic)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := adm.CreateTopic(context.Background(), 1, 1, nil, tick.DefaultTopic)
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond)
+	fresh := produceTicks(t, w, false, 100)
+
+	b, err := New(context.Background(), w.brokers, w.store, KafkaOptions(fastKafka...), FlushInterval(200*time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	runErr := b.Run(ctx)
+	require.ErrorIs(t, runErr, errOtherIncarnation)
+	assert.Contains(t, runErr.Error(), "re-created")
+	assert.Zero(t, b.Stats().Adopted)
+
+	objs, err := w.store.List(context.Background(), tick.Table+"/")
+	require.NoError(t, err)
+	for _, o := range objs {
+		require.NoError(t, w.store.Delete(context.Background(), o.Key))
+	}
+	c, stopC := runSink(t, w, FlushRecords(40))
+	waitCommitted(t, w, c, fresh)
+	require.NoError(t, stopC())
+	requireExactlyOnce(t, readLake(t, w.store), fresh)
 }
