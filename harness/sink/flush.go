@@ -185,7 +185,7 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 				s.drop(j.p, cp.gen)
 				delete(queues, j.p)
 				if b.final && !errors.Is(err, errNotOwned) {
-					finalErr = errors.Join(finalErr, fmt.Errorf("sink: final commit of %s[%d]@%d: %w", s.cfg.topic, j.p, cp.off, err))
+					finalErr = errors.Join(finalErr, fmt.Errorf("sink: final commit of %s[%d]@%d refused: %w (its last object is in S3; the partition's next owner adopts it)", s.cfg.topic, j.p, cp.off, err))
 				}
 				continue
 			}

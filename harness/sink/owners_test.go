@@ -54,7 +54,9 @@ func TestShutdownPutInFlightWhileNewMemberJoins(t *testing.T) {
 	produced := produceTicks(t, w, false, 100)
 	late := &lateStore{Store: w.store}
 	wa := &world{brokers: w.brokers, store: late}
-	a, stopA := runSink(t, wa, FlushInterval(time.Hour), FlushRecords(1_000_000))
+	// The group must wait for A's revocation flush (the sink derives this
+	// from its S3 budget; fastKafka's 3s would evict A mid-flush).
+	a, stopA := runSink(t, wa, FlushInterval(time.Hour), FlushRecords(1_000_000), KafkaOptions(kgo.RebalanceTimeout(20*time.Second)))
 	require.Eventually(t, func() bool { return a.Stats().Consumed >= produced }, 30*time.Second, 10*time.Millisecond)
 	late.delay.Store(int64(3 * time.Second))
 	aDone := make(chan error, 1)
