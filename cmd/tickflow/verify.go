@@ -240,7 +240,7 @@ other missing offset still fails.`,
 				return usageError("verify: write report: %v", err)
 			}
 			if !rep.OK() {
-				return failError("verify: %d violations of rules %s", len(rep.Errors()), strings.Join(rep.Rules(), ", "))
+				return failError("verify: %s of rules %s", plural(len(rep.Errors()), "violation", ""), strings.Join(rep.Rules(), ", "))
 			}
 			return nil
 		},
