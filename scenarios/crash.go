@@ -57,6 +57,15 @@ func (d *dyingStore) check() error {
 }
 
 func (d *dyingStore) Put(ctx context.Context, key string, body []byte, meta map[string]string) error {
+	return d.put(ctx, func(ctx context.Context) error { return d.Store.Put(ctx, key, body, meta) })
+}
+
+func (d *dyingStore) PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error {
+	return d.put(ctx, func(ctx context.Context) error { return d.Store.PutIfAbsent(ctx, key, body, meta) })
+}
+
+// put counts a PUT and dies at dieAt, before or after write lands it.
+func (d *dyingStore) put(ctx context.Context, write func(context.Context) error) error {
 	d.mu.Lock()
 	if d.dead {
 		d.mu.Unlock()
@@ -71,7 +80,7 @@ func (d *dyingStore) Put(ctx context.Context, key string, body []byte, meta map[
 	if dying && !d.afterWrite {
 		return errStoreDead
 	}
-	err := d.Store.Put(ctx, key, body, meta)
+	err := write(ctx)
 	if dying {
 		d.mu.Lock()
 		d.dead = true

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,10 +83,12 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			runErr := s.Run(ctx)
 			stats := s.Stats()
 			if asJSON {
-				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(stats)
+				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(newSinkJSON(stats))
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "consumed %d records, wrote %d rows in %d objects (%d bytes) to %s/%s, %d to %s.dlq; committed %v\n",
-					stats.Consumed, stats.Written, stats.Objects, stats.Bytes, st, strings.Trim(prefix, "/"), stats.DLQ, topic, stats.Committed)
+				fmt.Fprintf(cmd.OutOrStdout(), "consumed %s, wrote %s in %s (%s) to %s/%s, %s to %s.dlq; committed offsets %s\n",
+					plural(stats.Consumed, "record", ""), plural(stats.Written, "row", ""), plural(stats.Objects, "object", ""),
+					plural(stats.Bytes, "byte", ""), st, strings.Trim(prefix, "/"), plural(stats.DLQ, "record", ""), topic,
+					partitionOffsets(stats.Committed))
 			}
 			if runErr != nil {
 				return usageError("%v", runErr)
@@ -114,4 +117,25 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
 	return cmd
+}
+
+// sinkJSON is `sink --json`'s document: sink.Stats with snake_case keys.
+type sinkJSON struct {
+	Consumed       int64            `json:"consumed"`
+	Written        int64            `json:"written"`
+	Objects        int64            `json:"objects"`
+	Bytes          int64            `json:"bytes"`
+	DLQ            int64            `json:"dlq"`
+	OrphansDeleted int64            `json:"orphans_deleted"`
+	Retries        int64            `json:"retries"`
+	Committed      map[string]int64 `json:"committed"` // partition → committed offset (exclusive end)
+}
+
+func newSinkJSON(s sink.Stats) sinkJSON {
+	out := sinkJSON{Consumed: s.Consumed, Written: s.Written, Objects: s.Objects, Bytes: s.Bytes, DLQ: s.DLQ,
+		OrphansDeleted: s.OrphansDeleted, Retries: s.Retries, Committed: map[string]int64{}}
+	for p, o := range s.Committed {
+		out.Committed[strconv.Itoa(int(p))] = o
+	}
+	return out
 }

@@ -54,6 +54,26 @@ func (d *Dir) Put(_ context.Context, key string, body []byte, _ map[string]strin
 	return nil
 }
 
+func (d *Dir) PutIfAbsent(_ context.Context, key string, body []byte, _ map[string]string) error {
+	p := d.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("put %s: %w", p, err)
+	}
+	tmp := p + ".partial"
+	if err := os.WriteFile(tmp, body, 0o644); err != nil {
+		return fmt.Errorf("put %s: %w", p, err)
+	}
+	defer os.Remove(tmp)
+	// A hard link fails if p exists: an atomic create-if-absent.
+	if err := os.Link(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("put %s: %w", p, ErrPreconditionFailed)
+		}
+		return fmt.Errorf("put %s: %w", p, err)
+	}
+	return nil
+}
+
 func (d *Dir) Get(_ context.Context, key string) ([]byte, Object, error) {
 	// Refuse FIFOs, devices and sockets (also behind a symlink): reading one
 	// would block forever or never end.

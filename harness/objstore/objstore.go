@@ -20,6 +20,10 @@ var ErrNotFound = errors.New("object not found")
 // path that is not a regular file (a FIFO, device or socket).
 var ErrNotRegular = errors.New("not a regular file")
 
+// ErrPreconditionFailed is returned (wrapped) by PutIfAbsent when the key
+// already exists (S3's 412 PreconditionFailed).
+var ErrPreconditionFailed = errors.New("precondition failed")
+
 // Object describes one stored object.
 type Object struct {
 	Key      string
@@ -31,6 +35,9 @@ type Object struct {
 type Store interface {
 	// Put stores body under key with user metadata, replacing any previous object.
 	Put(ctx context.Context, key string, body []byte, meta map[string]string) error
+	// PutIfAbsent stores body under key only if no object has that key (S3's
+	// If-None-Match: *); otherwise it fails with ErrPreconditionFailed.
+	PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error
 	// Get returns the object's content and metadata.
 	Get(ctx context.Context, key string) ([]byte, Object, error)
 	// Head returns the object's size and metadata without its content.

@@ -151,6 +151,21 @@ func (s *S3) Put(ctx context.Context, key string, body []byte, meta map[string]s
 	return nil
 }
 
+func (s *S3) PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error {
+	_, err := s.Client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &s.Bucket, Key: &key, Body: bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))), Metadata: meta, IfNoneMatch: aws.String("*"),
+	})
+	if err != nil {
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed {
+			return fmt.Errorf("put s3://%s/%s if absent: %w: %v", s.Bucket, key, ErrPreconditionFailed, err)
+		}
+		return fmt.Errorf("put s3://%s/%s if absent: %w", s.Bucket, key, err)
+	}
+	return nil
+}
+
 func (s *S3) Get(ctx context.Context, key string) ([]byte, Object, error) {
 	out, err := s.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key})
 	if err != nil {
