@@ -145,6 +145,8 @@ type s3Server struct {
 	inflight int
 	closing  bool
 	faults   []*s3Fault
+
+	stats s3Stats // requests by operation, for World.S3Stats
 }
 
 func startS3(ctx context.Context, cfg config, dd *dataDir, log *slog.Logger, done <-chan struct{}) (*s3Server, error) {
@@ -190,7 +192,7 @@ func startS3(ctx context.Context, cfg config, dd *dataDir, log *slog.Logger, don
 	)
 	s.next = faker.Server()
 	s.srv = &http.Server{
-		Handler:           s,
+		Handler:           s.stats.counted(s),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -280,6 +282,7 @@ func (s *s3Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !f.take() {
 			continue
 		}
+		s.stats.injected(op)
 		if f.Latency > 0 {
 			t := time.NewTimer(f.Latency)
 			select {
