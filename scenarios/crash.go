@@ -57,6 +57,15 @@ func (d *dyingStore) check() error {
 }
 
 func (d *dyingStore) Put(ctx context.Context, key string, body []byte, meta map[string]string) error {
+	return d.put(func() error { return d.Store.Put(ctx, key, body, meta) })
+}
+
+func (d *dyingStore) PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error {
+	return d.put(func() error { return d.Store.PutIfAbsent(ctx, key, body, meta) })
+}
+
+// put counts one PUT (Put or PutIfAbsent) and dies at the chosen one.
+func (d *dyingStore) put(write func() error) error {
 	d.mu.Lock()
 	if d.dead {
 		d.mu.Unlock()
@@ -71,7 +80,7 @@ func (d *dyingStore) Put(ctx context.Context, key string, body []byte, meta map[
 	if dying && !d.afterWrite {
 		return errStoreDead
 	}
-	err := d.Store.Put(ctx, key, body, meta)
+	err := write()
 	if dying {
 		d.mu.Lock()
 		d.dead = true

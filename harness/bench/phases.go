@@ -393,6 +393,18 @@ func (p *putTimes) Put(ctx context.Context, key string, body []byte, meta map[st
 	if err := p.Store.Put(ctx, key, body, meta); err != nil {
 		return err
 	}
+	return p.record(meta)
+}
+
+func (p *putTimes) PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error {
+	if err := p.Store.PutIfAbsent(ctx, key, body, meta); err != nil {
+		return err
+	}
+	return p.record(meta)
+}
+
+// record remembers that the sink object described by meta just landed.
+func (p *putTimes) record(meta map[string]string) error {
 	at := time.Now()
 	var part int32
 	var start, end int64

@@ -54,6 +54,38 @@ func (d *Dir) Put(_ context.Context, key string, body []byte, _ map[string]strin
 	return nil
 }
 
+// PutIfAbsent writes body to a temporary file and hard-links it into place:
+// link(2) fails if the name exists, so the existence check and the write are
+// one atomic step and a reader never sees a half-written file.
+func (d *Dir) PutIfAbsent(_ context.Context, key string, body []byte, _ map[string]string) error {
+	p := d.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("put-if-absent %s: %w", p, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), filepath.Base(p)+".partial-*")
+	if err != nil {
+		return fmt.Errorf("put-if-absent %s: %w", p, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(body)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("put-if-absent %s: %w", p, err)
+	}
+	if err := os.Link(tmp.Name(), p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("put-if-absent %s: %w", p, ErrPreconditionFailed)
+		}
+		return fmt.Errorf("put-if-absent %s: %w", p, err)
+	}
+	return nil
+}
+
 func (d *Dir) Get(_ context.Context, key string) ([]byte, Object, error) {
 	// Refuse FIFOs, devices and sockets (also behind a symlink): reading one
 	// would block forever or never end.

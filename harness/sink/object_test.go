@@ -97,6 +97,13 @@ func (m *memStore) Put(_ context.Context, key string, _ []byte, meta map[string]
 	m.objs[key] = objstore.Object{Key: key, Metadata: meta}
 	return nil
 }
+func (m *memStore) PutIfAbsent(_ context.Context, key string, _ []byte, meta map[string]string) error {
+	if _, ok := m.objs[key]; ok {
+		return objstore.ErrPreconditionFailed
+	}
+	m.objs[key] = objstore.Object{Key: key, Metadata: meta}
+	return nil
+}
 func (m *memStore) Get(ctx context.Context, key string) ([]byte, objstore.Object, error) {
 	o, err := m.Head(ctx, key)
 	return nil, o, err
