@@ -9,8 +9,9 @@ TEST_FLAGS ?= -timeout 15m
 
 all: build
 
+# The commit goes into `tickflow --version` (GOFLAGS may disable VCS stamping).
 build:
-	$(GO) build -o $(BIN) ./cmd/tickflow
+	$(GO) build -ldflags "-X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o $(BIN) ./cmd/tickflow
 
 vet:
 	$(GO) vet ./...

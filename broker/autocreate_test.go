@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +88,67 @@ func TestAutoCreateOldMetadata(t *testing.T) {
 			if !tt.wantTopic {
 				assert.Equal(t, kerr.UnknownTopicOrPartition.Code, resp.Topics[0].ErrorCode)
 			}
+		})
+	}
+}
+
+// A Metadata request naming a topic Kafka could never create gets
+// INVALID_TOPIC_EXCEPTION for that name, and nothing is created; valid names
+// in the same request are auto-created as usual.
+func TestAutoCreateRefusesInvalidTopicNames(t *testing.T) {
+	long := strings.Repeat("a", 250)
+	for _, tt := range []struct {
+		name    string
+		version *kversion.Versions
+	}{{"v1", kversion.V0_10_0()}, {"newest", nil}} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := startWorld(t, Brokers(1), Partitions(2), AutoCreateTopics(true))
+			opts := []kgo.Opt{kgo.SeedBrokers(w.KafkaAddrs()...)}
+			if tt.version != nil {
+				opts = append(opts, kgo.MaxVersions(tt.version))
+			}
+			cl, err := kgo.NewClient(opts...)
+			require.NoError(t, err)
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+
+			names := []string{"bad topic", "x/../y", ".", "..", long, "ok-topic", "bad topic"}
+			req := kmsg.NewPtrMetadataRequest()
+			for _, n := range names {
+				rt := kmsg.NewMetadataRequestTopic()
+				rt.Topic = kmsg.StringPtr(n)
+				req.Topics = append(req.Topics, rt)
+			}
+			req.AllowAutoTopicCreation = true
+			resp, err := req.RequestWith(ctx, cl)
+			require.NoError(t, err)
+			got := map[string]int16{}
+			for _, rt := range resp.Topics {
+				got[*rt.Topic] = rt.ErrorCode
+			}
+			for _, n := range []string{"bad topic", "x/../y", ".", "..", long} {
+				assert.Equal(t, kerr.InvalidTopicException.Code, got[n], "topic %.20q", n)
+			}
+			assert.Equal(t, int16(0), got["ok-topic"])
+
+			topics, err := w.Coordinator().Topics(ctx)
+			require.NoError(t, err)
+			var created []string
+			for _, tp := range topics {
+				created = append(created, tp.Name)
+			}
+			assert.ElementsMatch(t, []string{DefaultTopic, "ok-topic"}, created)
+
+			// The fault was for that request only: a later valid request is untouched.
+			req2 := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr("ok-topic")
+			req2.Topics = append(req2.Topics, rt)
+			resp2, err := req2.RequestWith(ctx, cl)
+			require.NoError(t, err)
+			require.Len(t, resp2.Topics, 1)
+			assert.Equal(t, int16(0), resp2.Topics[0].ErrorCode)
 		})
 	}
 }

@@ -15,6 +15,7 @@ var ErrAddrInUse = errors.New("address already in use")
 // connections would otherwise keep being served by a "dead" broker.
 type trackedListener struct {
 	net.Listener
+	rl *requestLog // non-nil: log each Kafka request (see kafkaLogConn)
 
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
@@ -41,6 +42,9 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 	conn, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
+	}
+	if l.rl != nil {
+		conn = &kafkaLogConn{Conn: conn, rl: l.rl, broker: l.Addr().String()}
 	}
 	tc := &trackedConn{Conn: conn, l: l}
 	l.mu.Lock()
@@ -81,6 +85,7 @@ func (l *trackedListener) cut() {
 // every listener by its address.
 type listenerSet struct {
 	host string
+	rl   *requestLog // non-nil: listeners log each Kafka request
 
 	mu     sync.Mutex
 	byAddr map[string]*trackedListener
@@ -100,7 +105,7 @@ func (s *listenerSet) listen(network, address string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	tl := &trackedListener{Listener: ln, conns: map[*trackedConn]struct{}{}}
+	tl := &trackedListener{Listener: ln, rl: s.rl, conns: map[*trackedConn]struct{}{}}
 	s.mu.Lock()
 	s.byAddr[ln.Addr().String()] = tl
 	s.mu.Unlock()

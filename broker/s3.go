@@ -147,6 +147,8 @@ type s3Server struct {
 	inflight int
 	closing  bool
 	faults   []*s3Fault
+
+	stats s3Stats // requests by operation, for World.S3Stats
 }
 
 func startS3(ctx context.Context, cfg config, dd *dataDir, log *slog.Logger, done <-chan struct{}) (*s3Server, error) {
@@ -193,7 +195,7 @@ func startS3(ctx context.Context, cfg config, dd *dataDir, log *slog.Logger, don
 	)
 	s.next = faker.Server()
 	s.srv = &http.Server{
-		Handler:           s,
+		Handler:           s.stats.counted(s),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -255,6 +257,12 @@ func (s *s3Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cond.Broadcast()
 		s.mu.Unlock()
 	}()
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		rec := &statusRecorder{ResponseWriter: w}
+		w = rec
+		start := time.Now()
+		defer func() { s.logRequest(r, rec, time.Since(start)) }()
+	}
 
 	q := r.URL.Query()
 	for _, sub := range unsupported {
@@ -277,6 +285,7 @@ func (s *s3Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !f.take() {
 			continue
 		}
+		s.stats.injected(op)
 		if f.Latency > 0 {
 			t := time.NewTimer(f.Latency)
 			select {
@@ -496,11 +505,59 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 
 func (c *chunkReader) Close() error { return c.body.Close() }
 
-// s3Logger forwards gofakes3 messages to slog at debug level.
+// s3Logger forwards gofakes3's warnings and errors to slog at debug level.
+// Its INFO messages ("CREATE OBJECT:bucketkey") are dropped: ServeHTTP logs
+// one well-formed line per request instead.
 type s3Logger struct{ l *slog.Logger }
 
 func (s s3Logger) Print(level gofakes3.LogLevel, v ...any) {
-	if s.l.Enabled(context.Background(), slog.LevelDebug) {
-		s.l.Debug(fmt.Sprint(v...), "component", "gofakes3", "level", string(level))
+	if level == gofakes3.LogInfo || !s.l.Enabled(context.Background(), slog.LevelDebug) {
+		return
 	}
+	s.l.Debug(strings.TrimSpace(fmt.Sprintln(v...)), "component", "gofakes3", "gofakes3_level", string(level))
+}
+
+// statusRecorder remembers a response's status and size for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// logRequest logs one S3 request: operation, bucket, key, status, sizes.
+func (s *s3Server) logRequest(r *http.Request, rec *statusRecorder, d time.Duration) {
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	op, step, _ := classify(r)
+	if step != "" {
+		op = step
+	}
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	s.log.Debug("s3 request", "method", r.Method, "op", op, "bucket", bucket, "key", key,
+		"status", status, "bytes_in", max(r.ContentLength, 0), "bytes_out", rec.bytes,
+		"duration", d.Round(time.Microsecond), "from", r.RemoteAddr)
 }

@@ -97,6 +97,9 @@ func (w *World) startKafka(ctx context.Context) error {
 	cfg := w.cfg
 	host, port, _ := splitAddr(cfg.kafkaAddr) // validated
 	w.lns = newListenerSet(host)
+	if logsKafka(w.log) {
+		w.lns.rl = &requestLog{log: w.log}
+	}
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(cfg.brokers),
 		kfake.ListenFn(w.lns.listen),
@@ -134,6 +137,36 @@ func (w *World) startKafka(ctx context.Context) error {
 		return fmt.Errorf("broker: start kafka: %w", err)
 	}
 	w.cluster = c
+	if w.lns.rl != nil {
+		w.lns.rl.cluster.Store(c)
+	}
+	// Real Kafka answers INVALID_TOPIC_EXCEPTION for a Metadata request
+	// naming a topic it could never create ("bad topic", "x/../y"), with or
+	// without auto-creation; kfake would auto-create it. A one-request fault
+	// per invalid name gives the same answer, leaving valid names alone.
+	c.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		m, ok := req.(*kmsg.MetadataRequest)
+		if !ok {
+			return nil, nil, false
+		}
+		invalid := map[string]int{}
+		for _, t := range m.Topics {
+			if t.Topic != nil && validTopic(*t.Topic) != nil {
+				invalid[*t.Topic]++
+			}
+		}
+		for name, n := range invalid {
+			w.log.Debug("broker: metadata for an invalid topic name", "topic", name)
+			c.Fault(kfake.Fault{
+				Keys:  []kmsg.Key{kmsg.Metadata},
+				Topic: name,
+				Err:   kerr.InvalidTopicException,
+				Count: n,
+				When:  func(r kmsg.Request) bool { return r == req },
+			})
+		}
+		return nil, nil, false
+	})
 	if cfg.autoCreate {
 		// kfake auto-creates only when a Metadata request carries the v4+
 		// AllowAutoTopicCreation flag. Real Kafka auto-creates for v0–v3

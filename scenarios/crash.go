@@ -57,15 +57,15 @@ func (d *dyingStore) check() error {
 }
 
 func (d *dyingStore) Put(ctx context.Context, key string, body []byte, meta map[string]string) error {
-	return d.put(func() error { return d.Store.Put(ctx, key, body, meta) })
+	return d.put(ctx, func(ctx context.Context) error { return d.Store.Put(ctx, key, body, meta) })
 }
 
 func (d *dyingStore) PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error {
-	return d.put(func() error { return d.Store.PutIfAbsent(ctx, key, body, meta) })
+	return d.put(ctx, func(ctx context.Context) error { return d.Store.PutIfAbsent(ctx, key, body, meta) })
 }
 
-// put counts one PUT (Put or PutIfAbsent) and dies at the chosen one.
-func (d *dyingStore) put(write func() error) error {
+// put counts a PUT and dies at dieAt, before or after write lands it.
+func (d *dyingStore) put(ctx context.Context, write func(context.Context) error) error {
 	d.mu.Lock()
 	if d.dead {
 		d.mu.Unlock()
@@ -80,7 +80,7 @@ func (d *dyingStore) put(write func() error) error {
 	if dying && !d.afterWrite {
 		return errStoreDead
 	}
-	err := write()
+	err := write(ctx)
 	if dying {
 		d.mu.Lock()
 		d.dead = true

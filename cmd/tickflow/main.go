@@ -20,6 +20,10 @@ const (
 	exitOK        = 0
 	exitViolation = 1 // the check ran and found a problem (lake incomplete, violations, scenario failed)
 	exitUsage     = 2 // bad flags or input, or the command could not run
+	// exitInterrupted: SIGINT/SIGTERM stopped a command before its job was
+	// done (128+SIGINT, as shells report it). Commands that run until
+	// stopped (serve, sink) exit 0 on a clean stop instead.
+	exitInterrupted = 130
 )
 
 // exitError carries an exit code out of a subcommand's RunE.
@@ -52,7 +56,9 @@ func newRoot() *cobra.Command {
 		Short:         "Kafka → S3 stock-tick pipeline with an embedded fake world and a lake contract checker",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionText(),
 	}
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError("%v (see '%s --help')", err, c.CommandPath())
 	})
@@ -75,7 +81,9 @@ func run(args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "tickflow:", err)
+	if !errors.Is(err, errSummaryPrinted) {
+		fmt.Fprintln(os.Stderr, "tickflow:", err)
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code

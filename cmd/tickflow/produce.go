@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +20,10 @@ import (
 )
 
 func init() { register(newProduceCmd) }
+
+// produceProgressEvery is how often a paced produce prints a progress line
+// when stderr is not a terminal (tests shorten it).
+var produceProgressEvery = 5 * time.Second
 
 func newProduceCmd() *cobra.Command {
 	var (
@@ -31,46 +38,55 @@ func newProduceCmd() *cobra.Command {
 		Short: "Produce stock ticks (CSV, the embedded HSI sample, or synthetic) to any Kafka",
 		Long: `produce sends ticks to Kafka: idempotent, acks=all, keyed by symbol, JSON values with the lake's
 column names. The source is a CSV/TSV file (--csv), N deterministic synthetic ticks (--synthetic),
-or by default the embedded Hang Seng sample. Bad rows are reported on stderr with file and line,
-skipped and counted; --strict stops at the first one (exit 2).`,
+or by default the embedded Hang Seng sample. Bad rows are reported on stderr with file and line
+(the first 3 of each kind, then a count per kind), skipped and counted; --strict stops at the
+first one (exit 2) and says how many good rows were already sent. A paced run (--rate, --speedup)
+shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 130).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if brokers == "" {
+			switch {
+			case brokers == "":
 				return usageError("--brokers is required (e.g. --brokers 127.0.0.1:9092)")
-			}
-			if csvPath != "" && synthetic > 0 {
-				return usageError("--csv and --synthetic are exclusive")
-			}
-			if rate < 0 || speedup < 0 || synthetic < 0 {
-				return usageError("--rate, --speedup and --synthetic must not be negative")
-			}
-			if rate > 0 && speedup > 0 {
-				return usageError("--rate and --speedup are exclusive")
+			case synthetic < 0:
+				return usageError("--synthetic %d: want a number of ticks ≥ 1", synthetic)
+			case rate < 0:
+				return usageError("--rate %g: want records per second > 0 (omit it for as fast as possible)", rate)
+			case speedup < 0:
+				return usageError("--speedup %g: want a factor > 0 (86400 = a trading day per second)", speedup)
+			case csvPath != "" && synthetic > 0:
+				return usageError("--csv and --synthetic are exclusive: pick one source")
+			case rate > 0 && speedup > 0:
+				return usageError("--rate and --speedup are exclusive: pick one pacing")
 			}
 			stderr := cmd.ErrOrStderr()
+			bad := &badRows{w: stderr}
 			var csvOpts []produce.CSVOption
 			if strict {
 				csvOpts = append(csvOpts, produce.Strict())
 			} else {
-				csvOpts = append(csvOpts, produce.OnBadRow(func(e *produce.RowError) { fmt.Fprintln(stderr, "skipped:", e) }))
+				csvOpts = append(csvOpts, produce.OnBadRow(bad.add))
 			}
 			var src produce.Source
+			var total int64 // 0: unknown
 			switch {
 			case synthetic > 0:
-				src = produce.Synthetic(synthetic, seed)
+				src, total = produce.Synthetic(synthetic, seed), int64(synthetic)
 			default:
 				var r io.Reader = bytes.NewReader(tickflow.SampleCSV)
 				name := "embedded sample indexProcessed-HSI.csv"
 				if csvPath != "" {
-					f, err := os.Open(csvPath)
+					f, err := openCSV(csvPath)
 					if err != nil {
-						return usageError("--csv: %v", err)
+						return err
 					}
 					defer f.Close()
 					r, name = f, filepath.Base(csvPath)
 				}
 				c, err := produce.NewCSV(r, name, csvOpts...)
 				if err != nil {
+					if csvPath != "" {
+						return usageError("--csv %v", err)
+					}
 					return usageError("%v", err)
 				}
 				src = c
@@ -78,22 +94,37 @@ skipped and counted; --strict stops at the first one (exit 2).`,
 			opts := []produce.Option{produce.Topic(topic), produce.Rate(rate), produce.Speedup(speedup)}
 			p, err := produce.New(cmd.Context(), strings.Split(brokers, ","), opts...)
 			if err != nil {
-				return usageError("%v", err)
+				return usageError("--brokers %s: %v", brokers, err)
 			}
 			defer p.Close()
+			var prog *produceProgress
+			if rate > 0 || speedup > 0 {
+				prog = startProduceProgress(stderr, p, total)
+			}
 			res, err := p.Produce(cmd.Context(), src)
+			prog.stop()
+			bad.summary()
+			interrupted := err != nil && cmd.Context().Err() != nil && !errors.Is(err, produce.ErrBadInput)
+			out := cmd.OutOrStdout()
 			if asJSON {
-				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"topic": topic, "produced": res.Produced, "skipped": res.Skipped})
+				_ = json.NewEncoder(out).Encode(produceJSON{Topic: topic, Produced: res.Produced, Skipped: res.Skipped, Interrupted: interrupted})
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "produced %d records to %s, skipped %d bad rows\n", res.Produced, topic, res.Skipped)
-			}
-			if err != nil {
-				if errors.Is(err, produce.ErrBadInput) {
-					return usageError("%v (--strict)", err)
+				line := fmt.Sprintf("produced %s to %s, skipped %s", plural(res.Produced, "record", ""), topic, plural(res.Skipped, "bad row", ""))
+				if interrupted {
+					line = "interrupted: " + line
 				}
-				return usageError("%v", err)
+				fmt.Fprintln(out, line)
 			}
-			return nil
+			switch {
+			case err == nil:
+				return nil
+			case interrupted:
+				return &exitError{code: exitInterrupted, err: errSummaryPrinted}
+			case errors.Is(err, produce.ErrBadInput):
+				return usageError("%v; %s before it already sent to %s (--strict stops at the first bad row; without it bad rows are skipped)",
+					strings.TrimPrefix(err.Error(), "produce: "), plural(res.Produced, "good row", ""), topic)
+			}
+			return usageError("%v", err)
 		},
 	}
 	fl := cmd.Flags()
@@ -108,3 +139,197 @@ skipped and counted; --strict stops at the first one (exit 2).`,
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
+
+// produceJSON is `produce --json`'s document.
+type produceJSON struct {
+	Topic       string `json:"topic"`
+	Produced    int64  `json:"produced"`
+	Skipped     int    `json:"skipped"`
+	Interrupted bool   `json:"interrupted"`
+}
+
+// openCSV opens --csv, naming the flag for what is not a readable file.
+func openCSV(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, usageError("--csv %s: no such file (give a CSV in the seed format, or omit --csv for the embedded HSI sample)", path)
+	case err != nil:
+		return nil, usageError("--csv %s: %v", path, unwrapPath(err))
+	case st.IsDir():
+		return nil, usageError("--csv %s: is a directory; give a CSV file inside it", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageError("--csv %s: %v", path, unwrapPath(err))
+	}
+	return f, nil
+}
+
+// unwrapPath drops *PathError's "op path:" prefix, which would repeat the
+// path the message already names.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// badRows reports skipped CSV rows: the first few of each kind in full, then
+// a count per kind, so a file with 88 identical problems prints 3 lines and
+// a summary instead of 88 lines.
+type badRows struct {
+	w     io.Writer
+	kinds map[string]*badKind
+	order []string
+}
+
+type badKind struct {
+	problem, fix, file string
+	lines              []int // the first few line numbers
+	count              int
+}
+
+// badRowsShown is how many rows of one kind are printed in full.
+const badRowsShown = 3
+
+func (b *badRows) add(e *produce.RowError) {
+	if b.kinds == nil {
+		b.kinds = map[string]*badKind{}
+	}
+	key := e.Problem + "\x00" + e.Fix
+	k := b.kinds[key]
+	if k == nil {
+		k = &badKind{problem: e.Problem, fix: e.Fix, file: e.File}
+		b.kinds[key] = k
+		b.order = append(b.order, key)
+	}
+	k.count++
+	if len(k.lines) < 10 {
+		k.lines = append(k.lines, e.Line)
+	}
+	switch {
+	case k.count <= badRowsShown:
+		fmt.Fprintln(b.w, "skipped:", e)
+	case k.count == badRowsShown+1:
+		fmt.Fprintf(b.w, "skipped: more rows with the same problem (%s); counted in the summary at the end\n", e.Problem)
+	}
+}
+
+// summary prints one line per kind of problem seen more than badRowsShown
+// times, most frequent first.
+func (b *badRows) summary() {
+	var many []*badKind
+	total := 0
+	for _, key := range b.order {
+		total += b.kinds[key].count
+		if b.kinds[key].count > badRowsShown {
+			many = append(many, b.kinds[key])
+		}
+	}
+	if len(many) == 0 {
+		return
+	}
+	sort.SliceStable(many, func(i, j int) bool { return many[i].count > many[j].count })
+	fmt.Fprintf(b.w, "skipped %s in all:\n", plural(total, "bad row", ""))
+	for _, k := range many {
+		lines := make([]string, len(k.lines))
+		for i, l := range k.lines {
+			lines[i] = fmt.Sprint(l)
+		}
+		more := ""
+		if k.count > len(k.lines) {
+			more = ", …"
+		}
+		fmt.Fprintf(b.w, "  %s: %s (%s:%s%s); fix: %s\n", plural(k.count, "row", ""), k.problem, k.file, strings.Join(lines, ","), more, k.fix)
+	}
+}
+
+// produceProgress shows a paced produce's progress on stderr: one line
+// rewritten in place on a terminal, a plain line every produceProgressEvery
+// otherwise.
+type produceProgress struct {
+	line  *statusLine
+	p     *produce.Producer
+	total int64
+	start time.Time
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func startProduceProgress(w io.Writer, p *produce.Producer, total int64) *produceProgress {
+	pp := &produceProgress{line: newStatusLine(w), p: p, total: total, start: time.Now(), done: make(chan struct{})}
+	every := produceProgressEvery
+	if pp.line.tty {
+		every = 250 * time.Millisecond
+	}
+	pp.wg.Add(1)
+	go func() {
+		defer pp.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-pp.done:
+				return
+			case <-t.C:
+				pp.print()
+			}
+		}
+	}()
+	return pp
+}
+
+func (pp *produceProgress) print() {
+	n := pp.p.Produced()
+	el := time.Since(pp.start)
+	of := ""
+	if pp.total > 0 {
+		of = " of " + thousands(pp.total)
+	}
+	pp.line.show(fmt.Sprintf("tickflow produce: %s%s records acknowledged, %.1f records/s, %s elapsed",
+		thousands(n), of, float64(n)/max(el.Seconds(), 1e-9), el.Round(time.Second)))
+}
+
+// stop ends the progress display; nil does nothing.
+func (pp *produceProgress) stop() {
+	if pp == nil {
+		return
+	}
+	close(pp.done)
+	pp.wg.Wait()
+	pp.line.clear()
+}
+
+// statusLine writes progress: rewritten in place on a terminal, one plain
+// line per update otherwise.
+type statusLine struct {
+	w     io.Writer
+	tty   bool
+	drawn bool
+}
+
+func newStatusLine(w io.Writer) *statusLine {
+	return &statusLine{w: w, tty: isTerminal(w)}
+}
+
+func (s *statusLine) show(line string) {
+	if !s.tty {
+		fmt.Fprintln(s.w, line)
+		return
+	}
+	fmt.Fprintf(s.w, "\r\x1b[K%s", line)
+	s.drawn = true
+}
+
+func (s *statusLine) clear() {
+	if s.drawn {
+		fmt.Fprint(s.w, "\r\x1b[K")
+		s.drawn = false
+	}
+}
+
+// errSummaryPrinted is the error of a command stopped by a signal whose
+// summary line already said so: run prints nothing more.
+var errSummaryPrinted = errors.New("stopped by a signal")

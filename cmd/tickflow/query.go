@@ -34,7 +34,7 @@ Example: tickflow query "SELECT count(*), count(DISTINCT (kafka_partition, kafka
 				res, err = query.RunStore(cmd.Context(), st, prefix, args[0])
 			}
 			if err != nil {
-				return usageError("%v", err)
+				return usageError("%v", s3Error(src.target(), err))
 			}
 			if err := res.Write(cmd.OutOrStdout(), f); err != nil {
 				return usageError("query: write result: %v", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tickflow/tickflow/broker"
+	"github.com/tickflow/tickflow/harness/dashboard"
 )
 
 func init() { register(newServeCmd) }
@@ -36,6 +37,7 @@ type serveFlags struct {
 	bucket     string
 	json       bool
 	verbose    bool
+	ui         uiFlag
 }
 
 func newServeCmd() *cobra.Command {
@@ -55,6 +57,7 @@ next ports. Port 0 picks random free ports.`,
   tickflow serve --brokers 5 --data-dir ./world`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.ui.explicit = cmd.Flags().Changed("ui")
 			return runServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 		},
 	}
@@ -68,6 +71,7 @@ next ports. Port 0 picks random free ports.`,
 	fl.StringVar(&f.bucket, "bucket", broker.DefaultBucket, "S3 bucket created at start")
 	fl.BoolVar(&f.json, "json", false, "print the connection info as one JSON object on stdout")
 	fl.BoolVar(&f.verbose, "verbose", false, "log broker and S3 activity to stderr")
+	addUIFlag(fl, &f.ui, dashboard.DefaultAddr, "serve the live dashboard and Prometheus /metrics on this address")
 	return cmd
 }
 
@@ -106,7 +110,30 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		return usageError("serve: %v", err)
 	}
 
+	ui, uiNote, err := startUI(ctx, f.ui, logger)
+	if err == nil && ui != nil {
+		if err = ui.Watch(ctx, dashboard.Target{World: w}); err != nil {
+			ui.Close()
+		}
+	}
+	if err != nil {
+		_ = w.Close()
+		return err
+	}
+	if ui != nil {
+		defer ui.Close() // on the error paths; idempotent
+	}
+
 	info := newServeInfo(w, f)
+	if ui != nil {
+		info.UIURL, info.uiNote = ui.URL(), uiNote
+	}
+	if n, ok := topicPartitions(ctx, w, f.topic); ok && n != f.partitions {
+		// A --data-dir world keeps the topic it was created with.
+		info.Partitions = n
+		fmt.Fprintf(stderr, "tickflow serve: warning: topic %s in --data-dir %s already has %d partitions; --partitions %d did not apply to it (only to topics created from now on); use a new --data-dir for %d\n",
+			f.topic, f.dataDir, n, f.partitions, f.partitions)
+	}
 	if f.json {
 		err = json.NewEncoder(stdout).Encode(info)
 	} else {
@@ -119,6 +146,9 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 
 	<-ctx.Done()
 	logger.Info("serve: shutting down")
+	if ui != nil {
+		_ = ui.Close() // the page stops before the world it shows
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- w.Close() }()
 	select {
@@ -133,6 +163,22 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	case <-time.After(shutdownTimeout):
 		return fmt.Errorf("serve: shut down: world did not close within %s", shutdownTimeout)
 	}
+}
+
+// topicPartitions returns the number of partitions topic really has.
+func topicPartitions(ctx context.Context, w *broker.World, topic string) (int, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	topics, err := w.Coordinator().Topics(ctx)
+	if err != nil {
+		return 0, false
+	}
+	for _, t := range topics {
+		if t.Name == topic {
+			return len(t.Partitions), true
+		}
+	}
+	return 0, false
 }
 
 // validate catches, before anything starts, what broker.Start cannot name
@@ -232,6 +278,8 @@ type serveInfo struct {
 	AccessKey        string       `json:"access_key"`
 	SecretKey        string       `json:"secret_key"`
 	DataDir          string       `json:"data_dir,omitempty"` // empty: in memory
+	UIURL            string       `json:"ui_url,omitempty"`   // the dashboard; empty with --ui off
+	uiNote           string       // why the dashboard is not on --ui's default address
 	Examples         serveExample `json:"examples"`
 }
 
@@ -315,6 +363,13 @@ func (in serveInfo) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "  bucket             %s\n", in.Bucket)
 	fmt.Fprintf(&b, "  access key         %s\n", in.AccessKey)
 	fmt.Fprintf(&b, "  secret key         %s\n\n", in.SecretKey)
+	if in.UIURL != "" {
+		fmt.Fprintf(&b, "Dashboard\n  %s   (Prometheus metrics: %smetrics)\n", in.UIURL, in.UIURL)
+		if in.uiNote != "" {
+			fmt.Fprintf(&b, "  (%s)\n", in.uiNote)
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "kcat\n  %s\n  %s\n  %s\n\n", in.Examples.KcatMetadata, in.Examples.KcatProduce, in.Examples.KcatConsume)
 	fmt.Fprintf(&b, "aws CLI\n  %s\n  %s\n\n", in.Examples.AWSCopy, in.Examples.AWSList)
 	fmt.Fprintf(&b, "Python (kafka-python)\n%s\n\n", indent(in.Examples.KafkaPython))

@@ -592,3 +592,26 @@ func TestServeStoppedDuringStart(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Empty(t, stdout.String())
 }
+
+// TestServeDataDirKeepsPartitions: --partitions cannot change a topic that
+// --data-dir already holds; serve reports the real count and warns.
+func TestServeDataDirKeepsPartitions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "world")
+	args := []string{"--json", "--kafka-addr", randomAddr, "--s3-addr", randomAddr, "--data-dir", dir}
+	first := startServe(t, append(args, "--partitions", "6")...)
+	assert.Equal(t, 6, first.info(t).Partitions)
+	require.Equal(t, exitOK, first.stop(t, syscall.SIGTERM), "stderr:\n%s", first.stderr.String())
+	assert.NotContains(t, first.stderr.String(), "did not apply")
+
+	second := startServe(t, append(args, "--partitions", "3")...)
+	in := second.info(t)
+	adm := kadm.NewClient(serveKafkaClient(t, in.KafkaBrokers))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	td, err := adm.ListTopics(ctx, in.Topic)
+	require.NoError(t, err)
+	require.Len(t, td[in.Topic].Partitions, 6, "the persisted topic keeps its partitions")
+	assert.Equal(t, 6, in.Partitions, "serve --json reports the topic's real partition count")
+	require.Equal(t, exitOK, second.stop(t, syscall.SIGTERM))
+	assert.Contains(t, second.stderr.String(), "already has 6 partitions; --partitions 3 did not apply")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ func newSinkCmd() *cobra.Command {
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
 		gz, asJSON                                                                            bool
 		flushRecords, flushBytes                                                              int
-		flushInterval, untilIdle, sessionTimeout, heartbeat                                   time.Duration
+		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout                        time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sink --brokers ADDRS --bucket B [--s3-endpoint URL] [--prefix P] [--group G] [--topic T] [--format parquet|json] [--gzip] [--flush-records N --flush-bytes B --flush-interval D] [--until-idle D] [--session-timeout D --heartbeat-interval D]",
@@ -45,11 +46,23 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			if sessionTimeout < 0 || heartbeat < 0 || (sessionTimeout > 0 && heartbeat > 0 && heartbeat >= sessionTimeout) {
 				return usageError("--session-timeout %s / --heartbeat-interval %s: want positive durations, the heartbeat shorter than the session timeout", sessionTimeout, heartbeat)
 			}
+			if s3Timeout <= 0 {
+				return usageError("--s3-timeout %s: want a duration > 0", s3Timeout)
+			}
 			ctx := cmd.Context()
+			ak, sk := localCredentials(cmd.ErrOrStderr(), endpoint, accessKey, secretKey)
 			st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: endpoint, Bucket: bucket, Region: region,
-				AccessKey: accessKey, SecretKey: secretKey, MaxAttempts: 1}) // the sink retries itself
+				AccessKey: ak, SecretKey: sk, MaxAttempts: 1, Timeout: s3Timeout}) // the sink retries itself
 			if err != nil {
 				return usageError("%v", err)
+			}
+			// A missing bucket would otherwise only show as the sink's
+			// retries: say so now, before joining the group.
+			if err := checkBucket(ctx, st, s3Target{endpoint: endpoint, bucket: bucket, timeout: s3Timeout}); err != nil {
+				if ctx.Err() != nil {
+					return nil // SIGINT/SIGTERM before the sink started: nothing consumed
+				}
+				return err
 			}
 			opts := []sink.Option{sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
 				sink.WithFormat(sink.Format(format)), sink.FlushRecords(flushRecords), sink.FlushBytes(flushBytes),
@@ -70,10 +83,12 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			runErr := s.Run(ctx)
 			stats := s.Stats()
 			if asJSON {
-				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(stats)
+				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(newSinkJSON(stats))
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "consumed %d records, wrote %d rows in %d objects (%d bytes) to %s/%s, %d to %s.dlq; committed %v\n",
-					stats.Consumed, stats.Written, stats.Objects, stats.Bytes, st, strings.Trim(prefix, "/"), stats.DLQ, topic, stats.Committed)
+				fmt.Fprintf(cmd.OutOrStdout(), "consumed %s, wrote %s in %s (%s) to %s/%s, %s to %s.dlq; committed offsets %s\n",
+					plural(stats.Consumed, "record", ""), plural(stats.Written, "row", ""), plural(stats.Objects, "object", ""),
+					plural(stats.Bytes, "byte", ""), st, strings.Trim(prefix, "/"), plural(stats.DLQ, "record", ""), topic,
+					partitionOffsets(stats.Committed))
 			}
 			if runErr != nil {
 				return usageError("%v", runErr)
@@ -99,6 +114,28 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
 	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain)")
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
+	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
 	return cmd
+}
+
+// sinkJSON is `sink --json`'s document: sink.Stats with snake_case keys.
+type sinkJSON struct {
+	Consumed       int64            `json:"consumed"`
+	Written        int64            `json:"written"`
+	Objects        int64            `json:"objects"`
+	Bytes          int64            `json:"bytes"`
+	DLQ            int64            `json:"dlq"`
+	OrphansDeleted int64            `json:"orphans_deleted"`
+	Retries        int64            `json:"retries"`
+	Committed      map[string]int64 `json:"committed"` // partition → committed offset (exclusive end)
+}
+
+func newSinkJSON(s sink.Stats) sinkJSON {
+	out := sinkJSON{Consumed: s.Consumed, Written: s.Written, Objects: s.Objects, Bytes: s.Bytes, DLQ: s.DLQ,
+		OrphansDeleted: s.OrphansDeleted, Retries: s.Retries, Committed: map[string]int64{}}
+	for p, o := range s.Committed {
+		out.Committed[strconv.Itoa(int(p))] = o
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ func init() { register(newVerifyCmd) }
 // a local folder, or an S3 bucket (real AWS when the endpoint is omitted).
 type lakeSource struct {
 	dir, endpoint, bucket, prefix, region, accessKey, secretKey string
+	timeout                                                     time.Duration
 }
 
 func (s *lakeSource) flags(fs *pflag.FlagSet) {
@@ -31,6 +33,11 @@ func (s *lakeSource) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.region, "region", "", "AWS region (default us-east-1 or the SDK's configuration)")
 	fs.StringVar(&s.accessKey, "access-key", "", "static S3 access key (default: the AWS SDK credential chain)")
 	fs.StringVar(&s.secretKey, "secret-key", "", "static S3 secret key")
+	fs.DurationVar(&s.timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 endpoint that does not connect or answer within this long")
+}
+
+func (s *lakeSource) target() s3Target {
+	return s3Target{endpoint: s.endpoint, bucket: s.bucket, timeout: s.timeout}
 }
 
 // open returns the store and the prefix inside it that holds stock_ticks/.
@@ -49,10 +56,17 @@ func (s *lakeSource) open(ctx context.Context) (objstore.Store, string, error) {
 	case (s.accessKey == "") != (s.secretKey == ""):
 		return nil, "", usageError("--access-key and --secret-key go together")
 	}
+	if s.timeout <= 0 {
+		return nil, "", usageError("--s3-timeout %s: want a duration > 0", s.timeout)
+	}
+	ak, sk := localCredentials(os.Stderr, s.endpoint, s.accessKey, s.secretKey)
 	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: s.endpoint, Bucket: s.bucket, Region: s.region,
-		AccessKey: s.accessKey, SecretKey: s.secretKey})
+		AccessKey: ak, SecretKey: sk, Timeout: s.timeout})
 	if err != nil {
 		return nil, "", usageError("%v", err)
+	}
+	if err := checkBucket(ctx, st, s.target()); err != nil {
+		return nil, "", err
 	}
 	return st, s.prefix, nil
 }
@@ -63,6 +77,7 @@ type verifyFlags struct {
 	production bool
 	allowGaps  bool
 	json       bool
+	table      string
 
 	// Dead letters: offsets the sink sent to the dead-letter topic are not
 	// gaps. A lake downloaded to a folder lost the S3 metadata that says
@@ -142,13 +157,28 @@ func writeDeadLetters(w io.Writer, d *lake.DeadLetters, rep *lake.Report) error 
 func newVerifyCmd() *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
-		Use:   "verify (--dir DIR | [--s3-endpoint URL] --bucket B [--prefix P]) [--expect-records N] [--brokers ADDRS [--topic T] [--dlq-topic T] | --skipped-offsets P:O[-O2],...] [--production] [--json]",
-		Short: "Check a lake against the Glue/Athena contract (rules L01–L16, crawler prediction, offset coverage)",
-		Long: `verify reads every object of the stock_ticks table under a folder or an S3 prefix and checks
-the lake contract (docs/LAKE_CONTRACT.md): Hive partitions, formats, schemas, JSON Lines, Parquet
-types, deterministic names, per-Kafka-partition offset coverage (no overlap, no gap), and what a
-default Glue crawler would create. Exit 0: clean; 1: violations; 2: bad flags or the lake could
-not be read. --production adds L15 (median object size ≥ 64 MiB, a warning).
+		Use:   "verify (--dir DIR | [--s3-endpoint URL] --bucket B [--prefix P]) [--table FILE] [--expect-records N] [--brokers ADDRS [--topic T] [--dlq-topic T] | --skipped-offsets P:O[-O2],...] [--production] [--json]",
+		Short: "Check a lake against the Glue/Athena contract (rules L01–L26, crawler prediction, offset coverage)",
+		Long: `verify reads every object of a table under a folder or an S3 prefix and checks the lake
+contract (docs/lake-contract.md). Without --table the table is the built-in stock_ticks (under
+--dir/--prefix, the folder that holds stock_ticks/). --table FILE checks any table: FILE is the
+JSON of 'aws glue get-table', a Glue TableInput ('tickflow ddl --glue-json'), or an Athena CREATE
+EXTERNAL TABLE statement; then --dir/--prefix mirror the bucket and the table's Location path
+(without the bucket) picks the folder, e.g. s3://b/events/clicks/ → DIR/events/clicks/.
+
+Rules it reports (each with the object, the fix and the AWS source):
+  L01 hive-partitions       L02 no-root-files      L03 no-marker-files (incl. hidden _/. files)
+  L04 one-format            L05 one-schema         L06 json-lines        L07 json-types
+  L08 column-names          L09 no-key-in-data     L10 partition-matches-data
+  L11 parquet-types (physical/logical type vs declared, timestamp unit)
+  L12 deterministic-names (offset tiling, tables with kafka_partition/kafka_offset)
+  L13 no-kafka-partition-folder  L14 location  L15 file-size (warning, --production)
+  L16 partition-values      L17 decimal-types      L18 nested-types      L19 schema-drift
+  L20 json-int-range        L21 json-key-case      L22 json-date-time
+  L25 projection-unreachable  L26 projection-empty (warning, --production)
+  C01 crawler-one-table (crawled tables)  R01 record-count (--expect-records)
+Exit 0: clean; 1: violations; 2: bad flags, a bad table definition, or the lake could not be read.
+--production adds the warnings L15 and L26.
 
 Offsets the sink sent to the dead-letter topic are absent from the lake on purpose. On S3 the
 objects' metadata declares them; a downloaded folder (aws s3 sync) has no metadata, so give
@@ -166,6 +196,17 @@ other missing offset still fails.`,
 				return err
 			}
 			opts = append(opts, lake.Production(f.production))
+			if f.table != "" {
+				b, err := os.ReadFile(f.table)
+				if err != nil {
+					return usageError("--table: %v", err)
+				}
+				def, err := lake.ParseTable(f.table, b)
+				if err != nil {
+					return usageError("--table: %v", err)
+				}
+				opts = append(opts, lake.WithTable(def))
+			}
 			if cmd.Flags().Changed("expect-records") {
 				if f.expect < 0 {
 					return usageError("--expect-records %d: want a count ≥ 0", f.expect)
@@ -177,7 +218,7 @@ other missing offset still fails.`,
 			}
 			rep, err := lake.Check(cmd.Context(), st, prefix, opts...)
 			if err != nil {
-				return usageError("verify: %v", err)
+				return usageError("verify: %v", s3Error(f.src.target(), err))
 			}
 			out := cmd.OutOrStdout()
 			if f.json {
@@ -209,6 +250,7 @@ other missing offset still fails.`,
 	cmd.Flags().BoolVar(&f.production, "production", false, "production checks too (L15 small files, warning only)")
 	cmd.Flags().BoolVar(&f.allowGaps, "allow-gaps", false, "do not fail on offset gaps (transactional or compacted topics); overlaps still fail")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&f.table, "table", "", "table definition: aws glue get-table JSON, Glue TableInput JSON, or CREATE EXTERNAL TABLE .sql (default: the built-in stock_ticks)")
 	cmd.Flags().StringVar(&f.brokers, "brokers", "", "Kafka bootstrap servers, comma-separated: read the dead-letter topic so its offsets are not gaps")
 	cmd.Flags().StringVar(&f.topic, "topic", tick.DefaultTopic, "source topic the lake was written from (with --brokers)")
 	cmd.Flags().StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic (default TOPIC.dlq)")

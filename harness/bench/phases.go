@@ -393,30 +393,31 @@ func (p *putTimes) Put(ctx context.Context, key string, body []byte, meta map[st
 	if err := p.Store.Put(ctx, key, body, meta); err != nil {
 		return err
 	}
-	return p.record(meta)
+	p.record(meta)
+	return nil
 }
 
 func (p *putTimes) PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error {
 	if err := p.Store.PutIfAbsent(ctx, key, body, meta); err != nil {
 		return err
 	}
-	return p.record(meta)
+	p.record(meta)
+	return nil
 }
 
-// record remembers that the sink object described by meta just landed.
-func (p *putTimes) record(meta map[string]string) error {
+// record notes when the object described by meta landed.
+func (p *putTimes) record(meta map[string]string) {
 	at := time.Now()
 	var part int32
 	var start, end int64
 	if _, err := fmt.Sscan(meta[sink.MetaPartition], &part); err != nil {
-		return nil // not a sink object
+		return // not a sink object
 	}
 	fmt.Sscan(meta[sink.MetaStartOffset], &start)
 	fmt.Sscan(meta[sink.MetaEndOffset], &end)
 	p.mu.Lock()
 	p.objs[part] = append(p.objs[part], putAt{start, end, at})
 	p.mu.Unlock()
-	return nil
 }
 
 // latency produces at fraction × sinkRate for the configured duration into

@@ -260,24 +260,25 @@ func uniqueNames(ts []Table) []Table {
 	return ts
 }
 
-// checkCrawler applies C01: exactly one table named stock_ticks with the
-// contract's columns (ExpectedColumns) and partition keys dt, hour (string).
-func checkCrawler(rep *Report, root string, files []*file) {
+// checkCrawler applies C01 to a crawled table: exactly one table named
+// like def with def's columns (as a crawler types them) and partition keys.
+func checkCrawler(rep *Report, root string, files []*file, def *TableDef) {
+	name := sanitize(def.Name)
 	ts := rep.Tables
 	if len(ts) != 1 {
 		names := make([]string, len(ts))
 		for i, t := range ts {
 			names[i] = t.Name
 		}
-		rep.add(violation("C01", root, "", "a default Glue crawler would create %d tables (%s), not one table %s", len(ts), strings.Join(names, ", "), tick.Table))
+		rep.add(violation("C01", root, "", "a default Glue crawler would create %d tables (%s), not one table %s", len(ts), strings.Join(names, ", "), name))
 		return
 	}
 	t := ts[0]
 	var diffs []string
-	if t.Name != tick.Table {
-		diffs = append(diffs, fmt.Sprintf("table name %q, not %q", t.Name, tick.Table))
+	if t.Name != name {
+		diffs = append(diffs, fmt.Sprintf("table name %q, not %q", t.Name, name))
 	}
-	want := ExpectedColumns(t.Format)
+	want := expectedColumns(def, t.Format)
 	if colsList(t.Columns) != colsList(want) {
 		d := fmt.Sprintf("columns (%s), the contract's %s schema is (%s)", colsList(t.Columns), t.Format, colsList(want))
 		// Name an object to look at: when every file has the same wrong
@@ -290,9 +291,12 @@ func checkCrawler(rep *Report, root string, files []*file) {
 		}
 		diffs = append(diffs, d)
 	}
-	wantKeys := []tick.Column{{Name: "dt", Type: "string"}, {Name: "hour", Type: "string"}}
+	var wantKeys []tick.Column
+	for _, k := range def.PartitionKeys {
+		wantKeys = append(wantKeys, tick.Column{Name: strings.ToLower(k.Name), Type: "string"})
+	}
 	if colsList(t.PartitionKeys) != colsList(wantKeys) {
-		diffs = append(diffs, fmt.Sprintf("partition keys (%s), not (dt string, hour string)", colsList(t.PartitionKeys)))
+		diffs = append(diffs, fmt.Sprintf("partition keys (%s), not (%s)", colsList(t.PartitionKeys), colsList(wantKeys)))
 	}
 	if len(diffs) > 0 {
 		rep.add(violation("C01", root, "", "the crawler's table would have %s", strings.Join(diffs, "; ")))

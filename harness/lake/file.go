@@ -14,11 +14,12 @@ type file struct {
 	rel         string // key relative to the table root
 	size        int64  // bytes
 	meta        map[string]string
-	folders     []string // folder names between the table root and the object
-	name        string   // base name
-	format      string   // "parquet", "json", or "" (unknown extension)
-	compression string   // "none" or "gzip"
-	marker      string   // why this is a marker object (L03), "" for data objects
+	def         *TableDef // the table the file is read against
+	folders     []string  // folder names between the table root and the object
+	name        string    // base name
+	format      string    // "parquet", "json", or "" (unknown extension)
+	compression string    // "none" or "gzip"
+	marker      string    // why this is a marker object (L03), "" for data objects
 
 	unreadable string        // why the content cannot be read as its format (L04), "" if readable
 	schema     []tick.Column // columns with Glue types as a crawler infers them
@@ -26,7 +27,10 @@ type file struct {
 	problems   []Violation   // violations found while reading (L06, L07, L10, L11)
 
 	rows        int64
-	recs        []record // one per row, when kafka_offset and kafka_partition exist
+	hidden      bool // named _… or .…: Athena skips it, its rows are invisible
+	parquetCols []parquetColumn
+	timestamps  map[string]string // Parquet timestamp column → encoding (unit, isAdjustedToUTC)
+	recs        []record          // one per row, when kafka_offset and kafka_partition exist
 	hasOffsets  bool
 	hasEvent    bool
 	jsonNumbers map[string]string // JSON only: column → "bigint" or "double" as written (L07)
@@ -43,7 +47,7 @@ type record struct {
 
 func newFile(root string, o objstore.Object) *file {
 	rel := strings.TrimPrefix(o.Key, root)
-	f := &file{key: o.Key, rel: rel, size: o.Size, compression: "none"}
+	f := &file{key: o.Key, rel: rel, size: o.Size, compression: "none", def: builtin}
 	parts := strings.Split(rel, "/")
 	f.name = parts[len(parts)-1]
 	f.folders = parts[:len(parts)-1]
@@ -56,6 +60,7 @@ func newFile(root string, o objstore.Object) *file {
 		f.format = "json"
 	}
 	f.marker = markerReason(f.name, o.Size)
+	f.hidden = o.Size > 0 && f.format != "" && (strings.HasPrefix(f.name, "_") || strings.HasPrefix(f.name, "."))
 	return f
 }
 
@@ -72,7 +77,7 @@ func markerReason(name string, size int64) string {
 	case strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".partial"):
 		return "a temporary file (" + path.Ext(name) + ")"
 	case strings.HasPrefix(name, "_") || strings.HasPrefix(name, "."):
-		return "a name starting with " + name[:1] + " (skipping those is a Hadoop convention AWS does not promise)"
+		return "a name starting with " + name[:1] + ": Athena treats it as hidden and never reads it (Hadoop's hidden-file convention)"
 	case size == 0:
 		return "a zero-byte object"
 	}
@@ -85,7 +90,15 @@ func (f *file) isData() bool { return f.marker == "" }
 func (f *file) readable() bool { return f.isData() && f.format != "" && f.unreadable == "" }
 
 func (f *file) analyse(body []byte) {
-	if f.marker != "" {
+	if f.marker != "" && !f.hidden {
+		return
+	}
+	if f.hidden {
+		// Read only to count the rows nobody will see.
+		g := *f
+		g.marker, g.hidden = "", false
+		g.analyse(body)
+		f.rows = g.rows
 		return
 	}
 	switch f.format {

@@ -25,11 +25,6 @@ const EventTimeLayout = "2006-01-02 15:04:05.000"
 // maxJSONBytes bounds a decompressed .json.gz object (a gzip bomb guard).
 const maxJSONBytes = 4 << 30
 
-var (
-	doubleColumns = map[string]bool{"open": true, "high": true, "low": true, "close": true, "adj_close": true, "close_usd": true}
-	intColumns    = map[string]bool{"volume": true, "kafka_partition": true, "kafka_offset": true}
-)
-
 func (f *file) analyseJSON(body []byte) {
 	if f.compression == "gzip" {
 		zr, err := gzip.NewReader(bytes.NewReader(body))
@@ -218,7 +213,7 @@ func (f *file) checkJSONLines(body []byte) {
 		lines = lines[:len(lines)-1] // the final newline ends the last line
 	}
 	var badUTF8, blank, notObject lineIssue
-	numIssues := map[string]*lineIssue{}
+	var ji jsonIssues
 	f.jsonNumbers = map[string]string{}
 	for i, line := range lines {
 		n := i + 1
@@ -245,25 +240,14 @@ func (f *file) checkJSONLines(body []byte) {
 		f.rows++
 		var r record
 		var hasP, hasO bool
+		f.checkJSONKeys(fields, n, &ji)
 		for _, fl := range fields {
 			k := jsonKind(fl.raw)
 			if k == "bigint" || k == "double" {
 				f.jsonNumbers[fl.name] = mergeKind(f.jsonNumbers[fl.name], k)
 			}
-			want := ""
-			switch {
-			case doubleColumns[fl.name]:
-				want = "double"
-			case intColumns[fl.name]:
-				want = "bigint"
-			}
-			if want != "" && k != "" && k != want {
-				li := numIssues[fl.name]
-				if li == nil {
-					li = &lineIssue{}
-					numIssues[fl.name] = li
-				}
-				li.add(n, fmt.Sprintf("%s is written as %s (a %s)", fl.name, string(fl.raw), k))
+			if col, ok := f.def.column(fl.name); ok {
+				f.checkJSONValue(col.Name, col.htype(), fl.raw, n, &ji, 0)
 			}
 			switch fl.name {
 			case "kafka_partition":
@@ -306,12 +290,7 @@ func (f *file) checkJSONLines(body []byte) {
 	if f.rows == 0 && badUTF8.count+blank.count+notObject.count == 0 {
 		f.problem(violation("L06", f.key, "", "the file holds no JSON rows"))
 	}
-	for _, c := range tick.Columns {
-		if li := numIssues[c.Name]; li != nil {
-			f.problem(violation("L07", f.key, "", "%d line(s): %s, first at line %d; the crawler infers the column's type from the first 1 MB",
-				li.count, li.what, li.first))
-		}
-	}
+	ji.report(f)
 }
 
 // jsonInt reads an integer literal (also "3.0", so coverage still works on

@@ -22,7 +22,6 @@ import (
 	"sync"
 
 	"github.com/tickflow/tickflow/harness/objstore"
-	"github.com/tickflow/tickflow/harness/tick"
 )
 
 // ErrEmptyLake is returned (wrapped) by Check when nothing is stored under the
@@ -44,8 +43,17 @@ type config struct {
 	allowGaps   bool
 	skipped     map[int32]map[int64]bool
 	concurrency int
-	table       string
+	def         *TableDef
 }
+
+// WithTable checks the lake against def (see ParseTable) instead of the
+// built-in stock_ticks definition: its columns and types, partition keys,
+// format, SerDe and partition projection. The table root is prefix +
+// the path of def.Location (without the bucket), so prefix names the folder
+// that mirrors the bucket ("" for a bucket or a folder made by aws s3 sync
+// of the whole bucket). A definition without a Location is looked for at
+// prefix + def.Name + "/".
+func WithTable(def *TableDef) Option { return func(c *config) { c.def = def } }
 
 // ExpectRecords asks Check to reconcile the lake against n produced records:
 // the number of distinct (kafka_partition, kafka_offset) pairs must equal n
@@ -92,29 +100,47 @@ func Concurrency(n int) Option {
 	}
 }
 
-// Check reads the lake table stock_ticks under prefix (the folder that holds
-// stock_ticks/, "" for the store's root) and returns the report. The error is
-// non-nil only when the lake could not be read at all (listing failed,
-// credentials refused, prefix empty or missing, ctx cancelled); every problem
-// with the lake's content is a Violation in the report.
+// Check reads a lake table and returns the report. Without WithTable it is
+// the built-in stock_ticks table (StockTicks) under prefix (the folder that
+// holds stock_ticks/, "" for the store's root). The error is non-nil only
+// when the lake could not be read at all (listing failed, credentials
+// refused, prefix empty or missing, ctx cancelled); every problem with the
+// lake's content is a Violation in the report.
 func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option) (*Report, error) {
-	cfg := config{expect: -1, concurrency: 8, table: tick.Table}
+	cfg := config{expect: -1, concurrency: 8}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.def == nil {
+		cfg.def = builtin
+	}
+	cfg.def = cfg.def.prepared()
+	def := cfg.def
 	prefix = strings.TrimPrefix(prefix, "/")
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	root := prefix + cfg.table + "/"
-	rep := &Report{Store: st.String(), Prefix: prefix, Location: root, ExpectedRecords: cfg.expect, Production: cfg.production}
+	rootRel := def.Name + "/"
+	hint := "does the prefix exist? --dir/--prefix name the folder that holds " + rootRel
+	if def.Location != "" {
+		rootRel = def.locationPath()
+		hint = fmt.Sprintf("the table's location is %s: --dir/--prefix name the folder that mirrors bucket %s, and %s must be under it", def.Location, def.Bucket(), rootRel)
+	}
+	root := prefix + rootRel
+	rep := &Report{Store: st.String(), Prefix: prefix, Location: root, ExpectedRecords: cfg.expect, Production: cfg.production,
+		Table: def.Name, Definition: def.Source}
+	proj, err := parseProjection(def)
+	if err != nil {
+		return nil, fmt.Errorf("lake: table %s: %w", def.Name, err)
+	}
 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("lake: check %s %s: %w", st, root, err)
 	}
 	// List without the trailing slash so an object named exactly like the
 	// table folder (L14: "is not a file") shows up too.
-	listed, err := st.List(ctx, prefix+cfg.table)
+	asFile := strings.TrimSuffix(root, "/")
+	listed, err := st.List(ctx, asFile)
 	if err != nil {
 		return nil, fmt.Errorf("lake: list %s %s: %w", st, root, err)
 	}
@@ -122,27 +148,29 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 	var locationIsFile bool
 	for _, o := range listed {
 		switch {
-		case o.Key == prefix+cfg.table:
+		case o.Key == asFile && asFile != "":
 			locationIsFile = true
 		case strings.HasPrefix(o.Key, root):
 			objs = append(objs, o)
 		}
 	}
 	if len(objs) == 0 {
-		what := "does the prefix exist? --dir/--prefix name the folder that holds " + cfg.table + "/"
 		if locationIsFile {
-			what = prefix + cfg.table + " is an object, not a folder"
+			hint = asFile + " is an object, not a folder"
 		}
-		return nil, fmt.Errorf("%w %s in %s (%s)", ErrEmptyLake, root, st, what)
+		return nil, fmt.Errorf("%w %s in %s (%s)", ErrEmptyLake, root, st, hint)
+	}
+	if _, path, _ := strings.Cut(def.Location, "://"); def.Location != "" && (!strings.HasSuffix(def.Location, "/") || strings.Contains(path, "//")) {
+		rep.add(violation("L14", def.Location, "", "the table location %q must end with / and contain no // (an empty folder name)", def.Location))
 	}
 	if strings.Contains(prefix, "//") {
 		rep.add(violation("L14", prefix, "", "the table location %q contains // (an empty folder name)", root))
 	}
 	if locationIsFile {
-		rep.add(violation("L14", prefix+cfg.table, "", "an object named %q sits where the table folder is; the location must be a folder", prefix+cfg.table))
+		rep.add(violation("L14", asFile, "", "an object named %q sits where the table folder is; the location must be a folder", asFile))
 	}
 
-	files, err := readAll(ctx, st, root, objs, cfg.concurrency)
+	files, err := readAll(ctx, st, root, objs, cfg.concurrency, def)
 	if err != nil {
 		return nil, err
 	}
@@ -154,17 +182,22 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 			rep.Rows += f.rows
 		}
 	}
-	checkRules(rep, files, &cfg)
-	rep.Tables = predictTables(cfg.table, root, files)
-	checkCrawler(rep, root, files)
-	checkCoverage(rep, files, &cfg)
+	checkRules(rep, files, &cfg, proj)
+	rep.Tables = predictTables(sanitize(def.Name), root, files)
+	if def.Crawled {
+		checkCrawler(rep, root, files, def)
+	}
+	if def.kafkaColumns() || sinkMetadata(files) {
+		checkCoverage(rep, files, &cfg)
+	}
+	rep.Timestamps = timestampReport(files)
 	rep.Format = lakeFormat(files)
 	rep.sort()
 	return rep, nil
 }
 
 // readAll fetches and analyses every object with at most n reads in flight.
-func readAll(ctx context.Context, st objstore.Store, root string, objs []objstore.Object, n int) ([]*file, error) {
+func readAll(ctx context.Context, st objstore.Store, root string, objs []objstore.Object, n int, def *TableDef) ([]*file, error) {
 	files := make([]*file, len(objs))
 	errs := make([]error, len(objs))
 	var wg sync.WaitGroup
@@ -185,6 +218,7 @@ func readAll(ctx context.Context, st objstore.Store, root string, objs []objstor
 				return
 			}
 			f := newFile(root, o)
+			f.def = def
 			if f.size > 0 {
 				body, obj, err := st.Get(ctx, o.Key)
 				if err != nil {

@@ -33,7 +33,9 @@ func (f *file) analyseParquet(body []byte) {
 	leaves := map[string]int{}
 	kinds := map[string]parquet.Type{}
 	for _, fld := range pf.Schema().Fields() {
+		ft := parquetFileType(fld, false, 0)
 		f.schema = append(f.schema, tick.Column{Name: fld.Name(), Type: glueType(fld)})
+		f.parquetCols = append(f.parquetCols, parquetColumn{fld.Name(), ft})
 		if fld.Leaf() {
 			kinds[fld.Name()] = fld.Type()
 		}
@@ -43,17 +45,12 @@ func (f *file) analyseParquet(body []byte) {
 			leaves[p[0]] = i
 		}
 	}
-	f.checkParquetTypes(kinds)
+	f.checkParquetTypes()
 
 	evIdx, okE := leaves["event_time"]
 	partIdx, okP := leaves["kafka_partition"]
 	offIdx, okO := leaves["kafka_offset"]
 	f.hasEvent, f.hasOffsets = okE, okP && okO
-	for _, name := range []string{"kafka_partition", "kafka_offset", "event_time"} {
-		if _, leaf := leaves[name]; !leaf && hasField(pf.Schema(), name) {
-			f.problem(violation("L11", f.key, "", "column %s is a nested or repeated field, the contract needs one plain %s value per row", name, wantPhysical[name].text))
-		}
-	}
 	if !f.hasEvent && !f.hasOffsets {
 		return
 	}
@@ -217,57 +214,29 @@ func glueType(fld parquet.Field) string {
 	return g
 }
 
-// wantPhysical is L11's expected physical type per contract column.
-var wantPhysical = map[string]struct {
-	kind    parquet.Kind
-	logical string
-	text    string
-}{
-	"symbol":          {parquet.ByteArray, "STRING", "BYTE_ARRAY STRING"},
-	"trade_date":      {parquet.Int32, "DATE", "INT32 DATE"},
-	"open":            {parquet.Double, "", "DOUBLE"},
-	"high":            {parquet.Double, "", "DOUBLE"},
-	"low":             {parquet.Double, "", "DOUBLE"},
-	"close":           {parquet.Double, "", "DOUBLE"},
-	"adj_close":       {parquet.Double, "", "DOUBLE"},
-	"volume":          {parquet.Int64, "", "INT64"},
-	"close_usd":       {parquet.Double, "", "DOUBLE"},
-	"event_time":      {parquet.Int64, "TIMESTAMP(isAdjustedToUTC=true,unit=MILLIS)", "INT64 TIMESTAMP(MILLIS, UTC)"},
-	"kafka_partition": {parquet.Int32, "", "INT32"},
-	"kafka_offset":    {parquet.Int64, "", "INT64"},
-}
-
-func describe(t parquet.Type) string {
-	d := t.Kind().String()
-	if lt := logical(t); lt != "" {
-		d += " " + lt
-	}
-	return d
-}
-
-// checkParquetTypes applies L11 to the leaf columns of one file.
-func (f *file) checkParquetTypes(kinds map[string]parquet.Type) {
-	for _, c := range tick.Columns {
-		t, ok := kinds[c.Name]
-		if !ok {
-			continue // missing columns are L05/C01's business
+// checkParquetTypes applies L11, L17 and L18: every column the table
+// declares must be stored with a compatible physical and logical type, and
+// undeclared timestamp columns must still be milliseconds.
+func (f *file) checkParquetTypes() {
+	f.timestamps = map[string]string{}
+	for _, pc := range f.parquetCols {
+		if pc.t.h.kind == "timestamp" {
+			enc := pc.t.phys
+			if pc.t.unit != "INT96" {
+				enc += fmt.Sprintf(" TIMESTAMP(%s), isAdjustedToUTC=%t", pc.t.unit, pc.t.utc)
+			} else {
+				enc += " (legacy, no time zone semantics)"
+			}
+			f.timestamps[pc.name] = enc
 		}
-		w := wantPhysical[c.Name]
-		lt := logical(t)
-		if t.Kind() != w.kind || (w.logical != "" && lt != w.logical) || (w.logical == "" && lt != "" && !strings.HasPrefix(lt, "INT(")) {
-			f.problem(violation("L11", f.key, "", "column %s is %s, the contract needs %s", c.Name, describe(t), w.text))
+		var issues []typeIssue
+		if col, ok := f.def.column(pc.name); ok {
+			issues = compareTypes(col.Name, col.htype(), pc.t, false)
+		} else if pc.t.h.kind == "timestamp" {
+			issues = timestampIssues(pc.name, "L11", pc.t)
 		}
-	}
-	for name, t := range kinds {
-		if _, ok := wantPhysical[name]; ok {
-			continue
-		}
-		lt := logical(t)
-		switch {
-		case t.Kind() == parquet.Int96:
-			f.problem(violation("L11", f.key, "", "column %s is legacy INT96; write timestamps as INT64 TIMESTAMP(MILLIS, UTC)", name))
-		case strings.HasPrefix(lt, "TIMESTAMP") && !strings.Contains(lt, "MILLIS"):
-			f.problem(violation("L11", f.key, "", "column %s is %s; Athena/Glue handle millisecond timestamps only", name, describe(t)))
+		for _, is := range issues {
+			f.problem(violation(is.rule, f.key, is.fix, "%s", is.msg))
 		}
 	}
 }

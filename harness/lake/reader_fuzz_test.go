@@ -50,9 +50,25 @@ func FuzzObjectName(f *testing.F) {
 			return
 		}
 		rep := &Report{}
-		checkFolders(rep, folderKey(root, fl.folders), fl.folders)
+		def := StockTicks()
+		proj, err := parseProjection(def)
+		require.NoError(t, err)
+		checkFolders(rep, folderKey(root, fl.folders), fl.folders, def, proj)
 		start, ok := partitionTime(fl.folders)
-		assert.Equal(t, ok, len(rep.Violations) == 0, "partitionTime=%v but folder violations %v", ok, rep.Violations)
+		clean := len(rep.Violations) == 0
+		reached := len(fl.folders) == 2
+		for _, seg := range fl.folders {
+			k, v, _ := parsePartition(seg)
+			if pk, found := proj.key(k); !found || pk.reach(v) != "" {
+				reached = false
+			}
+		}
+		if ok {
+			assert.True(t, clean, "partitionTime=%v but folder violations %v", ok, rep.Violations)
+		}
+		if clean && reached {
+			assert.True(t, ok, "no folder violation and projected, but partitionTime fails")
+		}
 		if ok {
 			assert.Equal(t, "dt="+start.Format("2006-01-02")+"/hour="+start.Format("15"), strings.Join(fl.folders, "/"))
 		}

@@ -11,10 +11,12 @@ import (
 // Report is the outcome of Check: every violation, the predicted Glue
 // table(s), per-Kafka-partition offset coverage and counts.
 type Report struct {
-	Store           string              `json:"store"`    // e.g. "s3://bucket" or "dir:/tmp/lake"
-	Prefix          string              `json:"prefix"`   // the folder that holds the table root
-	Location        string              `json:"location"` // the table root, prefix + "stock_ticks/"
-	Format          string              `json:"format"`   // parquet, json, json+gzip, or mixed
+	Store           string              `json:"store"`                // e.g. "s3://bucket" or "dir:/tmp/lake"
+	Prefix          string              `json:"prefix"`               // the folder that holds the table root
+	Location        string              `json:"location"`             // the table root, e.g. prefix + "stock_ticks/"
+	Table           string              `json:"table"`                // the table's name
+	Definition      string              `json:"definition,omitempty"` // the file the table definition came from ("" for the built-in one)
+	Format          string              `json:"format"`               // parquet, json, json+gzip, or mixed
 	Production      bool                `json:"production"`
 	Objects         int                 `json:"objects"`      // every object under the table root
 	DataObjects     int                 `json:"data_objects"` // objects that are not markers
@@ -26,6 +28,16 @@ type Report struct {
 	Violations      []Violation         `json:"violations"`
 	Tables          []Table             `json:"tables"` // the crawler prediction
 	Partitions      []PartitionCoverage `json:"partitions"`
+	// Timestamps says how each timestamp column is stored in the Parquet
+	// files (unit and isAdjustedToUTC), which decides what Athena shows.
+	Timestamps []TimestampColumn `json:"timestamps,omitempty"`
+}
+
+// TimestampColumn is how one timestamp column is encoded across the files.
+type TimestampColumn struct {
+	Column   string `json:"column"`
+	Encoding string `json:"encoding"` // e.g. "INT64 TIMESTAMP(MILLIS), isAdjustedToUTC=true"
+	Files    int    `json:"files"`
 }
 
 func (r *Report) add(v Violation) { r.Violations = append(r.Violations, v) }
@@ -98,7 +110,10 @@ func lakeFormat(files []*file) string {
 // predicted Glue table(s), offset coverage and a one-line verdict.
 func (r *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
-	ew.printf("lake %s, table location %s\n", r.Store, r.Location)
+	ew.printf("lake %s, table %s at %s\n", r.Store, r.Table, r.Location)
+	if r.Definition != "" {
+		ew.printf("table definition: %s\n", r.Definition)
+	}
 	ew.printf("%d objects (%d data, %d bytes), %d rows, %d distinct records, format %s\n",
 		r.Objects, r.DataObjects, r.Bytes, r.Rows, r.Distinct, r.Format)
 	if r.ExpectedRecords >= 0 {
@@ -138,6 +153,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		for _, k := range t.PartitionKeys {
 			fmt.Fprintf(tw, "  %s\t%s (partition key)\n", k.Name, k.Type)
+		}
+		tw.Flush()
+	}
+	if len(r.Timestamps) > 0 {
+		ew.printf("\nTIMESTAMPS (Parquet encoding; Athena shows isAdjustedToUTC=false values as written, without a zone)\n")
+		tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
+		for _, ts := range r.Timestamps {
+			fmt.Fprintf(tw, "  %s\t%s\t%d files\n", ts.Column, ts.Encoding, ts.Files)
 		}
 		tw.Flush()
 	}

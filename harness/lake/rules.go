@@ -81,84 +81,184 @@ func folderKey(root string, folders []string) string {
 	return root + strings.Join(folders, "/") + "/"
 }
 
-func checkRules(rep *Report, files []*file, cfg *config) {
+func checkRules(rep *Report, files []*file, cfg *config, proj *projection) {
 	root := rep.Location
+	def := cfg.def
+	tiling := def.kafkaColumns() || sinkMetadata(files)
 	seenFolder := map[string]bool{}
 	for _, f := range files {
 		if f.marker != "" {
-			rep.add(violation("L03", f.key, "", "%s is %s; Athena reads every object under the location", f.rel, f.marker))
+			msg := fmt.Sprintf("%s is %s", f.rel, f.marker)
+			if f.hidden {
+				msg += fmt.Sprintf(": its %d row(s) are invisible to every query", f.rows)
+			} else {
+				msg += "; Athena reads every object under the location"
+			}
+			rep.add(violation("L03", f.key, "", "%s", msg))
 			continue
 		}
-		if len(f.folders) == 0 {
+		if len(f.folders) == 0 && len(def.PartitionKeys) > 0 {
 			rep.add(violation("L02", f.key, "", "object %s sits directly under the table root beside the partition folders; the crawler may make it a separate table and its rows are outside every partition", f.name))
-		} else if fk := folderKey(root, f.folders); !seenFolder[fk] {
+		} else if fk := folderKey(root, f.folders); len(f.folders) > 0 && !seenFolder[fk] {
 			seenFolder[fk] = true
-			checkFolders(rep, fk, f.folders)
+			checkFolders(rep, fk, f.folders, def, proj)
 		}
 		if f.unreadable != "" {
 			rep.add(violation("L04", f.key, "", "%s cannot be read: %s", f.rel, f.unreadable))
+		} else if def.Format != "" && f.format != "" && f.format != def.Format {
+			rep.add(violation("L04", f.key, "", "%s is %s but the table declares %s (SerDe %s): Athena cannot read it (HIVE_CURSOR_ERROR or HIVE_BAD_DATA)", f.rel, formatOf(f), def.Format, def.SerDe))
 		}
-		if !objectName.MatchString(f.name) {
+		if tiling && !objectName.MatchString(f.name) {
 			rep.add(violation("L12", f.key, "", "object name %q is not <topic>+<kafkaPartition>+<startOffset, 20 digits>.<parquet|json|json.gz>", f.name))
 		}
 		for _, v := range f.problems {
 			rep.add(v)
 		}
-		checkPartitionMatch(rep, f)
+		if _, ok := def.column("event_time"); ok {
+			checkPartitionMatch(rep, f)
+		}
 	}
 	checkFormats(rep, files)
-	checkSchemas(rep, files)
-	checkColumns(rep, files)
-	checkJSONFlips(rep, files)
+	if def.Crawled {
+		checkSchemas(rep, files)
+	} else {
+		checkDrift(rep, files, def)
+	}
+	checkColumns(rep, files, def)
+	checkJSONFlips(rep, files, def)
+	if proj != nil {
+		checkProjection(rep, files, def, proj, cfg.production)
+	}
 	if cfg.production {
 		checkFileSizes(rep, root, files)
 	}
 }
 
-// checkFolders applies L01, L13 and L16 to one folder path.
-func checkFolders(rep *Report, key string, folders []string) {
-	var l01 []string
-	if len(folders) != 2 {
-		l01 = append(l01, fmt.Sprintf("objects are %d folder level(s) below the table root, the contract has exactly 2 (dt=…/hour=…)", len(folders)))
+// sinkMetadata reports whether any object carries the sink's S3 metadata.
+func sinkMetadata(files []*file) bool {
+	for _, f := range files {
+		if f.meta[metaStart] != "" {
+			return true
+		}
 	}
-	want := []string{"dt", "hour"}
+	return false
+}
+
+// timestampReport summarises how the Parquet files store each timestamp column.
+func timestampReport(files []*file) []TimestampColumn {
+	count := map[[2]string]int{}
+	for _, f := range files {
+		for col, enc := range f.timestamps {
+			count[[2]string{col, enc}]++
+		}
+	}
+	out := make([]TimestampColumn, 0, len(count))
+	for k, n := range count {
+		out = append(out, TimestampColumn{Column: k[0], Encoding: k[1], Files: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Column != out[j].Column {
+			return out[i].Column < out[j].Column
+		}
+		return out[i].Encoding < out[j].Encoding
+	})
+	return out
+}
+
+// checkFolders applies L01, L13 and L16 to one folder path.
+func checkFolders(rep *Report, key string, folders []string, def *TableDef, proj *projection) {
+	var l01 []string
+	value := func(k, v string) {
+		if !partValue.MatchString(v) {
+			why := "characters outside [0-9a-zA-Z_-]"
+			if strings.Contains(v, ":") {
+				why = "':' (MSCK REPAIR TABLE silently skips such partitions)"
+			}
+			rep.add(violation("L16", key, "", "partition value %q of %s contains %s", v, k, why))
+		}
+		if why, ok := partitionValueFormat(def, proj, k, v); !ok {
+			l01 = append(l01, fmt.Sprintf("%s value %q is %s", k, v, why))
+		}
+	}
+	if proj != nil && proj.template != nil {
+		vals, ok := proj.values(folders)
+		if !ok {
+			rep.add(violation("L01", key, "", "folders %s do not have the shape of storage.location.template (%d level(s) below the location)", strings.Join(folders, "/"), len(proj.template)))
+			return
+		}
+		for _, k := range def.PartitionKeys {
+			if v, ok := vals[strings.ToLower(k.Name)]; ok {
+				value(strings.ToLower(k.Name), v)
+			}
+		}
+		if len(l01) > 0 {
+			rep.add(violation("L01", key, "", "%s", strings.Join(l01, "; ")))
+		}
+		return
+	}
+	keys := def.PartitionKeys
+	if len(folders) != len(keys) {
+		names := make([]string, len(keys))
+		for i, k := range keys {
+			names[i] = strings.ToLower(k.Name) + "=…"
+		}
+		l01 = append(l01, fmt.Sprintf("objects are %d folder level(s) below the table root, the table has %d (%s)", len(folders), len(keys), strings.Join(names, "/")))
+	}
 	for i, seg := range folders {
 		k, v, ok := parsePartition(seg)
 		if !ok {
 			l01 = append(l01, fmt.Sprintf("folder %q is not key=value: a crawler makes it an unnamed partition_%d column (partition_N naming observed, not documented by AWS) and MSCK REPAIR ignores it", seg, i))
 			continue
 		}
-		if strings.EqualFold(k, "partition") {
+		if strings.EqualFold(k, "partition") && !def.isPartitionKey("partition") {
 			rep.add(violation("L13", key, "", "folder %q is a Kafka partition folder (Confluent's default layout); partition is reserved and not a business key", seg))
 		}
-		if !partValue.MatchString(v) {
-			why := "characters outside [0-9a-zA-Z_-]"
-			if strings.Contains(v, ":") {
-				why = "':' (MSCK REPAIR TABLE silently skips such partitions)"
+		if i >= len(keys) {
+			if !partValue.MatchString(v) {
+				value(k, v)
 			}
-			rep.add(violation("L16", key, "", "partition value %q in folder %q contains %s", v, seg, why))
-		}
-		if i >= len(want) {
 			continue
 		}
+		want := strings.ToLower(keys[i].Name)
 		switch {
-		case k != want[i] && strings.EqualFold(k, want[i]):
-			l01 = append(l01, fmt.Sprintf("partition key %q must be lowercase %q", k, want[i]))
-		case k != want[i]:
-			l01 = append(l01, fmt.Sprintf("folder level %d has key %q, the contract needs %q", i+1, k, want[i]))
-		case i == 0:
-			if _, err := time.Parse(time.DateOnly, v); err != nil {
-				l01 = append(l01, fmt.Sprintf("dt value %q is not YYYY-MM-DD", v))
-			}
-		case i == 1:
-			if _, ok := hourValue(v); !ok {
-				l01 = append(l01, fmt.Sprintf("hour value %q is not 00–23", v))
-			}
+		case k != want && strings.EqualFold(k, want):
+			l01 = append(l01, fmt.Sprintf("partition key %q must be lowercase %q", k, want))
+		case k != want:
+			l01 = append(l01, fmt.Sprintf("folder level %d has key %q, the table needs %q", i+1, k, want))
+		default:
+			value(k, v)
 		}
 	}
 	if len(l01) > 0 {
 		rep.add(violation("L01", key, "", "%s", strings.Join(l01, "; ")))
 	}
+}
+
+// partitionValueFormat says whether v can be a value of partition key k:
+// by its projection type when projected, else by its declared type.
+func partitionValueFormat(def *TableDef, proj *projection, k, v string) (string, bool) {
+	if proj != nil {
+		if pk, ok := proj.key(k); ok {
+			return pk.wellFormed(v)
+		}
+	}
+	for _, c := range def.PartitionKeys {
+		if !strings.EqualFold(c.Name, k) {
+			continue
+		}
+		t := c.htype()
+		if _, isInt := t.integer(); isInt {
+			if strings.TrimLeft(strings.TrimPrefix(v, "-"), "0123456789") != "" || strings.TrimPrefix(v, "-") == "" {
+				return "not an integer (the key is declared " + t.String() + ")", false
+			}
+		}
+		if t.kind == "date" {
+			if _, err := time.Parse(time.DateOnly, v); err != nil {
+				return "not YYYY-MM-DD (the key is declared date)", false
+			}
+		}
+	}
+	return "", true
 }
 
 // checkPartitionMatch applies L10: every row's event_time lies in its folder's hour.
@@ -300,9 +400,9 @@ func checkSchemas(rep *Report, files []*file) {
 			t, ok := ref[c.Name]
 			switch {
 			case !ok:
-				diffs = append(diffs, "extra column "+c.Name)
+				diffs = append(diffs, "extra column "+c.Name+" (an added column: Athena reads Parquet and JSON by name, the crawler still splits)")
 			case t != s[c.Name]:
-				diffs = append(diffs, fmt.Sprintf("column %s is %s, other files have %s", c.Name, s[c.Name], t))
+				diffs = append(diffs, fmt.Sprintf("column %s is %s, other files have %s (a type change: HIVE_PARTITION_SCHEMA_MISMATCH once the crawler records this partition's schema)", c.Name, s[c.Name], t))
 			}
 		}
 		var missing []string
@@ -319,8 +419,72 @@ func checkSchemas(rep *Report, files []*file) {
 	}
 }
 
-// checkColumns applies L08 and L09 once per offending column name.
-func checkColumns(rep *Report, files []*file) {
+// checkDrift applies L19 to a table no crawler maintains: Athena reads
+// Parquet and JSON by column name, so added, dropped and reordered columns
+// are fine (A types-of-updates), but a renamed column silently reads as
+// NULL in the files that carry the old name. A file that lacks a declared
+// column other files have, while carrying an undeclared column of the same
+// type, is such a rename. Type changes are L11/L07 (HIVE_BAD_DATA).
+func checkDrift(rep *Report, files []*file, def *TableDef) {
+	has := map[string]int{} // declared column → files that carry it
+	var readable []*file
+	for _, f := range files {
+		if !f.readable() || f.jsonArray {
+			continue
+		}
+		readable = append(readable, f)
+		for _, c := range f.schema {
+			if col, ok := def.column(c.Name); ok {
+				has[strings.ToLower(col.Name)]++
+			}
+		}
+	}
+	for _, f := range readable {
+		present := map[string]bool{}
+		var extra []tick.Column
+		for _, c := range f.schema {
+			if _, ok := def.column(c.Name); ok {
+				present[strings.ToLower(c.Name)] = true
+			} else if !def.isPartitionKey(c.Name) {
+				extra = append(extra, c)
+			}
+		}
+		if len(extra) == 0 {
+			continue
+		}
+		for _, col := range def.Columns {
+			name := strings.ToLower(col.Name)
+			if present[name] || has[name] == 0 {
+				continue
+			}
+			for _, e := range extra {
+				if f.format == "json" || crawlerKind(col.htype()) == e.Type {
+					rep.add(violation("L19", f.key, fmt.Sprintf("write the column as %s (or rewrite these files); renaming a column is not a compatible change for Parquet or JSON", col.Name),
+						"declared column %s is missing here but the file has the undeclared column %s (%s) and %d other file(s) have %s: a rename; Athena matches columns by name and returns NULL for %s in these %d row(s), with no error",
+						col.Name, e.Name, e.Type, has[name], col.Name, col.Name, f.rows))
+					break
+				}
+			}
+		}
+	}
+}
+
+// crawlerKind is the Glue type a crawler reports for a declared type.
+func crawlerKind(t *htype) string {
+	switch t.kind {
+	case "array", "struct", "map":
+		return t.kind
+	case "decimal":
+		return "decimal"
+	case "char", "varchar":
+		return "string"
+	}
+	return t.String()
+}
+
+// checkColumns applies L08 and L09 once per offending column name, and L08
+// to the declared names.
+func checkColumns(rep *Report, files []*file, def *TableDef) {
 	type seen struct {
 		first string
 		n     int
@@ -346,31 +510,41 @@ func checkColumns(rep *Report, files []*file) {
 		if s.n > 1 {
 			where = fmt.Sprintf(" (in %d files)", s.n)
 		}
-		if strings.EqualFold(name, "dt") || strings.EqualFold(name, "hour") {
+		if def.isPartitionKey(name) {
 			rep.add(violation("L09", s.first, "", "partition key %q is also a column inside the files%s; Athena reports duplicate column metadata", name, where))
 		}
-		var why string
-		switch {
-		case len(name) > 255:
-			why = "is longer than 255 bytes"
-		case !columnName.MatchString(name):
-			why = "is not lowercase ASCII letters, digits and _ starting with a letter"
-		case reservedWords[name]:
-			why = "is an Athena reserved word"
-		}
-		if why != "" {
+		if why := badName(name); why != "" {
 			rep.add(violation("L08", s.first, "", "column name %q %s%s", name, why, where))
+		}
+	}
+	if def.Source != "" {
+		for _, k := range def.PartitionKeys {
+			if why := badName(k.Name); why != "" {
+				rep.add(violation("L08", def.Source, "rename the partition key: ^[a-z][a-z0-9_]*$, not a reserved word", "partition key %q %s", k.Name, why))
+			}
 		}
 	}
 }
 
-// checkJSONFlips applies L07 across files for columns outside the contract
-// (contract columns are checked literal by literal while reading).
-func checkJSONFlips(rep *Report, files []*file) {
+func badName(name string) string {
+	switch {
+	case len(name) > 255:
+		return "is longer than 255 bytes"
+	case !columnName.MatchString(name):
+		return "is not lowercase ASCII letters, digits and _ starting with a letter"
+	case reservedWords[name]:
+		return "is an Athena reserved word"
+	}
+	return ""
+}
+
+// checkJSONFlips applies L07 across files for columns the table does not
+// declare (declared columns are checked value by value while reading).
+func checkJSONFlips(rep *Report, files []*file, def *TableDef) {
 	kinds := map[string]map[string]int{}
 	for _, f := range files {
 		for col, k := range f.jsonNumbers {
-			if doubleColumns[col] || intColumns[col] {
+			if _, ok := def.column(col); ok {
 				continue
 			}
 			if kinds[col] == nil {
@@ -387,6 +561,116 @@ func checkJSONFlips(rep *Report, files []*file) {
 		for _, f := range files {
 			if k, ok := f.jsonNumbers[col]; ok && k != main {
 				rep.add(violation("L07", f.key, "", "column %s is written as %s here but as %s in most files; the crawler's inferred type flips", col, k, main))
+			}
+		}
+	}
+}
+
+// checkProjection applies L25 (folders partition projection never
+// generates: their rows are invisible, with no error) and, in production
+// mode, L26 (enum values with no folder, or an absolute date range that
+// starts long before the first folder: empty work for every query).
+func checkProjection(rep *Report, files []*file, def *TableDef, proj *projection, production bool) {
+	type folder struct {
+		key   string
+		vals  map[string]string
+		rows  int64
+		files int
+	}
+	byKey := map[string]*folder{}
+	var order []string
+	for _, f := range files {
+		if !f.isData() || len(f.folders) == 0 {
+			continue
+		}
+		var vals map[string]string
+		if proj.template != nil {
+			v, ok := proj.values(f.folders)
+			if !ok {
+				continue
+			}
+			vals = v
+		} else {
+			if len(f.folders) != len(def.PartitionKeys) {
+				continue
+			}
+			vals = map[string]string{}
+			for i, seg := range f.folders {
+				k, v, ok := parsePartition(seg)
+				if !ok || k != strings.ToLower(def.PartitionKeys[i].Name) {
+					vals = nil
+					break
+				}
+				vals[k] = v
+			}
+			if vals == nil {
+				continue
+			}
+		}
+		fk := folderKey(rep.Location, f.folders)
+		fo := byKey[fk]
+		if fo == nil {
+			fo = &folder{key: fk, vals: vals}
+			byKey[fk] = fo
+			order = append(order, fk)
+		}
+		fo.rows += f.rows
+		fo.files++
+	}
+	sort.Strings(order)
+	seen := map[string]map[string]bool{}
+	for _, fk := range order {
+		fo := byKey[fk]
+		var why []string
+		for _, pk := range proj.keys {
+			v, ok := fo.vals[pk.name]
+			if !ok {
+				continue
+			}
+			if seen[pk.name] == nil {
+				seen[pk.name] = map[string]bool{}
+			}
+			seen[pk.name][v] = true
+			if _, ok := pk.wellFormed(v); !ok {
+				why = nil // L01's business
+				break
+			}
+			if w := pk.reach(v); w != "" {
+				why = append(why, w)
+			}
+		}
+		if len(why) > 0 {
+			rep.add(violation("L25", fk, "", "partition projection never generates this folder (%s): Athena never reads its %d row(s) in %d file(s), with no error",
+				strings.Join(why, "; "), fo.rows, fo.files))
+		}
+	}
+	if !production {
+		return
+	}
+	for _, pk := range proj.keys {
+		switch pk.typ {
+		case "enum":
+			var empty []string
+			for _, v := range pk.values {
+				if !seen[pk.name][v] {
+					empty = append(empty, v)
+				}
+			}
+			if len(empty) > 0 {
+				rep.add(violation("L26", rep.Location, "", "projection.%s.values lists %s, which no folder has: every query without a %s filter reads empty prefixes", pk.name, strings.Join(empty, ","), pk.name))
+			}
+		case "date":
+			var first time.Time
+			for v := range seen[pk.name] {
+				if t, err := time.Parse(pk.layout, v); err == nil && (first.IsZero() || t.Before(first)) {
+					first = t
+				}
+			}
+			// A relative start (NOW-3YEARS) is a rolling window: empty days
+			// before the first folder are expected there.
+			if !first.IsZero() && !pk.relStart && first.Sub(pk.start) > 24*time.Hour {
+				rep.add(violation("L26", rep.Location, "", "projection.%s.range starts %s but the first folder is %s: queries without a %s filter list %.0f empty day(s) first",
+					pk.name, pk.start.Format(pk.layout), first.Format(pk.layout), pk.name, first.Sub(pk.start).Hours()/24))
 			}
 		}
 	}
@@ -414,23 +698,29 @@ func checkFileSizes(rep *Report, root string, files []*file) {
 }
 
 // ExpectedColumns is the schema a crawler must infer for a lake of format
-// "parquet" or "json". Parquet carries the contract's types. JSON has no
-// date or timestamp type, so the crawler infers trade_date and event_time as
-// string and every integer as bigint (kafka_partition included); the Athena
-// DDL still declares the contract types, which the OpenX SerDe parses from
-// those strings.
-func ExpectedColumns(format string) []tick.Column {
-	cols := append([]tick.Column(nil), tick.Columns...)
-	if format != "json" {
-		return cols
-	}
-	for i := range cols {
-		switch cols[i].Type {
-		case "date", "timestamp":
-			cols[i].Type = "string"
-		case "int":
-			cols[i].Type = "bigint"
+// "parquet" or "json" holding the built-in stock_ticks table (see
+// expectedColumns).
+func ExpectedColumns(format string) []tick.Column { return expectedColumns(StockTicks(), format) }
+
+// expectedColumns is the schema a crawler infers for def's files. Parquet
+// carries the declared types. JSON has no date or timestamp type, so the
+// crawler infers them as string and every integer as bigint; the Athena DDL
+// still declares the real types, which the JSON SerDe parses from those
+// values.
+func expectedColumns(def *TableDef, format string) []tick.Column {
+	cols := make([]tick.Column, len(def.Columns))
+	for i := range def.Columns {
+		c := &def.Columns[i]
+		t := crawlerKind(c.htype())
+		if format == "json" {
+			switch t {
+			case "date", "timestamp":
+				t = "string"
+			case "int", "tinyint", "smallint":
+				t = "bigint"
+			}
 		}
+		cols[i] = tick.Column{Name: c.Name, Type: t}
 	}
 	return cols
 }

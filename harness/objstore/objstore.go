@@ -17,14 +17,13 @@ import (
 // ErrNotFound is returned (wrapped) by Get and Head for a missing key.
 var ErrNotFound = errors.New("object not found")
 
-// ErrPreconditionFailed is returned (wrapped) by PutIfAbsent when an object
-// already exists under the key (S3 answers 412 PreconditionFailed). Callers
-// branch on it with errors.Is.
-var ErrPreconditionFailed = errors.New("precondition failed: an object already exists under this key")
-
 // ErrNotRegular is returned (wrapped) by a Dir store's Get and Head for a
 // path that is not a regular file (a FIFO, device or socket).
 var ErrNotRegular = errors.New("not a regular file")
+
+// ErrPreconditionFailed is returned (wrapped) by PutIfAbsent when the key
+// already exists (S3's 412 PreconditionFailed).
+var ErrPreconditionFailed = errors.New("precondition failed")
 
 // Object describes one stored object.
 type Object struct {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -31,6 +32,32 @@ type S3Config struct {
 	// MaxAttempts bounds the SDK's own retries per call (default 3). Callers
 	// that retry themselves (the sink) may set 1.
 	MaxAttempts int
+	// Timeout bounds connecting to the endpoint and, once a request is
+	// sent, waiting for the first byte of the answer (default
+	// DefaultTimeout). An endpoint that accepts connections and never
+	// answers fails each attempt after Timeout with an error for which
+	// IsTimeout is true, instead of hanging.
+	Timeout time.Duration
+}
+
+// DefaultTimeout is S3Config.Timeout's default.
+const DefaultTimeout = 10 * time.Second
+
+// ErrNoSuchBucket is returned (wrapped) by CheckBucket for a bucket that does
+// not exist.
+var ErrNoSuchBucket = errors.New("no such bucket")
+
+// IsTimeout reports whether err is a connect or first-byte timeout (see
+// S3Config.Timeout), as opposed to an answer from S3.
+func IsTimeout(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "timeout awaiting response headers")
 }
 
 // S3 is a Store over an S3 bucket.
@@ -58,9 +85,19 @@ func NewS3Client(ctx context.Context, cfg S3Config) (*s3.Client, error) {
 	if region == "" {
 		region = "us-east-1"
 	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	httpClient := awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) { d.Timeout = timeout }).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.ResponseHeaderTimeout = timeout
+			tr.TLSHandshakeTimeout = timeout
+		})
 	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(region),
-		config.WithHTTPClient(awshttp.NewBuildableClient()),
+		config.WithHTTPClient(httpClient),
 	}
 	if cfg.AccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
@@ -84,6 +121,24 @@ func NewS3Client(ctx context.Context, cfg S3Config) (*s3.Client, error) {
 }
 
 func (s *S3) String() string { return "s3://" + s.Bucket }
+
+// CheckBucket asks S3 whether the bucket exists and is reachable with these
+// credentials (HeadBucket). A missing bucket gives an error wrapping
+// ErrNoSuchBucket; a silent endpoint an error for which IsTimeout is true.
+// Bound it with ctx.
+func (s *S3) CheckBucket(ctx context.Context) error {
+	_, err := s.Client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.Bucket})
+	if err == nil {
+		return nil
+	}
+	var nb *s3types.NoSuchBucket
+	var nf *s3types.NotFound
+	var re *awshttp.ResponseError
+	if errors.As(err, &nb) || errors.As(err, &nf) || errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+		return fmt.Errorf("s3://%s: %w", s.Bucket, ErrNoSuchBucket)
+	}
+	return fmt.Errorf("head bucket s3://%s: %w", s.Bucket, err)
+}
 
 func (s *S3) Put(ctx context.Context, key string, body []byte, meta map[string]string) error {
 	_, err := s.Client.PutObject(ctx, &s3.PutObjectInput{

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -166,4 +167,26 @@ func TestSyntheticDeterministic(t *testing.T) {
 	assert.Len(t, syms, 14)
 	assert.Equal(t, a[0].TradeDate, a[13].TradeDate, "one tick per index per day")
 	assert.NotEqual(t, a[13].TradeDate, a[14].TradeDate)
+}
+
+// Large synthetic runs keep trade dates on plausible trading days: 200k
+// ticks would otherwise reach 2054.
+func TestSyntheticDatesStayPlausible(t *testing.T) {
+	s := Synthetic(200_000, 1)
+	first, last := SyntheticFirstDay.Format(time.DateOnly), SyntheticLastDay.Format(time.DateOnly)
+	days := map[string]bool{}
+	for {
+		tk, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, tk.TradeDate, first)
+		require.LessOrEqual(t, tk.TradeDate, last)
+		d, err := time.Parse(time.DateOnly, tk.TradeDate)
+		require.NoError(t, err)
+		require.NotContains(t, []time.Weekday{time.Saturday, time.Sunday}, d.Weekday(), tk.TradeDate)
+		days[tk.TradeDate] = true
+	}
+	assert.Greater(t, len(days), 6000, "the calendar is used, not a few days")
 }

@@ -56,7 +56,10 @@ func RateFor(symbol string) (float64, bool) {
 
 // SyntheticSource is a deterministic random walk over the 14 indexes: one
 // tick per index per trading day (Monday–Friday from 2000-01-03), so the
-// same (n, seed) always yields the same sequence.
+// same (n, seed) always yields the same sequence. Trade dates stay within
+// SyntheticFirstDay..SyntheticLastDay: after the last day the calendar
+// starts again at the first (about 95,000 ticks per pass), so large runs do
+// not reach dates decades in the future.
 type SyntheticSource struct {
 	n, i    int
 	rng     *rand.Rand
@@ -66,10 +69,17 @@ type SyntheticSource struct {
 	day     time.Time
 }
 
+// The synthetic calendar: trade dates run over these days (both trading
+// days) and wrap.
+var (
+	SyntheticFirstDay = time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC)
+	SyntheticLastDay  = time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
 // Synthetic returns a source of n synthetic ticks for seed.
 func Synthetic(n int, seed uint64) *SyntheticSource {
 	s := &SyntheticSource{n: n, rng: rand.New(rand.NewPCG(seed, 0x7469636b666c6f77)), indexes: Indexes(),
-		day: time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC)}
+		day: SyntheticFirstDay}
 	for _, ix := range s.indexes {
 		s.rates = append(s.rates, Rates[ix.Currency])
 		// Start prices spread over the magnitudes real indexes have.
@@ -88,6 +98,9 @@ func (s *SyntheticSource) Next() (tick.Tick, error) {
 		s.day = s.day.AddDate(0, 0, 1)
 		for s.day.Weekday() == time.Saturday || s.day.Weekday() == time.Sunday {
 			s.day = s.day.AddDate(0, 0, 1)
+		}
+		if s.day.After(SyntheticLastDay) {
+			s.day = SyntheticFirstDay
 		}
 	}
 	s.i++

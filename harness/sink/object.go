@@ -26,6 +26,8 @@ const (
 	MetaRecords     = "tickflow-records"      // rows in the file
 	MetaDLQ         = "tickflow-dlq"          // records of the range sent to the dead-letter topic instead
 	MetaFormat      = "tickflow-format"       // parquet | json | json.gz
+	MetaExpired     = "tickflow-expired"      // offsets of the range retention removed before the sink read them
+	MetaTopicID     = "tickflow-topic-id"     // the topic's ID (its incarnation), when the cluster has topic IDs
 )
 
 // Extension is the file extension for a format ("parquet", "json", "json.gz").
@@ -50,19 +52,21 @@ func ObjectKey(prefix, partPath, topic string, partition int32, start int64, ext
 }
 
 // ParseObjectName splits an object key's base name into topic, partition
-// and start offset; ok is false for names the sink does not write.
+// and start offset; ok is false for names the sink does not write. Topic
+// names may contain dots (e.g. "market.ticks"), so the known extension is
+// stripped from the end rather than cut at the first dot.
 func ParseObjectName(key string) (topic string, partition int32, start int64, ok bool) {
 	base := key[strings.LastIndexByte(key, '/')+1:]
-	dot := strings.IndexByte(base, '.')
-	if dot < 0 {
+	name := ""
+	for _, ext := range [...]string{".json.gz", ".parquet", ".json"} {
+		if n, found := strings.CutSuffix(base, ext); found {
+			name = n
+			break
+		}
+	}
+	if name == "" {
 		return "", 0, 0, false
 	}
-	switch base[dot+1:] {
-	case "parquet", "json", "json.gz":
-	default:
-		return "", 0, 0, false
-	}
-	name := base[:dot]
 	// Topic names cannot contain '+', so the last two '+' split the name.
 	j := strings.LastIndexByte(name, '+')
 	if j < 0 || len(name)-j-1 != 20 {

@@ -97,12 +97,11 @@ func (m *memStore) Put(_ context.Context, key string, _ []byte, meta map[string]
 	m.objs[key] = objstore.Object{Key: key, Metadata: meta}
 	return nil
 }
-func (m *memStore) PutIfAbsent(_ context.Context, key string, _ []byte, meta map[string]string) error {
+func (m *memStore) PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error {
 	if _, ok := m.objs[key]; ok {
 		return objstore.ErrPreconditionFailed
 	}
-	m.objs[key] = objstore.Object{Key: key, Metadata: meta}
-	return nil
+	return m.Put(ctx, key, body, meta)
 }
 func (m *memStore) Get(ctx context.Context, key string) ([]byte, objstore.Object, error) {
 	o, err := m.Head(ctx, key)

@@ -54,6 +54,24 @@ func defaults() config {
 	}
 }
 
+// retryBudget is the longest one S3 call can take with all its retries:
+// attempts × CallTimeout plus the backoffs between them.
+func (c config) retryBudget() time.Duration {
+	d := time.Duration(c.retryAttempts) * c.callTimeout
+	for a := 1; a < c.retryAttempts; a++ {
+		d += min(c.retryBase<<min(a-1, 20), c.retryMax)
+	}
+	return d
+}
+
+// rebalanceTimeout is how long the group waits for members to rejoin: a
+// revoked member flushes first, which may take one upload's whole retry
+// budget (uploads run in parallel, one wave per object of a partition),
+// so the timeout follows from it (kgo's default 60s at least).
+func (c config) rebalanceTimeout() time.Duration {
+	return max(60*time.Second, c.retryBudget()+10*time.Second)
+}
+
 // Topic is the topic to consume. Default tick.DefaultTopic. Poison records go
 // to Topic+".dlq".
 func Topic(t string) Option { return func(c *config) { c.topic = t } }
@@ -106,9 +124,10 @@ func KafkaOptions(opts ...kgo.Opt) Option {
 // SessionTimeout is how long the group coordinator waits without a
 // heartbeat before it evicts this member and gives its partitions to the
 // others (kgo.SessionTimeout; default 45s). The brokers bound it by
-// group.min/max.session.timeout.ms. A short one makes a crashed sink's
-// partitions move on quickly; keep CallTimeout × Retry attempts below it
-// (see the package doc's residual risk).
+// group.min/max.session.timeout.ms. A short one makes a crashed or frozen
+// sink's partitions move on quickly. Exactly-once does not depend on it:
+// a member evicted while its upload is still on the way collides with the
+// next owner on one key (package doc, point 5).
 func SessionTimeout(d time.Duration) Option {
 	return func(c *config) { c.kgoOpts = append(c.kgoOpts, kgo.SessionTimeout(d)) }
 }

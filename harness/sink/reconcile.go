@@ -21,6 +21,7 @@ type lakeObject struct {
 // plan is what reconciliation decided for one partition.
 type plan struct {
 	resume  int64    // next offset to consume; every offset below it is in the lake
+	lastKey string   // the object that ends at resume, if the chain passed one
 	orphans []string // uncommitted objects off the chain, to delete
 }
 
@@ -29,10 +30,7 @@ type plan struct {
 // if two extensions share a start, the lexically last wins and the other is
 // an orphan).
 func (s *Sink) listPartitions(ctx context.Context) (map[int32]map[int64]*lakeObject, map[int32][]string, error) {
-	root := tick.Table + "/"
-	if p := strings.Trim(s.cfg.prefix, "/"); p != "" {
-		root = p + "/" + root
-	}
+	root := tableRoot(s.cfg.prefix)
 	var objs []objstore.Object
 	err := s.retry(ctx, "list "+root+" in "+s.store.String(), func(ctx context.Context) error {
 		var err error
@@ -70,6 +68,14 @@ func (s *Sink) listPartitions(ctx context.Context) (map[int32]map[int64]*lakeObj
 	return byPart, dupes, nil
 }
 
+// tableRoot is the folder that holds the table's objects: <prefix>/stock_ticks/.
+func tableRoot(prefix string) string {
+	if p := strings.Trim(prefix, "/"); p != "" {
+		return p + "/" + tick.Table + "/"
+	}
+	return tick.Table + "/"
+}
+
 // endOf reads an object's end offset from its metadata.
 func (s *Sink) endOf(ctx context.Context, o *lakeObject) (int64, error) {
 	if o.end >= 0 {
@@ -78,6 +84,10 @@ func (s *Sink) endOf(ctx context.Context, o *lakeObject) (int64, error) {
 	h, err := s.head(ctx, o.key)
 	if err != nil {
 		return 0, err
+	}
+	if tid, cur := h.Metadata[MetaTopicID], s.currentTopicID(); tid != "" && cur != "" && tid != cur {
+		return 0, fmt.Errorf("sink: reconcile: %s: %w (topic ID %s, now %s): the topic was deleted and re-created; move the old objects out of %s (or use another --prefix)",
+			o.key, errOtherIncarnation, tid, cur, tableRoot(s.cfg.prefix))
 	}
 	v, ok := h.Metadata[MetaEndOffset]
 	if !ok {
@@ -114,6 +124,7 @@ func (s *Sink) reconcile(ctx context.Context, objs map[int64]*lakeObject, from i
 	}
 	// 2. Follow the chain of uploaded-but-uncommitted objects: a crash
 	// between upload and commit leaves exactly such a chain.
+	var p plan
 	onChain := map[int64]bool{}
 	for {
 		o, ok := objs[pos]
@@ -125,12 +136,12 @@ func (s *Sink) reconcile(ctx context.Context, objs map[int64]*lakeObject, from i
 			return plan{}, err
 		}
 		onChain[pos] = true
+		p.lastKey = o.key
 		pos = end
 	}
 	// 3. Any other object at or after the committed offset is off the chain
 	// (a zombie's or a crashed writer's different cut); left alone it would
 	// overlap what this owner writes next.
-	var p plan
 	p.resume = pos
 	for _, st := range starts {
 		if st >= from && !onChain[st] {

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -18,8 +19,8 @@ func (s *Sink) retry(ctx context.Context, what string, op func(ctx context.Conte
 		actx, cancel := context.WithTimeout(ctx, s.cfg.callTimeout)
 		err = op(actx)
 		cancel()
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, objstore.ErrPreconditionFailed) {
+			return err // a 412 is an answer, not a failure to retry
 		}
 		if attempt >= s.cfg.retryAttempts || ctx.Err() != nil {
 			return fmt.Errorf("sink: %s failed after %d attempts: %w", what, attempt, err)

@@ -152,6 +152,14 @@ func (f *failingStore) Put(ctx context.Context, key string, body []byte, meta ma
 	return f.Store.Put(ctx, key, body, meta)
 }
 
+func (f *failingStore) PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error {
+	f.puts.Add(1)
+	if f.always || f.n.Add(-1) >= 0 {
+		return errors.New("SlowDown: injected")
+	}
+	return f.Store.PutIfAbsent(ctx, key, body, meta)
+}
+
 func TestS3Retry(t *testing.T) {
 	t.Run("transient failures are retried", func(t *testing.T) {
 		w := newWorld(t, 2)

@@ -46,8 +46,8 @@ type Row struct {
 
 // Column is one column of the lake table as Athena sees it.
 type Column struct {
-	Name string // lowercase column name
-	Type string // Athena/Glue type: string, date, double, bigint, timestamp, int
+	Name string `json:"name"` // lowercase column name
+	Type string `json:"type"` // Athena/Glue type: string, date, double, bigint, timestamp, int
 }
 
 // Columns is the contract's data schema, in file order (partition keys excluded).

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tickflow/tickflow/harness"
+)
+
+var snakeKey = regexp.MustCompile(`^[a-z0-9]+(_[a-z0-9]+)*$`)
+
+// assertSnakeKeys fails for any object key in the JSON document(s) that is
+// not snake_case (docs/cli-conventions.md).
+func assertSnakeKeys(t *testing.T, what string, data []byte) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	n := 0
+	for dec.More() {
+		var v any
+		require.NoError(t, dec.Decode(&v), "%s: not JSON: %s", what, data)
+		var bad []string
+		var walk func(path string, v any)
+		walk = func(path string, v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, e := range x {
+					if !snakeKey.MatchString(k) {
+						bad = append(bad, path+"."+k)
+					}
+					walk(path+"."+k, e)
+				}
+			case []any:
+				for _, e := range x {
+					walk(path+"[]", e)
+				}
+			}
+		}
+		walk(what, v)
+		assert.Empty(t, bad, "JSON keys that are not snake_case")
+		n++
+	}
+	assert.Positive(t, n, "%s printed no JSON", what)
+}
+
+func TestJSONKeysAreSnakeCase(t *testing.T) {
+	out, _, msg, code := runCmdCtx(context.Background(), t, "verify", "--json", "--dir", filepath.Join(fixtureLakes, "good-json"))
+	require.Equal(t, exitOK, code, msg)
+	assertSnakeKeys(t, "verify --json", []byte(out))
+
+	out, _, msg, code = runCmdCtx(context.Background(), t, "scenario", "list", "--json")
+	require.Equal(t, exitOK, code, msg)
+	assertSnakeKeys(t, "scenario list --json", []byte(out))
+
+	w := harness.Start(t, harness.Partitions(2))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	brokers := strings.Join(w.KafkaAddrs(), ",")
+	out, _, msg, code = runCmdCtx(ctx, t, "produce", "--json", "--brokers", brokers, "--topic", w.Topic(), "--synthetic", "7")
+	require.Equal(t, exitOK, code, msg)
+	assertSnakeKeys(t, "produce --json", []byte(out))
+
+	out, _, msg, code = runCmdCtx(ctx, t, "sink", "--json", "--brokers", brokers, "--topic", w.Topic(),
+		"--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(), "--access-key", "k", "--secret-key", "s",
+		"--until-idle", "2s", "--flush-interval", "100ms", "--session-timeout", "6s")
+	require.Equal(t, exitOK, code, msg)
+	assertSnakeKeys(t, "sink --json", []byte(out))
+	var st struct {
+		Consumed  int64            `json:"consumed"`
+		Committed map[string]int64 `json:"committed"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	assert.EqualValues(t, 7, st.Consumed)
+	var committed int64
+	for _, o := range st.Committed {
+		committed += o
+	}
+	assert.EqualValues(t, 7, committed)
+}
+
+// Human output names counts in the right number and never shows Go syntax.
+func TestHumanOutputOneVoice(t *testing.T) {
+	assert.Equal(t, "1 record", plural(1, "record", ""))
+	assert.Equal(t, "0 records", plural(int64(0), "record", ""))
+	assert.Equal(t, "2 entries", plural(2, "entry", "entries"))
+	assert.Equal(t, "0:14286 1:3 10:7", partitionOffsets(map[int32]int64{10: 7, 0: 14286, 1: 3}))
+	assert.Equal(t, "none", partitionOffsets(nil))
+
+	w := harness.Start(t, harness.Partitions(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	brokers := strings.Join(w.KafkaAddrs(), ",")
+	out, _, msg, code := runCmdCtx(ctx, t, "produce", "--brokers", brokers, "--topic", w.Topic(), "--synthetic", "1")
+	require.Equal(t, exitOK, code, msg)
+	assert.Contains(t, out, "produced 1 record to "+w.Topic())
+	out, _, msg, code = runCmdCtx(ctx, t, "sink", "--brokers", brokers, "--topic", w.Topic(),
+		"--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(), "--access-key", "k", "--secret-key", "s",
+		"--until-idle", "2s", "--flush-interval", "100ms", "--session-timeout", "6s")
+	require.Equal(t, exitOK, code, msg)
+	assert.Contains(t, out, "consumed 1 record, wrote 1 row in 1 object")
+	assert.Contains(t, out, "committed offsets 0:1")
+	assert.NotContains(t, out, "map[")
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestVerifyTableBuiltinAsDefinition: the built-in table given as a file in
+// each of the three formats checks the good fixtures clean and the bad ones
+// with the same data rules.
+func TestVerifyTableBuiltinAsDefinition(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, args ...string) string {
+		out, code := runLakeCmd(t, args...)
+		require.Equal(t, 0, code, out)
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(out), 0o644))
+		return p
+	}
+	defs := map[string]string{
+		"ddl":         write("stock_ticks.sql", "ddl", "--location", "s3://any-bucket/", "--start-date", "2024-01-01"),
+		"table input": write("stock_ticks.json", "ddl", "--location", "s3://any-bucket/", "--glue-json", "--start-date", "2024-01-01"),
+		"json ddl":    write("stock_ticks_json.sql", "ddl", "--location", "s3://any-bucket/", "--format", "json", "--start-date", "2024-01-01"),
+	}
+	// aws glue get-table wraps the table as {"Table": {...}} with extra fields.
+	getTable := filepath.Join(dir, "get-table.json")
+	b, err := os.ReadFile(defs["table input"])
+	require.NoError(t, err)
+	body := string(b)
+	body = `{"Table": {"CreateTime": "2024-01-01T00:00:00Z", "DatabaseName": "default", ` + body[len(`{
+  "DatabaseName": "default",
+  "TableInput": {`):]
+	require.NoError(t, os.WriteFile(getTable, []byte(body), 0o644))
+	defs["get-table"] = getTable
+
+	for name, def := range defs {
+		t.Run(name, func(t *testing.T) {
+			lakeName := "good-parquet"
+			if name == "json ddl" {
+				lakeName = "good-json"
+			}
+			out, code := runLakeCmd(t, "verify", "--dir", filepath.Join(fixtureLakes, lakeName), "--table", def, "--expect-records", "25")
+			assert.Equal(t, 0, code, out)
+			assert.Contains(t, out, "table definition: "+def)
+			out, code = runLakeCmd(t, "verify", "--dir", filepath.Join(fixtureLakes, "bad-gap"), "--table", def)
+			if name == "json ddl" {
+				assert.Equal(t, 1, code, out)
+				assert.Contains(t, out, "L04") // Parquet files under a JSON table
+				return
+			}
+			assert.Equal(t, 1, code, out)
+			assert.Contains(t, out, "L12 deterministic-names")
+		})
+	}
+}
+
+func TestVerifyTableBadDefinitions(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, file, body, want string
+	}{
+		{"missing file", "nope.sql", "", "--table: open"},
+		{"bad type", "t.sql", "CREATE EXTERNAL TABLE t (\n  a int,\n  b strin\n) STORED AS PARQUET LOCATION 's3://b/t/'", `t.sql:3:5: unknown type "strin"`},
+		{"csv table", "csv.sql", "CREATE EXTERNAL TABLE t (a int)\nROW FORMAT DELIMITED FIELDS TERMINATED BY ','\nLOCATION 's3://b/t/'", "csv.sql:2:12: ROW FORMAT DELIMITED"},
+		{"no location", "noloc.sql", "CREATE EXTERNAL TABLE t (a int) STORED AS PARQUET", "noloc.sql:1:1: the table has no location (fix: add LOCATION"},
+		{"key is a column", "dup.sql", "CREATE EXTERNAL TABLE t (a int, dt string) PARTITIONED BY (dt string) STORED AS PARQUET LOCATION 's3://b/t/'", "dup.sql:1:60: partition key \"dt\" is declared twice"},
+		{"broken json", "t.json", "{\"Table\": {\"Name\": \"t\",\n \"StorageDescriptor\": {\"Columns\": [}}}", "t.json:2:35: invalid JSON"},
+		{"bad glue type", "g.json", `{"Table": {"Name": "t", "StorageDescriptor": {"Location": "s3://b/t/", "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"},
+ "Columns": [{"Name": "a", "Type": "array<int"}]}}}`, `g.json:2:46: column a: type "array<int": expected ">"`},
+		{"unknown serde", "s.json", `{"TableInput": {"Name": "t", "StorageDescriptor": {"Location": "s3://b/t/", "Columns": [{"Name": "a", "Type": "int"}],
+ "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"}}}}`, "unsupported format"},
+		{"bad projection", "p.sql", "CREATE EXTERNAL TABLE t (a int) PARTITIONED BY (d string) STORED AS PARQUET LOCATION 's3://b/t/'\nTBLPROPERTIES ('projection.enabled'='true', 'projection.d.type'='date', 'projection.d.format'='yyyy-MM-dd', 'projection.d.range'='yesterday,NOW')",
+			"p.sql:2:109: projection.d.range"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, tc.file)
+			if tc.body != "" {
+				require.NoError(t, os.WriteFile(p, []byte(tc.body), 0o644))
+			}
+			out, code := runLakeCmd(t, "verify", "--dir", filepath.Join(fixtureLakes, "good-parquet"), "--table", p)
+			assert.Equal(t, 2, code, out)
+			assert.Contains(t, out, tc.want)
+			assert.Contains(t, out, p)
+		})
+	}
+}

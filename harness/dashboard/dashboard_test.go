@@ -1,0 +1,303 @@
+package dashboard_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tickflow/tickflow/broker"
+	"github.com/tickflow/tickflow/harness/dashboard"
+	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+func TestStartRefusesBadOptions(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		opt  dashboard.Option
+		want string
+	}{
+		{"not host:port", dashboard.Addr("8080"), "not host:port"},
+		{"host name", dashboard.Addr("example.com:8080"), "not an IP address"},
+		{"bad port", dashboard.Addr("127.0.0.1:99999"), "0..65535"},
+		{"zero interval", dashboard.SampleInterval(0), "SampleInterval"},
+		{"history shorter than interval", dashboard.History(time.Millisecond), "History"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := dashboard.Start(ctx, dashboard.Addr("127.0.0.1:0"), tc.opt)
+			if d != nil {
+				d.Close()
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	t.Run("port taken", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		_, err = dashboard.Start(ctx, dashboard.Addr(ln.Addr().String()))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), ln.Addr().String())
+	})
+}
+
+func TestNoWorldAttached(t *testing.T) {
+	d, err := dashboard.Start(context.Background(), dashboard.Addr("127.0.0.1:0"), dashboard.SampleInterval(50*time.Millisecond))
+	require.NoError(t, err)
+	defer d.Close()
+	f := &fixture{d: d, url: d.URL()}
+	s := f.state(t)
+	assert.Nil(t, s.World)
+	code, body := f.post(t, "api/faults", dashboard.Action{Action: "shuffle-leaders"}, nil)
+	assert.Equal(t, http.StatusConflict, code, body)
+	assert.Contains(t, body, "no world")
+	code, body = f.get(t, "api/messages?topic=x")
+	assert.Equal(t, http.StatusServiceUnavailable, code, body)
+}
+
+func TestPageIsEmbeddedAndSelfContained(t *testing.T) {
+	f := start(t, broker.Brokers(1))
+	code, body := f.get(t, "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "<title>tickflow dashboard</title>")
+	// Offline: nothing is loaded from another host.
+	for _, path := range []string{"", "app.js", "style.css"} {
+		_, b := f.get(t, path)
+		assert.NotContains(t, b, "http://", path)
+		assert.NotContains(t, b, "https://", path)
+		assert.NotContains(t, b, "//cdn", path)
+	}
+	resp, err := http.Get(f.url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "default-src 'self'")
+	assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+	assert.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
+}
+
+func TestFaultActionsAreSafeByDefault(t *testing.T) {
+	f := start(t)
+	c := f.w.Coordinator()
+	stop1 := dashboard.Action{Action: "stop-broker", Broker: ptr(int32(1))}
+
+	code, body := f.post(t, "api/faults", stop1, map[string]string{"Origin": "http://evil.example"})
+	assert.Equal(t, http.StatusForbidden, code, body)
+	assert.Contains(t, body, "Origin")
+	code, body = f.post(t, "api/faults", stop1, map[string]string{"Origin": "", "Sec-Fetch-Site": "cross-site"})
+	assert.Equal(t, http.StatusForbidden, code, body)
+	code, body = f.post(t, "api/faults", stop1, map[string]string{"Content-Type": "text/plain"})
+	assert.Equal(t, http.StatusUnsupportedMediaType, code, body)
+	code, body = f.post(t, "api/faults", stop1, map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	assert.Equal(t, http.StatusUnsupportedMediaType, code, body)
+	assert.True(t, brokerUp(c, 1), "a refused request must not stop the broker")
+
+	// DNS rebinding: a name other than an IP or localhost is refused, GET too.
+	req, err := http.NewRequest(http.MethodGet, f.url+"api/state", nil)
+	require.NoError(t, err)
+	req.Host = "attacker.example:80"
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+
+	// GET cannot act.
+	code, _ = f.get(t, "api/faults")
+	assert.Equal(t, http.StatusMethodNotAllowed, code)
+
+	// A request without Origin (curl, scripts) from this machine is fine.
+	code, body = f.post(t, "api/faults", stop1, map[string]string{"Origin": ""})
+	assert.Equal(t, http.StatusOK, code, body)
+	assert.False(t, brokerUp(c, 1))
+}
+
+func TestFaultActionsGoThroughTheCoordinator(t *testing.T) {
+	f := start(t)
+	c := f.w.Coordinator()
+	ctx := context.Background()
+
+	code, body := f.post(t, "api/faults", dashboard.Action{Action: "stop-broker", Broker: ptr(int32(0))}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.False(t, brokerUp(c, 0))
+	eventually(t, 5*time.Second, "the page shows broker 0 down", func() (bool, string) {
+		s := f.state(t)
+		if s.World == nil {
+			return false, "no world"
+		}
+		for _, b := range s.World.Brokers {
+			if b.ID == 0 {
+				return !b.Up, fmt.Sprintf("broker 0 up=%v", b.Up)
+			}
+		}
+		return false, "broker 0 missing"
+	})
+
+	// Refusals by the Coordinator are 409 with its reason.
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "stop-broker", Broker: ptr(int32(0))}, nil)
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Contains(t, body, "already down")
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "stop-broker", Broker: ptr(c.Controller())}, nil)
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Contains(t, body, "controller")
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "stop-broker", Broker: ptr(int32(9))}, nil)
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Contains(t, body, "no broker with id 9")
+
+	// Malformed actions are 400 and say what to send.
+	for _, tc := range []struct {
+		name string
+		body any
+		want string
+	}{
+		{"unknown action", map[string]any{"action": "reboot"}, "unknown action"},
+		{"no action", map[string]any{}, "no \\\"action\\\""},
+		{"no broker", map[string]any{"action": "restart-broker"}, "needs \\\"broker\\\""},
+		{"move without partition", map[string]any{"action": "move-leader", "broker": 1, "topic": "stock-ticks"}, "needs \\\"topic\\\" and \\\"partition\\\""},
+		{"unknown field", map[string]any{"action": "shuffle-leaders", "force": true}, "unknown field"},
+		{"bad S3 op", map[string]any{"action": "s3-errors", "on": true, "op": "COPY"}, "S3Fault.Op"},
+		{"bad latency", map[string]any{"action": "s3-latency", "on": true, "latency_ms": -5}, "latency_ms"},
+		{"not JSON", "stop it", "bad JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := f.post(t, "api/faults", tc.body, nil)
+			assert.Equal(t, http.StatusBadRequest, code, body)
+			assert.Contains(t, body, tc.want)
+		})
+	}
+
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "restart-broker", Broker: ptr(int32(0))}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.True(t, brokerUp(c, 0))
+
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "move-leader", Topic: tick.DefaultTopic, Partition: ptr(int32(2)), Broker: ptr(int32(0))}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	eventually(t, 5*time.Second, "partition 2 led by broker 0", func() (bool, string) {
+		ts, err := c.Topics(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, tp := range ts {
+			if tp.Name == tick.DefaultTopic {
+				return tp.Partitions[2].Leader == 0, fmt.Sprintf("leader %d", tp.Partitions[2].Leader)
+			}
+		}
+		return false, "no topic"
+	})
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "shuffle-leaders"}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+
+	// S3 errors on: every PUT fails with 503; off: PUTs work again.
+	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: f.w.S3Endpoint(), Bucket: f.w.Bucket(), Region: f.w.Region(),
+		AccessKey: broker.AccessKey, SecretKey: broker.SecretKey, MaxAttempts: 1})
+	require.NoError(t, err)
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "s3-errors", On: true, Op: "put", Share: 1}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	err = st.Put(ctx, "x", []byte("x"), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "SlowDown")
+	_, err = st.List(ctx, "")
+	require.NoError(t, err, "only PUTs fail")
+	eventually(t, 5*time.Second, "the page lists the active S3 fault", func() (bool, string) {
+		s := f.state(t)
+		return s.World != nil && len(s.World.Faults) == 1 && s.World.Faults[0].Hits == 1, fmt.Sprintf("%+v", s.World.Faults)
+	})
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "s3-errors", On: false}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "answered 1 requests")
+	require.NoError(t, st.Put(ctx, "x", []byte("x"), nil))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestEventLogRecordsEveryAction(t *testing.T) {
+	f := start(t)
+	f.post(t, "api/faults", dashboard.Action{Action: "stop-broker", Broker: ptr(int32(1))}, nil)
+	f.post(t, "api/faults", dashboard.Action{Action: "stop-broker", Broker: ptr(int32(1))}, nil) // refused: already down
+	f.post(t, "api/faults", dashboard.Action{Action: "s3-latency", On: true, LatencyMS: 5}, nil)
+	f.post(t, "api/faults", dashboard.Action{Action: "s3-latency", On: false}, nil)
+	s := f.state(t)
+	var lines []string
+	for _, e := range s.Events {
+		lines = append(lines, fmt.Sprintf("%s ok=%v %s %s", e.Action, e.OK, e.Detail, e.Error))
+	}
+	log := strings.Join(lines, "\n")
+	assert.Contains(t, log, "stop-broker ok=true stopped broker 1")
+	assert.Contains(t, log, "stop-broker ok=false")
+	assert.Contains(t, log, "already down")
+	assert.Contains(t, log, "s3-latency ok=true s3-latency on: +5ms on every operation")
+	assert.Contains(t, log, "s3-latency ok=true s3-latency off")
+}
+
+func TestMessageBrowser(t *testing.T) {
+	f := start(t)
+	p := produceTicks(t, f.w, 200)
+	want := p.records[137]
+
+	get := func(q string) (int, dashboard.MessagePage, string) {
+		code, body := f.get(t, "api/messages?"+q)
+		var page dashboard.MessagePage
+		if code == http.StatusOK {
+			require.NoError(t, json.Unmarshal([]byte(body), &page), body)
+		}
+		return code, page, body
+	}
+
+	// By offset: exactly the record produced there, with its headers.
+	code, page, body := get(fmt.Sprintf("topic=%s&partition=%d&offset=%d&limit=1", tick.DefaultTopic, want.Partition, want.Offset))
+	require.Equal(t, http.StatusOK, code, body)
+	require.Len(t, page.Messages, 1)
+	m := page.Messages[0]
+	assert.Equal(t, want.Offset, m.Offset)
+	assert.Equal(t, string(want.Key), m.Key)
+	assert.JSONEq(t, string(want.Value), m.Value)
+	assert.Equal(t, []dashboard.Header{{Key: "seq", Value: "137"}}, m.Headers)
+	assert.Equal(t, map[int32]int64{want.Partition: want.Offset + 1}, page.Next)
+
+	// By key over every partition: all records of that key, nothing else.
+	code, page, body = get(fmt.Sprintf("topic=%s&key=%s&limit=500", tick.DefaultTopic, want.Key))
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Len(t, page.Messages, 25) // 200 records over 8 symbols
+	for _, m := range page.Messages {
+		assert.Equal(t, string(want.Key), m.Key)
+	}
+	assert.False(t, page.More)
+
+	// By time: starts at the first record at or after it.
+	code, page, body = get(fmt.Sprintf("topic=%s&partition=%d&time=%d&limit=1", tick.DefaultTopic, want.Partition, want.Timestamp.UnixMilli()))
+	require.Equal(t, http.StatusOK, code, body)
+	require.Len(t, page.Messages, 1)
+	assert.Equal(t, want.Offset, page.Messages[0].Offset)
+
+	// Latest: the last records of the partition.
+	code, page, body = get(fmt.Sprintf("topic=%s&partition=%d&limit=3", tick.DefaultTopic, want.Partition))
+	require.Equal(t, http.StatusOK, code, body)
+	require.Len(t, page.Messages, 3)
+	assert.Equal(t, p.perPartition[want.Partition]-1, page.Messages[2].Offset)
+
+	// Bad input names the parameter.
+	for q, w := range map[string]string{
+		"":                                  "topic",
+		"topic=stock-ticks&partition=x":     "partition \\\"x\\\"",
+		"topic=stock-ticks&partition=99":    "no partition 99",
+		"topic=stock-ticks&offset=-1":       "offset",
+		"topic=stock-ticks&time=yesterday":  "time \\\"yesterday\\\"",
+		"topic=stock-ticks&offset=1&time=1": "not both",
+		"topic=stock-ticks&limit=100000":    "limit",
+		"topic=stock-ticks&limit=0":         "limit",
+	} {
+		code, _, body := get(q)
+		assert.Equal(t, http.StatusBadRequest, code, "%s: %s", q, body)
+		assert.Contains(t, body, w, q)
+	}
+	code, _, body = get("topic=no-such-topic")
+	assert.Equal(t, http.StatusNotFound, code, body)
+}

@@ -1,0 +1,200 @@
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tickflow/tickflow/broker"
+)
+
+// maxEvents bounds the event log the page shows.
+const maxEvents = 200
+
+// Action is a fault action, as POST /api/faults takes it (JSON). Every action
+// goes through the broker Coordinator, exactly like the Go API.
+type Action struct {
+	// Action is one of: stop-broker, restart-broker, move-leader,
+	// shuffle-leaders, s3-errors, s3-latency.
+	Action string `json:"action"`
+	// Broker is the broker id for stop-broker, restart-broker and
+	// move-leader (the new leader).
+	Broker *int32 `json:"broker,omitempty"`
+	// Topic and Partition select the partition for move-leader.
+	Topic     string `json:"topic,omitempty"`
+	Partition *int32 `json:"partition,omitempty"`
+	// On turns s3-errors / s3-latency on (true) or off (false).
+	On bool `json:"on"`
+	// Op limits an S3 fault to one operation (PUT, GET, HEAD, LIST, DELETE,
+	// MULTIPART); "" is every operation.
+	Op string `json:"op,omitempty"`
+	// Share is the fraction of matching S3 requests to fail (default 0.5).
+	Share float64 `json:"share,omitempty"`
+	// Status is the HTTP status failed S3 requests get (default 503,
+	// SlowDown).
+	Status int `json:"status,omitempty"`
+	// LatencyMS is the delay s3-latency adds (default 200).
+	LatencyMS int `json:"latency_ms,omitempty"`
+}
+
+// errBadAction marks an action that was malformed (HTTP 400) rather than
+// refused by the Coordinator (HTTP 409).
+var errBadAction = errors.New("bad action")
+
+func badAction(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadAction, fmt.Sprintf(format, args...))
+}
+
+// Do performs a fault action on the watched world and logs it in the event
+// log. The page's buttons call it through POST /api/faults.
+func (s *Server) Do(a Action) (string, error) {
+	msg, err := s.do(a)
+	s.logEvent(a.Action, msg, err)
+	if err == nil {
+		s.mu.Lock()
+		s.actions[a.Action]++
+		s.mu.Unlock()
+	}
+	s.Refresh()
+	return msg, err
+}
+
+func (s *Server) do(a Action) (string, error) {
+	t := s.current()
+	if t == nil {
+		return "", errors.New("no world is attached")
+	}
+	c := t.coord
+	needBroker := func() (int32, error) {
+		if a.Broker == nil {
+			return 0, badAction("%s needs \"broker\" (a broker id)", a.Action)
+		}
+		return *a.Broker, nil
+	}
+	switch a.Action {
+	case "stop-broker":
+		id, err := needBroker()
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("stopped broker %d", id), c.StopBroker(id)
+	case "restart-broker":
+		id, err := needBroker()
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("restarted broker %d", id), c.RestartBroker(id)
+	case "move-leader":
+		id, err := needBroker()
+		if err != nil {
+			return "", err
+		}
+		if a.Topic == "" || a.Partition == nil {
+			return "", badAction("move-leader needs \"topic\" and \"partition\"")
+		}
+		return fmt.Sprintf("moved the leader of %s/%d to broker %d", a.Topic, *a.Partition, id), c.MoveLeader(a.Topic, *a.Partition, id)
+	case "shuffle-leaders":
+		return "shuffled every partition's leader", c.ShuffleLeaders()
+	case "s3-errors", "s3-latency":
+		return t.s3Fault(a)
+	case "":
+		return "", badAction("no \"action\" given: use stop-broker, restart-broker, move-leader, shuffle-leaders, s3-errors or s3-latency")
+	}
+	return "", badAction("unknown action %q: use stop-broker, restart-broker, move-leader, shuffle-leaders, s3-errors or s3-latency", a.Action)
+}
+
+// s3Fault turns the dashboard's one S3 error fault or one S3 latency fault
+// on (replacing an earlier one) or off.
+func (t *target) s3Fault(a Action) (string, error) {
+	slot, desc := &t.s3Errors, &t.s3Errs
+	if a.Action == "s3-latency" {
+		slot, desc = &t.s3Delay, &t.s3Delays
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !a.On {
+		if *slot == nil {
+			return fmt.Sprintf("%s already off", a.Action), nil
+		}
+		hits := (*slot).Hits()
+		(*slot).Remove()
+		*slot = nil
+		return fmt.Sprintf("%s off (%s; it answered %d requests)", a.Action, *desc, hits), nil
+	}
+	op := strings.ToUpper(a.Op)
+	what := op
+	if what == "" {
+		what = "every operation"
+	}
+	f := broker.S3Fault{Op: op, Seed: time.Now().UnixNano()}
+	if a.Action == "s3-errors" {
+		f.Status, f.Share = a.Status, a.Share
+		if f.Status == 0 {
+			f.Status = 503
+		}
+		if f.Share == 0 {
+			f.Share = 0.5
+		}
+		*desc = fmt.Sprintf("HTTP %d on %.0f%% of %s", f.Status, f.Share*100, what)
+	} else {
+		ms := a.LatencyMS
+		if ms == 0 {
+			ms = 200
+		}
+		if ms < 0 || ms > 60_000 {
+			return "", badAction("latency_ms %d: use 1..60000", ms)
+		}
+		f.Latency = time.Duration(ms) * time.Millisecond
+		*desc = fmt.Sprintf("+%s on %s", f.Latency, what)
+	}
+	nf := t.coord.FailS3(f)
+	if err := nf.Err(); err != nil {
+		return "", fmt.Errorf("%w: %w", errBadAction, err)
+	}
+	if *slot != nil {
+		(*slot).Remove()
+	}
+	*slot = nf
+	return fmt.Sprintf("%s on: %s", a.Action, *desc), nil
+}
+
+// logEvent appends to the event log shown on the page.
+func (s *Server) logEvent(action, detail string, err error) {
+	e := Event{Time: time.Now(), Action: action, Detail: detail, OK: err == nil}
+	if err != nil {
+		e.Error = err.Error()
+		s.cfg.log.Warn("dashboard: action failed", "action", action, "err", err)
+	} else {
+		s.cfg.log.Info("dashboard: "+action, "detail", detail)
+	}
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	if len(s.events) > maxEvents {
+		s.events = s.events[len(s.events)-maxEvents:]
+	}
+	s.mu.Unlock()
+}
+
+// SetRun shows what a scenario run or demo is doing (nil clears the panel)
+// and logs phase changes in the event log.
+func (s *Server) SetRun(r *RunStatus) {
+	s.mu.Lock()
+	prev := s.run
+	if r != nil {
+		c := *r
+		c.Checks = append([]Check(nil), r.Checks...)
+		c.Finished = append([]RunDone(nil), r.Finished...)
+		r = &c
+	}
+	s.run = r
+	s.mu.Unlock()
+	if r != nil && (prev == nil || prev.Name != r.Name || prev.Phase != r.Phase || prev.Iteration != r.Iteration) {
+		it := ""
+		if r.Iterations > 1 {
+			it = fmt.Sprintf(" (iteration %d of %d)", r.Iteration+1, r.Iterations)
+		}
+		s.logEvent(r.Kind, fmt.Sprintf("%s%s: %s", r.Name, it, r.Phase), nil)
+	}
+	s.Refresh()
+}

@@ -1,0 +1,252 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/produce"
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+// lateStore holds PutIfAbsent calls for delay when armed, then applies them
+// even if the caller gave up meanwhile, like a proxy that received the
+// whole request and forwards it late. It counts List calls.
+type lateStore struct {
+	objstore.Store
+	delay    atomic.Int64
+	inflight atomic.Int32
+	lists    atomic.Int32
+}
+
+func (l *lateStore) PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error {
+	if d := time.Duration(l.delay.Load()); d > 0 {
+		l.inflight.Add(1)
+		defer l.inflight.Add(-1)
+		time.Sleep(d) // the fault itself: the request is on its way this long
+		ctx = context.WithoutCancel(ctx)
+	}
+	return l.Store.PutIfAbsent(ctx, key, body, meta)
+}
+
+func (l *lateStore) List(ctx context.Context, prefix string) ([]objstore.Object, error) {
+	l.lists.Add(1)
+	return l.Store.List(ctx, prefix)
+}
+
+// The reproduction: member A's shutdown PUT is slow; B joins while
+// it is on its way. The partition must not move before A's object is in S3
+// and committed, or B starts from the old commit and A's range is lost or
+// doubled.
+func TestShutdownPutInFlightWhileNewMemberJoins(t *testing.T) {
+	w := newWorld(t, 2)
+	produced := produceTicks(t, w, false, 100)
+	late := &lateStore{Store: w.store}
+	wa := &world{brokers: w.brokers, store: late}
+	a, stopA := runSink(t, wa, FlushInterval(time.Hour), FlushRecords(1_000_000))
+	require.Eventually(t, func() bool { return a.Stats().Consumed >= produced }, 30*time.Second, 10*time.Millisecond)
+	late.delay.Store(int64(3 * time.Second))
+	aDone := make(chan error, 1)
+	go func() { aDone <- stopA() }()
+	require.Eventually(t, func() bool { return late.inflight.Load() > 0 }, 10*time.Second, 5*time.Millisecond, "A's shutdown PUT started")
+	produced += produceTicks(t, w, false, 60)
+	b, stopB := runSink(t, w, FlushRecords(25))
+	produced += produceTicks(t, w, false, 40)
+	require.NoError(t, <-aDone)
+	waitCommitted(t, w, b, produced)
+	require.NoError(t, stopB())
+	requireExactlyOnce(t, readLake(t, w.store), produced)
+}
+
+// A writer put an object at the key this member writes next and never
+// committed it (a zombie whose late PUT landed, or a crash after upload).
+// The conditional write finds it; the sink continues from its end instead
+// of overwriting it, and resumes from the commit metadata without listing
+// the lake.
+func TestAdoptsObjectAtNextKey(t *testing.T) {
+	w := newWorld(t, 1)
+	produced := produceTicks(t, w, true, 0)
+	a, stopA := runSink(t, w, FlushRecords(400), UntilIdle(300*time.Millisecond))
+	waitCommitted(t, w, a, produced)
+	require.NoError(t, stopA())
+
+	produced += produceTicks(t, w, false, 1000)
+	// The zombie: uploads its first object with its own cut and dies before
+	// committing it.
+	var ups atomic.Int32
+	_, stopZ := runSink(t, w, FlushRecords(23), Hook(func(ev HookEvent) error {
+		if ev.Point == AfterUpload && ups.Add(1) == 1 {
+			return errCrash
+		}
+		return nil
+	}))
+	require.Eventually(t, func() bool { return ups.Load() >= 1 }, 30*time.Second, 10*time.Millisecond)
+	require.ErrorIs(t, stopZ(), errCrash)
+
+	late := &lateStore{Store: w.store}
+	b, stopB := runSink(t, &world{brokers: w.brokers, store: late}, FlushRecords(400))
+	waitCommitted(t, w, b, produced)
+	require.NoError(t, stopB())
+	assert.EqualValues(t, 1, b.Stats().Adopted, "the zombie's object was adopted")
+	assert.Zero(t, late.lists.Load(), "a partition with commit metadata resumes without listing the lake")
+	requireExactlyOnce(t, readLake(t, w.store), produced)
+}
+
+// Topic names may contain dots (market.ticks, and the sink's own
+// <topic>.dlq): object names must still parse, or reconciliation sees
+// nothing and a crash after upload duplicates the range.
+func TestDottedTopicCrashAfterUpload(t *testing.T) {
+	const topic = "market.ticks"
+	w := newWorld(t, 1)
+	createTopic(t, w, topic, 1)
+	produced := produceTo(t, w, topic, 900)
+	var ups atomic.Int32
+	_, stopA := runSink(t, w, Topic(topic), FlushRecords(200), Hook(func(ev HookEvent) error {
+		if ev.Point == AfterUpload && ups.Add(1) == 2 {
+			return errCrash
+		}
+		return nil
+	}))
+	require.Eventually(t, func() bool { return ups.Load() >= 2 }, 30*time.Second, 10*time.Millisecond)
+	require.ErrorIs(t, stopA(), errCrash)
+	b, stopB := runSink(t, w, Topic(topic), FlushRecords(300))
+	require.Eventually(t, func() bool { return b.Stats().Committed[0] == produced }, 30*time.Second, 10*time.Millisecond)
+	require.NoError(t, stopB())
+	objs := readLake(t, w.store)
+	requireExactlyOnce(t, objs, produced)
+	for _, o := range objs {
+		tp, _, _, ok := ParseObjectName(o.key)
+		require.True(t, ok, o.key)
+		assert.Equal(t, topic, tp)
+	}
+}
+
+func TestCommitNamesOnlyOwnedPartitions(t *testing.T) {
+	s := &Sink{parts: map[int32]*partState{1: {gen: 7}}, commits: map[int32]int64{}}
+	s.cfg.log = discardLogger()
+	failed := s.commit(context.Background(), map[int32]commitPoint{
+		1: {off: 10, carryStart: -1, gen: 6}, // an older generation of partition 1
+		2: {off: 10, carryStart: -1, gen: 7}, // a partition this member does not own
+	})
+	require.Len(t, failed, 2)
+	for p, err := range failed {
+		assert.ErrorIs(t, err, errNotOwned, "partition %d", p)
+	}
+	assert.Empty(t, s.Stats().Committed)
+}
+
+func TestCommitMetaRoundTrip(t *testing.T) {
+	for _, m := range []CommitMeta{
+		{NextStart: 0},
+		{NextStart: 12, DLQ: 3, Expired: 4, TopicID: "abc", LastKey: "p;x/stock_ticks/dt=2024-01-05/hour=09/market.ticks+0+00000000000000000000.parquet"},
+	} {
+		got, ok := ParseCommitMeta(m.String())
+		require.True(t, ok, m.String())
+		assert.Equal(t, m, got)
+	}
+	for _, bad := range []string{"", "member-1", CarryMetadata(1, 2), "tickflow/2;next-start=x;dlq=0;expired=0;topic-id=;last=",
+		"tickflow/2;next-start=1;dlq=-1;expired=0;topic-id=;last=", "tickflow/2;next-start=1;dlq=0;expired=0;last="} {
+		_, ok := ParseCommitMeta(bad)
+		assert.False(t, ok, bad)
+	}
+	start, dlq, ok := ParseCarryMetadata(CommitMeta{NextStart: 5, DLQ: 2}.String())
+	assert.True(t, ok)
+	assert.Equal(t, []int64{5, 2}, []int64{start, int64(dlq)})
+}
+
+func TestTimeoutsFitTogether(t *testing.T) {
+	c := defaults()
+	assert.GreaterOrEqual(t, c.rebalanceTimeout(), c.retryBudget(), "a revoked member may flush for a whole retry budget")
+	c.retryAttempts, c.callTimeout = 20, time.Minute
+	assert.Greater(t, c.rebalanceTimeout(), 20*time.Minute)
+}
+
+// BenchmarkReconcile measures what a new owner does before it consumes one
+// partition of a lake of 100,000 objects: with commit metadata nothing is
+// read from S3; without it (a group committed by an older tickflow) the
+// table is listed.
+func BenchmarkReconcile(b *testing.B) {
+	ms := &memStore{objs: map[string]objstore.Object{}}
+	const objects = 100_000
+	for i := range objects {
+		p, start := int32(i%10), int64(i/10)*100
+		key := ObjectKey("", fmt.Sprintf("dt=2024-01-%02d/hour=%02d", 1+i%28, i%24), tick.DefaultTopic, p, start, "parquet")
+		ms.objs[key] = objstore.Object{Key: key, Metadata: map[string]string{MetaStartOffset: fmt.Sprint(start), MetaEndOffset: fmt.Sprint(start + 100)}}
+	}
+	s := &Sink{store: ms, cfg: defaults()}
+	committed := int64(objects/10) * 100
+	b.Run("commit-metadata", func(b *testing.B) {
+		meta := CommitMeta{NextStart: committed, LastKey: "k"}.String()
+		for b.Loop() {
+			cm, ok := ParseCommitMeta(meta)
+			if !ok || cm.NextStart != committed {
+				b.Fatal("metadata")
+			}
+		}
+		b.ReportMetric(0, "store-calls/op")
+	})
+	b.Run("listing", func(b *testing.B) {
+		for b.Loop() {
+			points := map[int32]commitPoint{3: {off: committed, carryStart: -1}}
+			if err := s.reconcileListed(context.Background(), []int32{3}, points); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(1, "store-calls/op")
+	})
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// waitCommitted waits until the group's committed offsets, read from Kafka,
+// add up to want across the topic's partitions.
+func waitCommitted(t testing.TB, w *world, s *Sink, want int64) {
+	t.Helper()
+	adm := kadm.NewClient(s.client)
+	var last int64
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		offs, err := adm.FetchOffsets(context.Background(), s.cfg.group)
+		if err != nil {
+			continue
+		}
+		last = 0
+		offs.Each(func(o kadm.OffsetResponse) {
+			if o.Topic == s.cfg.topic {
+				last += o.At
+			}
+		})
+		if last >= want {
+			return
+		}
+	}
+	t.Fatalf("group %s committed %d of %d records within 60s", s.cfg.group, last, want)
+}
+
+func createTopic(t testing.TB, w *world, topic string, partitions int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	_, err = kadm.NewClient(cl).CreateTopic(context.Background(), partitions, 1, nil, topic)
+	require.NoError(t, err)
+}
+
+// produceTo produces n synthetic ticks to topic.
+func produceTo(t testing.TB, w *world, topic string, n int) int64 {
+	t.Helper()
+	p, err := produce.New(context.Background(), w.brokers, produce.Topic(topic), produce.KafkaOptions(fastKafka[:2]...))
+	require.NoError(t, err)
+	defer p.Close()
+	res, err := p.Produce(context.Background(), produce.Synthetic(n, 7))
+	require.NoError(t, err)
+	return res.Produced
+}

@@ -1,0 +1,253 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// onAssigned decides where each newly assigned partition resumes, before
+// consumption starts, and returns those offsets. A partition whose commit
+// carries CommitMeta of this topic incarnation resumes at the commit with
+// no S3 call at all: at most one object past it can exist (the previous
+// owner's last, possibly still in flight), and it has exactly the key this
+// member writes first, so the conditional write finds it (package doc,
+// point 4). Only partitions without such metadata (nothing committed yet,
+// or committed by an older tickflow) are reconciled from a listing.
+func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	parts := offsets[s.cfg.topic]
+	if len(parts) == 0 {
+		return offsets, nil
+	}
+	out, err := s.assign(ctx, parts)
+	if err != nil {
+		s.cfg.log.Error("sink: reconcile", "err", err)
+		s.setFatal(err)
+		return nil, err
+	}
+	offsets[s.cfg.topic] = out
+	return offsets, nil
+}
+
+func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int32]kgo.Offset, error) {
+	adm := kadm.NewClient(s.client)
+	tid := s.lookupTopicID(ctx, adm)
+	starts, err := s.listStartOffsets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := adm.ListEndOffsets(ctx, s.cfg.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sink: list end offsets of %s: %w", s.cfg.topic, err)
+	}
+	fetched, err := adm.FetchOffsets(ctx, s.cfg.group)
+	if err != nil {
+		return nil, fmt.Errorf("sink: fetch the committed offsets of group %s: %w", s.cfg.group, err)
+	}
+	points := map[int32]commitPoint{}
+	var legacy []int32
+	for p, o := range parts {
+		c := o.EpochOffset().Offset
+		var meta string
+		if fo, ok := fetched.Lookup(s.cfg.topic, p); ok && fo.Err == nil && fo.At == c {
+			meta = fo.Metadata
+		}
+		cm, ok := ParseCommitMeta(meta)
+		if c >= 0 && ok && cm.TopicID != "" && tid != "" && cm.TopicID != tid {
+			s.cfg.log.Warn("sink: committed offset belongs to an earlier incarnation of the topic; starting from the log start",
+				"partition", p, "committed", c, "its_topic_id", cm.TopicID, "topic_id", tid)
+			c, ok = -1, false
+		}
+		switch {
+		case c < 0:
+			lo := starts[p]
+			points[p] = commitPoint{off: lo, carryStart: -1}
+			legacy = append(legacy, p)
+		case ok && cm.NextStart <= c && int64(cm.DLQ+cm.Expired) <= c-cm.NextStart:
+			cp := commitPoint{off: c, carryStart: -1, lastKey: cm.LastKey}
+			if cm.NextStart < c {
+				cp.carryStart, cp.dlq, cp.expired = cm.NextStart, cm.DLQ, cm.Expired
+			}
+			points[p] = cp
+		default:
+			cp := commitPoint{off: c, carryStart: -1}
+			if start, dlq, ok := ParseCarryMetadata(meta); ok && start < c && dlq > 0 && int64(dlq) <= c-start {
+				cp.carryStart, cp.dlq = start, dlq
+			}
+			points[p] = cp
+			legacy = append(legacy, p)
+		}
+	}
+	if len(legacy) > 0 {
+		if err := s.reconcileListed(ctx, legacy, points); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[int32]kgo.Offset, len(parts))
+	states := map[int32]*partState{}
+	for p := range parts {
+		cp := points[p]
+		gen := s.gens.Add(1)
+		cp.gen = gen
+		st := &partState{gen: gen, pos: cp.off, last: cp}
+		if e, ok := ends.Lookup(s.cfg.topic, p); ok {
+			st.hwm = e.Offset
+		}
+		if cp.carries() {
+			// [carryStart, off) holds only dead letters or expired offsets
+			// and no object covers it: the next object starts there and
+			// counts them.
+			st.open = &segment{gen: gen, start: cp.carryStart, end: cp.off, dlq: cp.dlq, expired: cp.expired, opened: time.Now()}
+		}
+		if lo, ok := starts[p]; ok && lo > st.pos {
+			s.expire(st, p, lo)
+		}
+		states[p] = st
+		out[p] = kgo.NewOffset().At(st.pos).WithEpoch(-1)
+		s.cfg.log.Info("sink: assigned", "partition", p, "committed", cp.off, "resume", st.pos, "next_object", cp.next(), "carried_dlq", cp.dlq)
+	}
+	s.mu.Lock()
+	for p, st := range states {
+		s.parts[p] = st
+	}
+	s.mu.Unlock()
+	s.assignedAny.Store(true)
+	return out, nil
+}
+
+// lookupTopicID returns the topic's ID, or "" when the cluster does not
+// report one (older Kafka) or the lookup fails (then incarnations are not
+// told apart, as before topic IDs existed).
+func (s *Sink) lookupTopicID(ctx context.Context, adm *kadm.Client) string {
+	td, err := adm.ListTopics(ctx, s.cfg.topic)
+	if err != nil {
+		s.cfg.log.Warn("sink: topic ID unknown", "topic", s.cfg.topic, "err", err)
+		return s.currentTopicID()
+	}
+	d, ok := td[s.cfg.topic]
+	if !ok || d.Err != nil || d.ID == (kadm.TopicID{}) {
+		return s.currentTopicID()
+	}
+	id := d.ID.String()
+	s.topicID.Store(&id)
+	return id
+}
+
+// listStartOffsets returns each partition's log start offset.
+func (s *Sink) listStartOffsets(ctx context.Context) (map[int32]int64, error) {
+	starts, err := kadm.NewClient(s.client).ListStartOffsets(ctx, s.cfg.topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sink: list start offsets of %s: %w", s.cfg.topic, err)
+	}
+	out := map[int32]int64{}
+	starts.Each(func(o kadm.ListedOffset) {
+		if o.Topic == s.cfg.topic {
+			out[o.Partition] = o.Offset
+		}
+	})
+	return out, nil
+}
+
+// reconcileListed reconciles partitions that have no CommitMeta from a
+// listing of the table: it follows uploaded-but-uncommitted chains and
+// deletes off-chain objects an older writer left (package doc, point 4).
+func (s *Sink) reconcileListed(ctx context.Context, ps []int32, points map[int32]commitPoint) error {
+	objs, dupes, err := s.listPartitions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		cp := points[p]
+		pl, err := s.reconcile(ctx, objs[p], cp.off)
+		if err != nil {
+			return fmt.Errorf("partition %d: %w", p, err)
+		}
+		for _, k := range append(pl.orphans, dupes[p]...) {
+			if err := s.retry(ctx, "delete orphan "+k, func(ctx context.Context) error { return s.store.Delete(ctx, k) }); err != nil {
+				return err
+			}
+			s.stats.orphans.Add(1)
+			s.cfg.log.Info("sink: deleted off-chain object", "key", k, "partition", p)
+		}
+		if pl.resume != cp.off {
+			// Objects past the commit: their range is in the lake.
+			cp = commitPoint{off: pl.resume, carryStart: -1, lastKey: pl.lastKey}
+		}
+		points[p] = cp
+	}
+	return nil
+}
+
+// onRevoked hands the revoked partitions' data to the flusher like any
+// other batch and waits until everything handed over has landed and been
+// committed; only then does it let the partitions go.
+func (s *Sink) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	only := map[int32]bool{}
+	for _, p := range revoked[s.cfg.topic] {
+		only[p] = true
+	}
+	if !s.crashed.Load() && s.runErr() == nil {
+		s.mu.Lock()
+		for p := range only {
+			if st := s.parts[p]; st != nil {
+				s.seal(st, st.pos)
+			}
+		}
+		b := s.takeBatch(only, true)
+		s.mu.Unlock()
+		if b != nil {
+			s.handOver(b)
+		}
+		s.inflight.Wait()
+	}
+	s.forget(only)
+}
+
+// onLost forgets partitions this member lost without a clean revoke: the
+// group already gave them to someone else, so nothing more may be
+// committed for them. Commits on their way finish first (s.own); queued
+// segments become stale; an upload in flight may still land, but only
+// under the one key the next owner writes first, so its conditional
+// write decides which of the two objects stays.
+func (s *Sink) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	only := map[int32]bool{}
+	for _, p := range lost[s.cfg.topic] {
+		only[p] = true
+	}
+	if len(only) > 0 {
+		s.cfg.log.Warn("sink: partitions lost (session expired or fenced); dropping their buffers", "partitions", len(only))
+	}
+	s.forget(only)
+}
+
+func (s *Sink) forget(ps map[int32]bool) {
+	s.own.Lock()
+	defer s.own.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := range ps {
+		delete(s.parts, p)
+	}
+}
+
+// currentTopicID is the topic ID seen at the last assignment ("" if none).
+func (s *Sink) currentTopicID() string {
+	if p := s.topicID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}

@@ -1,0 +1,286 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tickflow/tickflow/harness/tick"
+)
+
+// partState is the sink's view of one assigned partition.
+type partState struct {
+	gen    int64 // a new generation per assignment or drop: older queued segments are stale
+	pos    int64 // next offset to cover
+	hwm    int64 // the partition's end offset as last seen (assignment or fetch)
+	open   *segment
+	sealed []*segment
+	last   commitPoint // what this member last committed (or found committed) for the partition
+	queued int64       // end of the last carried range handed to the flusher
+	rewind bool        // dropped by the flusher: the poll loop must SetOffsets(pos) and skip what it holds
+
+	hour     int64  // record hour (Unix ms / 3,600,000) that hourPath is for
+	hourPath string // tick.PartitionPath of that hour, cached: formatting per record is costly
+}
+
+// segment is a run of offsets [start, end) of one partition that becomes one
+// object: all its rows share one dt/hour folder.
+type segment struct {
+	gen        int64
+	start, end int64
+	n          int          // rows
+	chunks     [][]tick.Row // the rows, in chunks of chunkRows
+	dlq        int
+	expired    int // offsets retention removed before they were read
+	bytes      int
+	partPath   string // "" until the first row
+	opened     time.Time
+
+	// Set by encode once the segment is sealed and handed over; the rows
+	// go back to the pool once they are encoded.
+	enc *encoded
+}
+
+// encoded is a segment's object body, ready once done is closed.
+type encoded struct {
+	done chan struct{}
+	buf  *bytes.Buffer
+	rows int
+	err  error
+}
+
+// process appends a poll's records to their partitions' segments, sealing
+// segments at the deterministic boundaries (hour change, record and byte
+// thresholds) and at the wall-clock FlushInterval. Partitions are
+// independent, so they are decoded in parallel. Called with s.mu held.
+func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
+	// A partition the flusher dropped rewinds first: what this poll holds
+	// of it was fetched from the old position.
+	skip := map[*partState]bool{}
+	for p, st := range s.parts {
+		if st.rewind {
+			st.rewind = false
+			s.client.SetOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: {p: {Epoch: -1, Offset: st.pos}}})
+			skip[st] = true
+		}
+	}
+	type work struct {
+		st   *partState
+		recs []*kgo.Record
+	}
+	var ws []work
+	idx := map[*partState]int{}
+	n := 0
+	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		n += len(ftp.Records)
+		st := s.parts[ftp.Partition]
+		if ftp.Topic != s.cfg.topic || st == nil || skip[st] {
+			return // not ours (any more)
+		}
+		if ftp.HighWatermark > st.hwm {
+			st.hwm = ftp.HighWatermark
+		}
+		if len(ftp.Records) == 0 {
+			return
+		}
+		if i, ok := idx[st]; ok {
+			ws[i].recs = append(ws[i].recs, ftp.Records...)
+			return
+		}
+		idx[st] = len(ws)
+		ws = append(ws, work{st, ftp.Records})
+	})
+	run := func(w work) {
+		st := w.st
+		for _, r := range w.recs {
+			if r.Offset < st.pos {
+				continue // already in the lake (reconciled or adopted past it)
+			}
+			s.add(ctx, st, r)
+		}
+	}
+	var g errgroup.Group
+	g.SetLimit(max(1, s.cfg.decoders))
+	for _, w := range ws {
+		g.Go(func() error { run(w); return nil })
+	}
+	_ = g.Wait() // run returns no errors: dead-letter failures surface through dlqErr
+	if n > 0 {
+		s.stats.consumed.Add(int64(n))
+		s.lastRec.Store(time.Now().UnixNano())
+	}
+	now := time.Now()
+	caught := true
+	for _, st := range s.parts {
+		if st.open != nil && st.open.n > 0 && now.Sub(st.open.opened) >= s.cfg.flushInterval {
+			s.seal(st, st.pos)
+		}
+		if st.pos < st.hwm {
+			caught = false
+		}
+	}
+	s.caughtUp.Store(caught)
+	if e := s.dlqErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// newSegment opens a segment of st at its position.
+func (s *Sink) newSegment(st *partState) *segment {
+	return &segment{gen: st.gen, start: st.pos, end: st.pos, opened: time.Now()}
+}
+
+// A segment keeps its rows in fixed-size chunks rather than one slice:
+// growing a slice to FlushRecords rows copied and cleared every row
+// several times (about a third of the sink's allocation), and the chunks
+// are recycled once their segment is encoded.
+const chunkRows = 4096
+
+var chunkPool = sync.Pool{New: func() any { c := make([]tick.Row, 0, chunkRows); return &c }}
+
+func getChunk() []tick.Row { return (*chunkPool.Get().(*[]tick.Row))[:0] }
+
+func putChunk(c []tick.Row) {
+	if cap(c) == chunkRows {
+		c = c[:0]
+		chunkPool.Put(&c)
+	}
+}
+
+const hourMillis = 3_600_000
+
+func (s *Sink) add(ctx context.Context, st *partState, r *kgo.Record) {
+	var t tick.Tick
+	row, err := decode(r, &t)
+	if err != nil {
+		if st.open == nil {
+			st.open = s.newSegment(st)
+		}
+		s.deadLetter(ctx, r, err)
+		st.open.dlq++
+		st.open.end = r.Offset + 1
+		st.pos = r.Offset + 1
+		if st.open.dlq+st.open.n >= s.cfg.flushRecords && st.open.n > 0 {
+			s.seal(st, st.pos)
+		}
+		return
+	}
+	// The hour folder changes rarely: format it only when the hour does.
+	ms := r.Timestamp.UnixMilli()
+	h := ms / hourMillis
+	if ms < 0 && ms%hourMillis != 0 {
+		h--
+	}
+	if h != st.hour || st.hourPath == "" {
+		st.hour, st.hourPath = h, tick.PartitionPath(r.Timestamp)
+	}
+	pp := st.hourPath
+	if st.open != nil && st.open.partPath != "" && st.open.partPath != pp {
+		s.seal(st, r.Offset) // hour boundary: the next object starts at this record
+	}
+	if st.open == nil {
+		st.open = s.newSegment(st)
+	}
+	seg := st.open
+	if k := len(seg.chunks); k == 0 || len(seg.chunks[k-1]) == chunkRows {
+		seg.chunks = append(seg.chunks, getChunk())
+	}
+	seg.partPath = pp
+	last := &seg.chunks[len(seg.chunks)-1]
+	*last = append(*last, row)
+	seg.n++
+	seg.bytes += len(r.Value)
+	seg.end = r.Offset + 1
+	st.pos = r.Offset + 1
+	if seg.n+seg.dlq >= s.cfg.flushRecords || seg.bytes >= s.cfg.flushBytes {
+		s.seal(st, st.pos)
+	}
+}
+
+// seal closes the open segment at end (exclusive). A segment without rows
+// (only dead-lettered or expired records so far) stays open: a row-less
+// object would be an empty file, so its offsets ride along with the next
+// object.
+func (s *Sink) seal(st *partState, end int64) {
+	seg := st.open
+	if seg == nil || seg.n == 0 {
+		return
+	}
+	seg.end = end
+	st.sealed = append(st.sealed, seg)
+	st.open = nil
+}
+
+func decode(r *kgo.Record, t *tick.Tick) (tick.Row, error) {
+	if err := decodeTick(r.Value, t); err != nil {
+		return tick.Row{}, err
+	}
+	row, err := tick.RowFrom(*t, r.Timestamp, r.Partition, r.Offset)
+	if err != nil {
+		return tick.Row{}, fmt.Errorf("trade_date %q is not YYYY-MM-DD: %w", t.TradeDate, err)
+	}
+	return row, nil
+}
+
+// decodeTick accepts tickflow's tick JSON and, off the hot path, the seed
+// project's CSV-row JSON (tick.DecodeSeed), so a pipeline still running the
+// seed's producer can switch to this sink. The error is the tick format's.
+func decodeTick(b []byte, t *tick.Tick) error {
+	err := tick.Decode(b, t)
+	if err == nil && t.Symbol != "" {
+		return nil
+	}
+	if tick.DecodeSeed(b, t) == nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("value is not tick JSON: %w", err)
+	}
+	return errors.New("tick has no symbol")
+}
+
+// skipExpired moves partitions whose fetch offset fell below the log start
+// (retention removed records before this sink read them) to the log start.
+// The skipped offsets are counted in the next object's MetaExpired, so
+// the lake still tiles and a checker reports them as expired, not as
+// delivered; they are logged and counted in Stats.Expired.
+func (s *Sink) skipExpired(ctx context.Context, parts map[int32]bool) {
+	starts, err := s.listStartOffsets(ctx)
+	if err != nil {
+		s.cfg.log.Warn("sink: offsets out of range, and the log start offsets are unknown (retrying)", "err", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := range parts {
+		st := s.parts[p]
+		lo, ok := starts[p]
+		if st == nil || !ok || lo <= st.pos {
+			continue
+		}
+		s.expire(st, p, lo)
+		s.client.SetOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: {p: {Epoch: -1, Offset: st.pos}}})
+	}
+}
+
+// expire records that the offsets [st.pos, lo) are gone from the log.
+// Called with s.mu held (or before st is shared).
+func (s *Sink) expire(st *partState, p int32, lo int64) {
+	n := lo - st.pos
+	if st.open == nil {
+		st.open = s.newSegment(st)
+	}
+	st.open.expired += int(n)
+	st.open.end = lo
+	s.cfg.log.Warn("sink: records expired by retention before the sink read them", "topic", s.cfg.topic,
+		"partition", p, "from", st.pos, "to", lo, "records", n)
+	s.stats.expired.Add(n)
+	st.pos = lo
+}
