@@ -279,9 +279,9 @@ func timestampIssues(path, rule string, got *fileType) []typeIssue {
 	case got.unit == "INT96":
 		what = "legacy INT96 (deprecated by Parquet): Athena reads it, but Glue, Spark and other engines may shift it by the session time zone; write MILLIS"
 	case got.unit == "MICROS":
-		what = "TIMESTAMP(MICROS): Athena's timestamp keeps milliseconds, the sub-millisecond digits are lost, and some readers misread the unit"
+		what = "microseconds: Athena's timestamp keeps milliseconds, the sub-millisecond digits are lost, and some readers misread the unit"
 	case got.unit == "NANOS":
-		what = "TIMESTAMP(NANOS): Athena's Hive tables do not read nanosecond timestamps reliably (wrong dates or HIVE_BAD_DATA)"
+		what = "nanoseconds: Athena's Hive tables do not read nanosecond timestamps reliably (wrong dates or HIVE_BAD_DATA)"
 	default:
 		return nil
 	}
