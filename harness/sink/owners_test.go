@@ -1,10 +1,13 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -215,7 +218,11 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // add up to want across the topic's partitions.
 func waitCommitted(t testing.TB, w *world, s *Sink, want int64) {
 	t.Helper()
-	adm := kadm.NewClient(s.client)
+	// Its own client: s may have stopped (UntilIdle) and closed its own.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
 	var last int64
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		offs, err := adm.FetchOffsets(context.Background(), s.cfg.group)
@@ -340,4 +347,83 @@ func TestTopicRecreatedIsNotAdopted(t *testing.T) {
 	waitCommitted(t, w, c, fresh)
 	require.NoError(t, stopC())
 	requireExactlyOnce(t, readLake(t, w.store), fresh)
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Kafka going away under a running sink is never silent: a warning every
+// few seconds, and stopping with records that could not be committed is an
+// error (the CLI exits non-zero), not a clean exit.
+func TestKafkaGoneIsLoud(t *testing.T) {
+	w := newWorld(t, 1)
+	produced := produceTicks(t, w, false, 200)
+	var logs syncBuffer
+	s, stop := runSink(t, w, FlushInterval(time.Hour), CallTimeout(2*time.Second),
+		Logger(slog.New(slog.NewTextHandler(&logs, nil))))
+	require.Eventually(t, func() bool { return s.Stats().Consumed >= produced }, 30*time.Second, 10*time.Millisecond)
+	w.cluster.Close()
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "Kafka brokers unreachable") }, 30*time.Second, 50*time.Millisecond,
+		"no warning while Kafka is gone; log so far:\n%s", logs.String())
+	err := stop()
+	require.Error(t, err, "stopped with records it could not commit")
+	assert.Contains(t, err.Error(), "Kafka was unreachable")
+}
+
+// UntilIdle means "assigned, caught up and quiet": a sink that starts while
+// a dead member still holds the partitions (its session not expired yet)
+// waits for them instead of exiting with nothing consumed.
+func TestUntilIdleWaitsForAssignment(t *testing.T) {
+	w := newWorld(t, 1)
+	produced := produceTicks(t, w, false, 300)
+	// A member that dies without leaving: static membership keeps it in the
+	// group until its session times out.
+	dead, err := kgo.NewClient(append(fastKafka[:2], kgo.SeedBrokers(w.brokers...), kgo.ConsumerGroup("tickflow-sink"),
+		kgo.ConsumeTopics(tick.DefaultTopic), kgo.InstanceID("dead-member"), kgo.SessionTimeout(2*time.Second), kgo.HeartbeatInterval(200*time.Millisecond),
+		kgo.DisableAutoCommit())...)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for len(dead.PollFetches(ctx).Records()) == 0 {
+		require.NoError(t, ctx.Err(), "the dead member never got records")
+	}
+	dead.Close()
+
+	s, err := New(context.Background(), w.brokers, w.store, KafkaOptions(fastKafka...), FlushInterval(100*time.Millisecond), UntilIdle(300*time.Millisecond))
+	require.NoError(t, err)
+	require.NoError(t, s.Run(ctx))
+	assert.Equal(t, produced, s.Stats().Consumed)
+	requireExactlyOnce(t, readLake(t, w.store), produced)
+}
+
+func TestUntilIdleNeverAssigned(t *testing.T) {
+	old := neverAssigned
+	neverAssigned = time.Second
+	t.Cleanup(func() { neverAssigned = old })
+	w := newWorld(t, 1)
+	produceTicks(t, w, false, 100)
+	a, _ := runSink(t, w)
+	waitCommitted(t, w, a, 100)
+	b, err := New(context.Background(), w.brokers, w.store, KafkaOptions(fastKafka...), UntilIdle(200*time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = b.Run(ctx)
+	require.ErrorIs(t, err, ErrNeverAssigned)
+	assert.Contains(t, err.Error(), "tickflow-sink")
 }
