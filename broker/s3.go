@@ -135,6 +135,8 @@ type s3Server struct {
 	addr      string
 	srv       *http.Server
 	next      http.Handler
+	backend   gofakes3.Backend
+	locks     keyLocks // per-key write locks for conditional writes (s3cond.go)
 	serveDone chan struct{}
 	done      <-chan struct{}
 	db        *bolt.DB
@@ -186,6 +188,7 @@ func startS3(ctx context.Context, cfg config, dd *dataDir, log *slog.Logger, don
 		}
 		return nil, fmt.Errorf("broker: create bucket %q: %w", cfg.bucket, err)
 	}
+	s.backend = backend
 	faker := gofakes3.New(backend,
 		gofakes3.WithAutoBucket(false),
 		gofakes3.WithLogger(s3Logger{log}),
@@ -315,7 +318,7 @@ func (s *s3Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.next.ServeHTTP(w, r)
+	s.serveWrite(w, r)
 }
 
 // classify returns the fault Op of r, the multipart step ("" for other
@@ -380,6 +383,8 @@ type s3ErrorBody struct {
 	XMLName   xml.Name `xml:"Error"`
 	Code      string   `xml:"Code"`
 	Message   string   `xml:"Message"`
+	Condition string   `xml:"Condition,omitempty"` // PreconditionFailed: the header that failed
+	Header    string   `xml:"Header,omitempty"`    // NotImplemented: the header refused
 	Resource  string   `xml:"Resource"`
 	RequestID string   `xml:"RequestId"`
 }
@@ -391,6 +396,12 @@ var reqSeq atomic.Uint64
 // would otherwise reset a connection whose client is still sending, and the
 // client would see "connection reset" instead of the S3 error.
 func writeS3Error(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	writeS3ErrorDetail(w, r, status, code, msg, "", "")
+}
+
+// writeS3ErrorDetail is writeS3Error with one extra element AWS adds to some
+// errors: "Condition" (PreconditionFailed) or "Header" (NotImplemented).
+func writeS3ErrorDetail(w http.ResponseWriter, r *http.Request, status int, code, msg, elem, value string) {
 	if r.Body != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
 	}
@@ -403,7 +414,14 @@ func writeS3Error(w http.ResponseWriter, r *http.Request, status int, code, msg 
 	if r.Method == http.MethodHead {
 		return
 	}
-	body, _ := xml.Marshal(s3ErrorBody{Code: code, Message: msg, Resource: r.URL.Path, RequestID: id})
+	e := s3ErrorBody{Code: code, Message: msg, Resource: r.URL.Path, RequestID: id}
+	switch elem {
+	case "Condition":
+		e.Condition = value
+	case "Header":
+		e.Header = value
+	}
+	body, _ := xml.Marshal(e)
 	io.WriteString(w, xml.Header)
 	w.Write(body)
 }

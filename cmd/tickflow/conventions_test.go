@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tickflow/tickflow/harness"
+	"github.com/tickflow/tickflow/harness/lake"
 )
 
 var snakeKey = regexp.MustCompile(`^[a-z0-9]+(_[a-z0-9]+)*$`)
@@ -108,4 +109,23 @@ func TestHumanOutputOneVoice(t *testing.T) {
 	assert.Contains(t, out, "consumed 1 record, wrote 1 row in 1 object")
 	assert.Contains(t, out, "committed offsets 0:1")
 	assert.NotContains(t, out, "map[")
+}
+
+// Point 9: verify --help lists every rule it can report, and its hints name
+// flags, not Go identifiers.
+func TestVerifyHelpAndHintsSpeakCLI(t *testing.T) {
+	out, _, msg, code := runCmdCtx(context.Background(), t, "verify", "--help")
+	require.Equal(t, exitOK, code, msg)
+	for _, r := range lake.Rules {
+		assert.Contains(t, out, r.ID+" "+r.Name, "verify --help lacks rule %s", r.ID)
+	}
+
+	out, _, _, code = runCmdCtx(context.Background(), t, "verify", "--dir", filepath.Join(fixtureLakes, "bad-gap"))
+	require.Equal(t, exitViolation, code)
+	assert.Regexp(t, `--skipped-offsets \d+:\d+(-\d+)?`, out)
+	assert.Contains(t, out, "--brokers")
+	assert.Contains(t, out, "--production")
+	for _, goName := range []string{"lake.SkippedOffsets", "production mode", "map["} {
+		assert.NotContains(t, out, goName)
+	}
 }

@@ -49,6 +49,7 @@ func TestInteropRealClients(t *testing.T) {
 	t.Run("aws cli", func(t *testing.T) { interopAWSCLI(t, in) })
 	t.Run("kafka-python", func(t *testing.T) { interopKafkaPython(t, in) })
 	t.Run("boto3", func(t *testing.T) { interopBoto3(t, in) })
+	t.Run("boto3 conditional writes", func(t *testing.T) { interopBoto3Conditional(t, in) })
 	t.Run("printed examples", func(t *testing.T) { interopPrintedExamples(t, in) })
 
 	start := time.Now()
@@ -348,6 +349,16 @@ func interopBoto3(t *testing.T, in serveInfo) {
 	// Five JSON objects were put, one deleted; the multipart object stays.
 	assert.Len(t, keys, 5, "objects boto3 left: %v", keys)
 	assert.Contains(t, keys, "interop/boto3/big.bin")
+}
+
+// interopBoto3Conditional checks If-None-Match/If-Match on PutObject,
+// CompleteMultipartUpload and CopyObject the way AWS answers them.
+func interopBoto3Conditional(t *testing.T, in serveInfo) {
+	needClient(t, "python3-boto3", interopPython, "-c", "import boto3")
+	out := runClient(t, clientEnv(t, in), nil, interopPython,
+		interopScript(t, "boto3_conditional.py"), in.S3Endpoint, in.Bucket, "interop/conditional")
+	t.Logf("boto3: %s", bytes.TrimSpace(out))
+	assert.Contains(t, string(lastLineBytes(out)), `"conditional_checks": 11`)
 }
 
 // interopPrintedExamples runs the examples serve printed, exactly as

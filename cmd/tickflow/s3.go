@@ -64,6 +64,9 @@ func isLoopbackURL(u string) bool {
 // checkBucket asks S3 whether the bucket exists before a command spends time
 // on it, bounded by the connect/first-byte timeout (the SDK retries twice).
 func checkBucket(ctx context.Context, st *objstore.S3, t s3Target) error {
+	if err := objstore.ValidBucket(t.bucket); err != nil {
+		return usageError("--bucket %s: %v", t.bucket, err)
+	}
 	cctx, cancel := context.WithTimeout(ctx, 3*t.timeout+time.Second)
 	defer cancel()
 	if err := st.CheckBucket(cctx); err != nil {

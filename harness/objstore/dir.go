@@ -54,22 +54,34 @@ func (d *Dir) Put(_ context.Context, key string, body []byte, _ map[string]strin
 	return nil
 }
 
+// PutIfAbsent writes body to a temporary file and hard-links it into place:
+// link(2) fails if the name exists, so the existence check and the write are
+// one atomic step and a reader never sees a half-written file.
 func (d *Dir) PutIfAbsent(_ context.Context, key string, body []byte, _ map[string]string) error {
 	p := d.path(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("put %s: %w", p, err)
+		return fmt.Errorf("put-if-absent %s: %w", p, err)
 	}
-	tmp := p + ".partial"
-	if err := os.WriteFile(tmp, body, 0o644); err != nil {
-		return fmt.Errorf("put %s: %w", p, err)
+	tmp, err := os.CreateTemp(filepath.Dir(p), filepath.Base(p)+".partial-*")
+	if err != nil {
+		return fmt.Errorf("put-if-absent %s: %w", p, err)
 	}
-	defer os.Remove(tmp)
-	// A hard link fails if p exists: an atomic create-if-absent.
-	if err := os.Link(tmp, p); err != nil {
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(body)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("put-if-absent %s: %w", p, err)
+	}
+	if err := os.Link(tmp.Name(), p); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("put %s: %w", p, ErrPreconditionFailed)
+			return fmt.Errorf("put-if-absent %s: %w", p, ErrPreconditionFailed)
 		}
-		return fmt.Errorf("put %s: %w", p, err)
+		return fmt.Errorf("put-if-absent %s: %w", p, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@
 //
 //	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: "http://127.0.0.1:9000", Bucket: "lake"})
 //	err = st.Put(ctx, "stock_ticks/dt=2024-01-05/hour=10/x.parquet", body, nil)
+//	err = st.PutIfAbsent(ctx, key, body, meta) // errors.Is(err, objstore.ErrPreconditionFailed) if key exists
 //	objs, err := st.List(ctx, "stock_ticks/")
 package objstore
 
@@ -35,8 +36,12 @@ type Object struct {
 type Store interface {
 	// Put stores body under key with user metadata, replacing any previous object.
 	Put(ctx context.Context, key string, body []byte, meta map[string]string) error
-	// PutIfAbsent stores body under key only if no object has that key (S3's
-	// If-None-Match: *); otherwise it fails with ErrPreconditionFailed.
+	// PutIfAbsent stores body under key with user metadata only if no object
+	// exists under key (S3: PutObject with If-None-Match: *); otherwise it
+	// stores nothing and returns an error matching ErrPreconditionFailed.
+	// The check and the write are one atomic step. A retried call whose
+	// earlier attempt landed also sees ErrPreconditionFailed: compare the
+	// existing object's metadata to tell "already mine" from "someone else's".
 	PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error
 	// Get returns the object's content and metadata.
 	Get(ctx context.Context, key string) ([]byte, Object, error)

@@ -2,7 +2,11 @@ package objstore
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/johannesboyne/gofakes3"
@@ -65,4 +69,65 @@ func TestStoreContract(t *testing.T) {
 			assert.Empty(t, objs)
 		})
 	}
+}
+
+func TestPutIfAbsent(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			require.NoError(t, st.PutIfAbsent(ctx, "c/a/1.txt", []byte("first"), map[string]string{"End-Offset": "9"}))
+			err := st.PutIfAbsent(ctx, "c/a/1.txt", []byte("second"), nil)
+			require.ErrorIs(t, err, ErrPreconditionFailed)
+			assert.Contains(t, err.Error(), "c/a/1.txt", "the error names the key")
+			b, _, err := st.Get(ctx, "c/a/1.txt")
+			require.NoError(t, err)
+			assert.Equal(t, "first", string(b), "a refused PutIfAbsent leaves the object alone")
+
+			// Racing writers: exactly one wins, the others see ErrPreconditionFailed.
+			const n = 8
+			errs := make(chan error, n)
+			for i := range n {
+				go func() { errs <- st.PutIfAbsent(ctx, "c/race", []byte(fmt.Sprint("writer ", i)), nil) }()
+			}
+			won := 0
+			for range n {
+				err := <-errs
+				if err == nil {
+					won++
+				} else {
+					assert.ErrorIs(t, err, ErrPreconditionFailed)
+				}
+			}
+			assert.Equal(t, 1, won)
+			objs, err := st.List(ctx, "c/")
+			require.NoError(t, err)
+			assert.Equal(t, []string{"c/a/1.txt", "c/race"}, keys(objs), "no temporary files are left behind")
+		})
+	}
+}
+
+// A 409 ConditionalRequestConflict (another write to the key in progress) is
+// retried: the retry decides between success and ErrPreconditionFailed.
+func TestS3PutIfAbsentRetriesConflict(t *testing.T) {
+	ctx := context.Background()
+	backend := s3mem.New()
+	require.NoError(t, backend.CreateBucket("lake"))
+	fake := gofakes3.New(backend).Server()
+	var conflicts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && conflicts.Add(1) <= 2 {
+			io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>ConditionalRequestConflict</Code><Message>A conflicting operation occurred.</Message></Error>`)
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	st, err := NewS3(ctx, S3Config{Endpoint: srv.URL, Bucket: "lake", AccessKey: "k", SecretKey: "s", MaxAttempts: 1})
+	require.NoError(t, err)
+	require.NoError(t, st.PutIfAbsent(ctx, "k", []byte("v"), nil))
+	assert.Equal(t, int32(3), conflicts.Load(), "two 409s, then the write")
+	err = st.PutIfAbsent(ctx, "k", []byte("v2"), nil)
+	assert.ErrorIs(t, err, ErrPreconditionFailed)
 }

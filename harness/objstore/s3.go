@@ -151,19 +151,55 @@ func (s *S3) Put(ctx context.Context, key string, body []byte, meta map[string]s
 	return nil
 }
 
+// conflictRetries bounds how often PutIfAbsent retries a 409
+// ConditionalRequestConflict (another write to the same key was in progress;
+// AWS asks the caller to retry). The retry then sees 412 or succeeds.
+const conflictRetries = 5
+
 func (s *S3) PutIfAbsent(ctx context.Context, key string, body []byte, meta map[string]string) error {
-	_, err := s.Client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: &s.Bucket, Key: &key, Body: bytes.NewReader(body),
-		ContentLength: aws.Int64(int64(len(body))), Metadata: meta, IfNoneMatch: aws.String("*"),
-	})
-	if err != nil {
-		var re *awshttp.ResponseError
-		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed {
-			return fmt.Errorf("put s3://%s/%s if absent: %w: %v", s.Bucket, key, ErrPreconditionFailed, err)
+	backoff := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, err := s.Client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: &s.Bucket, Key: &key, Body: bytes.NewReader(body),
+			ContentLength: aws.Int64(int64(len(body))), Metadata: meta,
+			IfNoneMatch: aws.String("*"),
+		})
+		if err == nil {
+			return nil
 		}
-		return fmt.Errorf("put s3://%s/%s if absent: %w", s.Bucket, key, err)
+		code := apiErrorCode(err)
+		switch {
+		case code == "PreconditionFailed" || httpStatus(err) == http.StatusPreconditionFailed:
+			return fmt.Errorf("put-if-absent s3://%s/%s: %w (%v)", s.Bucket, key, ErrPreconditionFailed, err)
+		case (code == "ConditionalRequestConflict" || httpStatus(err) == http.StatusConflict) && attempt < conflictRetries:
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("put-if-absent s3://%s/%s: %w (after %v)", s.Bucket, key, ctx.Err(), err)
+			case <-t.C:
+			}
+			backoff *= 2
+			continue
+		}
+		return fmt.Errorf("put-if-absent s3://%s/%s: %w", s.Bucket, key, err)
 	}
-	return nil
+}
+
+func apiErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func httpStatus(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
 }
 
 func (s *S3) Get(ctx context.Context, key string) ([]byte, Object, error) {
