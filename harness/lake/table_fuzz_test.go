@@ -26,9 +26,9 @@ func FuzzParseTable(f *testing.F) {
 		f.Add(b)
 	}
 	for _, format := range []string{"parquet", "json"} {
-		ddl, err := DDL("s3://b/p/", DDLFormat(format))
+		ddl, err := DDL("s3://lake-bucket/p/", DDLFormat(format))
 		require.NoError(f, err)
-		glue, err := GlueTableInput("s3://b/p/", DDLFormat(format))
+		glue, err := GlueTableInput("s3://lake-bucket/p/", DDLFormat(format))
 		require.NoError(f, err)
 		f.Add([]byte(ddl))
 		f.Add(glue)

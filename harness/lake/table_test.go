@@ -60,9 +60,9 @@ func colStrings(cols []lake.Column) []string {
 func TestParseTableRoundTrip(t *testing.T) {
 	want := lake.StockTicks()
 	for _, format := range []string{"parquet", "json"} {
-		ddl, err := lake.DDL("s3://b/p/", lake.DDLFormat(format))
+		ddl, err := lake.DDL("s3://lake-bucket/p/", lake.DDLFormat(format))
 		require.NoError(t, err)
-		glue, err := lake.GlueTableInput("s3://b/p/", lake.DDLFormat(format))
+		glue, err := lake.GlueTableInput("s3://lake-bucket/p/", lake.DDLFormat(format))
 		require.NoError(t, err)
 		for name, src := range map[string][]byte{"ddl.sql": []byte(ddl), "glue.json": glue} {
 			def, err := lake.ParseTable(name, src)
@@ -70,7 +70,7 @@ func TestParseTableRoundTrip(t *testing.T) {
 			assert.Equal(t, colStrings(want.Columns), colStrings(def.Columns), name)
 			assert.Equal(t, colStrings(want.PartitionKeys), colStrings(def.PartitionKeys), name)
 			assert.Equal(t, format, def.Format, name)
-			assert.Equal(t, "s3://b/p/stock_ticks/", def.Location, name)
+			assert.Equal(t, "s3://lake-bucket/p/stock_ticks/", def.Location, name)
 			assert.Equal(t, "true", def.Parameters["projection.enabled"], name)
 		}
 	}
