@@ -129,3 +129,32 @@ func TestVerifyHelpAndHintsSpeakCLI(t *testing.T) {
 		assert.NotContains(t, out, goName)
 	}
 }
+
+// Point 13: errors name the flag, the value and the fix, never a Go package;
+// DuckDB's multi-line SQL errors become one line plus the caret line.
+func TestErrorsSpeakCLI(t *testing.T) {
+	_, _, msg, code := runCmdCtx(context.Background(), t, "verify", "--dir", filepath.Join(t.TempDir(), "nope"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, msg, "--dir ")
+	assert.Contains(t, msg, "no such folder; give the folder that holds stock_ticks/")
+	assert.NotContains(t, msg, "objstore")
+
+	_, _, msg, code = runCmdCtx(context.Background(), t, "query", "SELECT x FROM stock_ticks", "--dir", filepath.Join(fixtureLakes, "good-json"))
+	require.Equal(t, exitUsage, code, msg)
+	lines := strings.Split(msg, "\n")
+	require.Len(t, lines, 2, "one line plus the caret line:\n%s", msg)
+	assert.Contains(t, lines[0], `Referenced column "x" not found`)
+	assert.True(t, strings.HasSuffix(lines[0], "SELECT x FROM stock_ticks"), lines[0])
+	// The caret sits under the x once "tickflow: " is printed before the message.
+	col := strings.Index(lines[1], "^")
+	require.GreaterOrEqual(t, col, 0, lines[1])
+	assert.Equal(t, "x", string(("tickflow: " + lines[0])[col]), "caret under the bad column:\ntickflow: %s\n%s", lines[0], lines[1])
+}
+
+func TestSQLErrorLines(t *testing.T) {
+	in := "query: Parser Error: syntax error at or near \"FORM\"\n\nLINE 1: SELECT * FORM t\n                 ^"
+	got := sqlErrorLines(in, 0)
+	assert.Equal(t, "query: Parser Error: syntax error at or near \"FORM\" (line 1): SELECT * FORM t\n"+
+		strings.Repeat(" ", len("query: Parser Error: syntax error at or near \"FORM\" (line 1): SELECT * "))+"^", got)
+	assert.Equal(t, "query: no such table", sqlErrorLines("query: no such table", 10))
+}

@@ -91,3 +91,17 @@ func s3Error(t s3Target, err error) error {
 	}
 	return err
 }
+
+// dirError says what is wrong with --dir in the CLI's terms.
+func dirError(dir string, err error) error {
+	st, serr := os.Stat(dir)
+	switch {
+	case errors.Is(serr, os.ErrNotExist):
+		return usageError("--dir %s: no such folder; give the folder that holds stock_ticks/ (e.g. the target of aws s3 sync)", dir)
+	case serr == nil && !st.IsDir():
+		return usageError("--dir %s: not a folder but a file; give the folder that holds stock_ticks/", dir)
+	case serr != nil:
+		return usageError("--dir %s: %v", dir, unwrapPath(serr))
+	}
+	return usageError("--dir %s: %v", dir, err)
+}

@@ -48,7 +48,7 @@ func (s *lakeSource) open(ctx context.Context) (objstore.Store, string, error) {
 	case s.dir != "":
 		st, err := objstore.NewDir(s.dir)
 		if err != nil {
-			return nil, "", usageError("--dir %s: %v", s.dir, err)
+			return nil, "", dirError(s.dir, err)
 		}
 		return st, "", nil
 	case s.bucket == "":
