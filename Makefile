@@ -5,7 +5,7 @@ BIN       ?= bin/tickflow
 RACE_PKGS ?= ./broker/... ./harness/... ./scenarios/...
 TEST_FLAGS ?= -timeout 15m
 
-.PHONY: all build test vet fmt-check demo bench interop long clean
+.PHONY: all build test vet fmt-check demo bench interop long screenshot clean
 
 all: build
 
@@ -40,6 +40,10 @@ interop: build
 # Full iteration counts for the fault scenarios.
 long:
 	TICKFLOW_LONG=1 $(GO) test -timeout 60m ./scenarios/...
+
+# docs/dashboard.png: the dashboard's browser test (needs Chromium) takes it.
+screenshot:
+	$(GO) test -count=1 -run '^TestBrowser$$' ./harness/dashboard/ -args -screenshot=$(CURDIR)/docs/dashboard.png
 
 clean:
 	rm -rf bin

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -128,37 +129,37 @@ func (c *config) validate() error {
 		return err
 	}
 	if c.brokers < 1 || c.brokers > MaxBrokers {
-		return fmt.Errorf("broker: Brokers(%d) (--brokers) is out of range: use 1..%d", c.brokers, MaxBrokers)
+		return configError("Brokers", "--brokers", c.brokers, "out of range: use 1..%d", MaxBrokers)
 	}
 	if c.minSession <= 0 {
 		return fmt.Errorf("broker: GroupMinSessionTimeout(%v) must be positive, e.g. 100ms in tests", c.minSession)
 	}
 	if c.partitions < 1 {
-		return fmt.Errorf("broker: Partitions(%d) (--partitions) must be at least 1", c.partitions)
+		return configError("Partitions", "--partitions", c.partitions, "must be at least 1")
 	}
 	seen := map[string]bool{}
 	for _, t := range c.topics {
 		if err := validTopic(t.name); err != nil {
-			return fmt.Errorf("broker: Topic(%q) (--topic): %w", t.name, err)
+			return configError("Topic", "--topic", t.name, "%w", err)
 		}
 		if t.partitions < 1 {
-			return fmt.Errorf("broker: Topic(%q, %d) (--partitions): partitions must be at least 1", t.name, t.partitions)
+			return configError("Topic", "--partitions", t.partitions, "partitions of topic %q must be at least 1", t.name)
 		}
 		if seen[t.name] {
 			return fmt.Errorf("broker: Topic(%q) given twice: give each topic once", t.name)
 		}
 		seen[t.name] = true
 	}
-	if _, port, err := splitAddr(c.kafkaAddr); err != nil {
-		return fmt.Errorf("broker: KafkaAddr(%q) (--kafka-addr): %w", c.kafkaAddr, err)
+	if _, port, err := splitAddr(c.kafkaAddr, 9092); err != nil {
+		return configError("KafkaAddr", "--kafka-addr", c.kafkaAddr, "%w", err)
 	} else if port != 0 && port+c.brokers-1 > 65535 {
-		return fmt.Errorf("broker: KafkaAddr(%q) (--kafka-addr): %d brokers need ports %d..%d, beyond 65535: pick a lower port", c.kafkaAddr, c.brokers, port, port+c.brokers-1)
+		return configError("KafkaAddr", "--kafka-addr", c.kafkaAddr, "%d brokers need ports %d..%d, beyond 65535: pick a lower port", c.brokers, port, port+c.brokers-1)
 	}
-	if _, _, err := splitAddr(c.s3Addr); err != nil {
-		return fmt.Errorf("broker: S3Addr(%q) (--s3-addr): %w", c.s3Addr, err)
+	if _, _, err := splitAddr(c.s3Addr, 9000); err != nil {
+		return configError("S3Addr", "--s3-addr", c.s3Addr, "%w", err)
 	}
 	if err := validBucket(c.bucket); err != nil {
-		return fmt.Errorf("broker: Bucket(%q) (--bucket): %w", c.bucket, err)
+		return configError("Bucket", "--bucket", c.bucket, "%w", err)
 	}
 	return nil
 }
@@ -174,14 +175,14 @@ func (c *config) topicList() []topicSpec {
 // splitAddr parses "host:port". An empty host means 127.0.0.1; "localhost"
 // is resolved to 127.0.0.1. Unspecified hosts (0.0.0.0, ::) are refused
 // because kfake advertises the bound address in metadata.
-func splitAddr(addr string) (string, int, error) {
+func splitAddr(addr string, examplePort int) (string, int, error) {
 	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", 0, fmt.Errorf("not host:port (%v): use e.g. 127.0.0.1:9092", err)
+		return "", 0, fmt.Errorf("not host:port (%v): use e.g. 127.0.0.1:%d", unwrapAddrErr(err), examplePort)
 	}
 	port, err := strconv.Atoi(p)
 	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("port %q is not a number in 0..65535: use e.g. 127.0.0.1:9092 (0 = random)", p)
+		return "", 0, fmt.Errorf("port %q is not a number in 0..65535: use e.g. 127.0.0.1:%d (0 = random)", p, examplePort)
 	}
 	switch host {
 	case "", "localhost":
@@ -195,6 +196,35 @@ func splitAddr(addr string) (string, int, error) {
 		return "", 0, fmt.Errorf("host %q is unspecified, but brokers advertise the address they bind: use 127.0.0.1 or a concrete local IP", host)
 	}
 	return host, port, nil
+}
+
+// unwrapAddrErr drops *net.AddrError's repetition of the address.
+func unwrapAddrErr(err error) string {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return ae.Err
+	}
+	return err.Error()
+}
+
+// ConfigError is a bad option (or the environment refusing it, such as a
+// taken port): the option, the tickflow serve flag that sets it, the value
+// and what is wrong with it and how to fix it.
+type ConfigError struct {
+	Option string // e.g. "KafkaAddr"
+	Flag   string // e.g. "--kafka-addr"
+	Value  any
+	Err    error // the problem and the fix
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("broker: %s(%#v) (%s): %v", e.Option, e.Value, e.Flag, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configError(option, flag string, value any, format string, args ...any) error {
+	return &ConfigError{Option: option, Flag: flag, Value: value, Err: fmt.Errorf(format, args...)}
 }
 
 // validTopic applies Kafka's topic name rules.

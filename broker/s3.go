@@ -153,13 +153,13 @@ type s3Server struct {
 }
 
 func startS3(ctx context.Context, cfg config, dd *dataDir, log *slog.Logger, done <-chan struct{}) (*s3Server, error) {
-	host, port, _ := splitAddr(cfg.s3Addr) // validated
+	host, port, _ := splitAddr(cfg.s3Addr, 9000) // validated
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		if isAddrInUse(err) {
-			return nil, fmt.Errorf("broker: S3Addr(%q) (--s3-addr): port %d is taken (%w); pick another address or stop what holds it: %w", cfg.s3Addr, port, err, ErrAddrInUse)
+			return nil, configError("S3Addr", "--s3-addr", cfg.s3Addr, "port %d is taken (%w); pick another address or stop what holds it: %w", port, err, ErrAddrInUse)
 		}
-		return nil, fmt.Errorf("broker: S3Addr(%q) (--s3-addr): %w", cfg.s3Addr, err)
+		return nil, configError("S3Addr", "--s3-addr", cfg.s3Addr, "%w", err)
 	}
 	s := &s3Server{addr: ln.Addr().String(), serveDone: make(chan struct{}), done: done, log: log, auth: cfg.s3Auth}
 	s.cond = sync.NewCond(&s.mu)
@@ -171,7 +171,7 @@ func startS3(ctx context.Context, cfg config, dd *dataDir, log *slog.Logger, don
 		db, err := bolt.Open(dd.s3File(), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 		if err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir): open S3 store %s: %w; is another world using it?", cfg.dataDir, dd.s3File(), err)
+			return nil, configError("DataDir", "--data-dir", cfg.dataDir, "open S3 store %s: %w; is another world using it?", dd.s3File(), err)
 		}
 		s.db = db
 		backend = s3bolt.New(db)

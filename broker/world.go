@@ -96,7 +96,7 @@ func (w *World) start(ctx context.Context) error {
 
 func (w *World) startKafka(ctx context.Context) error {
 	cfg := w.cfg
-	host, port, _ := splitAddr(cfg.kafkaAddr) // validated
+	host, port, _ := splitAddr(cfg.kafkaAddr, 9092) // validated
 	if cfg.tls {
 		kt, err := generateTLS(cfg.tlsDir, host)
 		if err != nil {
@@ -140,8 +140,8 @@ func (w *World) startKafka(ctx context.Context) error {
 		w.lns.cutAll()
 		if isAddrInUse(err) {
 			last := port + cfg.brokers - 1
-			return fmt.Errorf("broker: KafkaAddr(%q) (--kafka-addr): a port in %d..%d is taken (%w); pick another address or stop what holds it: %w",
-				cfg.kafkaAddr, port, last, err, ErrAddrInUse)
+			return configError("KafkaAddr", "--kafka-addr", cfg.kafkaAddr, "a port in %d..%d is taken (%w); pick another address or stop what holds it: %w",
+				port, last, err, ErrAddrInUse)
 		}
 		return fmt.Errorf("broker: start kafka: %w", err)
 	}
@@ -296,26 +296,26 @@ type dataDir struct {
 func openDataDir(root string) (*dataDir, error) {
 	fix := "pass a directory you can write to (DataDir / --data-dir)"
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir): cannot create it: %w; %s", root, err, fix)
+		return nil, configError("DataDir", "--data-dir", root, "cannot create it: %w; %s", err, fix)
 	}
 	for _, sub := range []string{"kafka", "s3"} {
 		if err := os.MkdirAll(filepath.Join(root, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir): cannot create %s/: %w; %s", root, sub, err, fix)
+			return nil, configError("DataDir", "--data-dir", root, "cannot create %s/: %w; %s", sub, err, fix)
 		}
 	}
 	probe, err := os.CreateTemp(root, ".write-probe-*")
 	if err != nil {
-		return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir) is not writable: %w; %s", root, err, fix)
+		return nil, configError("DataDir", "--data-dir", root, "not writable: %w; %s", err, fix)
 	}
 	probe.Close()
 	os.Remove(probe.Name())
 	lock, err := os.OpenFile(filepath.Join(root, "tickflow.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir): lock file: %w; %s", root, err, fix)
+		return nil, configError("DataDir", "--data-dir", root, "lock file: %w; %s", err, fix)
 	}
 	if err := lockFile(lock); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir) is in use by another running world (%v): stop it or use another directory", root, err)
+		return nil, configError("DataDir", "--data-dir", root, "in use by another running world (%v): stop it or use another directory", err)
 	}
 	return &dataDir{root: root, lock: lock}, nil
 }

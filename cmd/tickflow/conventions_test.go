@@ -15,6 +15,7 @@ import (
 
 	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness"
+	"github.com/tickflow/tickflow/harness/lake"
 )
 
 var snakeKey = regexp.MustCompile(`^[a-z0-9]+(_[a-z0-9]+)*$`)
@@ -109,4 +110,52 @@ func TestHumanOutputOneVoice(t *testing.T) {
 	assert.Contains(t, out, "consumed 1 record, wrote 1 row in 1 object")
 	assert.Contains(t, out, "committed offsets 0:1")
 	assert.NotContains(t, out, "map[")
+}
+
+// Point 9: verify --help lists every rule it can report, and its hints name
+// flags, not Go identifiers.
+func TestVerifyHelpAndHintsSpeakCLI(t *testing.T) {
+	out, _, msg, code := runCmdCtx(context.Background(), t, "verify", "--help")
+	require.Equal(t, exitOK, code, msg)
+	for _, r := range lake.Rules {
+		assert.Contains(t, out, r.ID+" "+r.Name, "verify --help lacks rule %s", r.ID)
+	}
+
+	out, _, _, code = runCmdCtx(context.Background(), t, "verify", "--dir", filepath.Join(fixtureLakes, "bad-gap"))
+	require.Equal(t, exitViolation, code)
+	assert.Regexp(t, `--skipped-offsets \d+:\d+(-\d+)?`, out)
+	assert.Contains(t, out, "--brokers")
+	assert.Contains(t, out, "--production")
+	for _, goName := range []string{"lake.SkippedOffsets", "production mode", "map["} {
+		assert.NotContains(t, out, goName)
+	}
+}
+
+// Point 13: errors name the flag, the value and the fix, never a Go package;
+// DuckDB's multi-line SQL errors become one line plus the caret line.
+func TestErrorsSpeakCLI(t *testing.T) {
+	_, _, msg, code := runCmdCtx(context.Background(), t, "verify", "--dir", filepath.Join(t.TempDir(), "nope"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, msg, "--dir ")
+	assert.Contains(t, msg, "no such folder; give the folder that holds stock_ticks/")
+	assert.NotContains(t, msg, "objstore")
+
+	_, _, msg, code = runCmdCtx(context.Background(), t, "query", "SELECT x FROM stock_ticks", "--dir", filepath.Join(fixtureLakes, "good-json"))
+	require.Equal(t, exitUsage, code, msg)
+	lines := strings.Split(msg, "\n")
+	require.Len(t, lines, 2, "one line plus the caret line:\n%s", msg)
+	assert.Contains(t, lines[0], `Referenced column "x" not found`)
+	assert.True(t, strings.HasSuffix(lines[0], "SELECT x FROM stock_ticks"), lines[0])
+	// The caret sits under the x once "tickflow: " is printed before the message.
+	col := strings.Index(lines[1], "^")
+	require.GreaterOrEqual(t, col, 0, lines[1])
+	assert.Equal(t, "x", string(("tickflow: " + lines[0])[col]), "caret under the bad column:\ntickflow: %s\n%s", lines[0], lines[1])
+}
+
+func TestSQLErrorLines(t *testing.T) {
+	in := "query: Parser Error: syntax error at or near \"FORM\"\n\nLINE 1: SELECT * FORM t\n                 ^"
+	got := sqlErrorLines(in, 0)
+	assert.Equal(t, "query: Parser Error: syntax error at or near \"FORM\" (line 1): SELECT * FORM t\n"+
+		strings.Repeat(" ", len("query: Parser Error: syntax error at or near \"FORM\" (line 1): SELECT * "))+"^", got)
+	assert.Equal(t, "query: no such table", sqlErrorLines("query: no such table", 10))
 }

@@ -68,6 +68,9 @@ func isLoopbackURL(u string) bool {
 // checkBucket asks S3 whether the bucket exists before a command spends time
 // on it, bounded by the connect/first-byte timeout (the SDK retries twice).
 func checkBucket(ctx context.Context, st *objstore.S3, t s3Target) error {
+	if err := objstore.ValidBucket(t.bucket); err != nil {
+		return usageError("--bucket %s: %v", t.bucket, err)
+	}
 	cctx, cancel := context.WithTimeout(ctx, 3*t.timeout+time.Second)
 	defer cancel()
 	if err := st.CheckBucket(cctx); err != nil {
@@ -120,4 +123,18 @@ func s3AuthFailure(err error) (code string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// dirError says what is wrong with --dir in the CLI's terms.
+func dirError(dir string, err error) error {
+	st, serr := os.Stat(dir)
+	switch {
+	case errors.Is(serr, os.ErrNotExist):
+		return usageError("--dir %s: no such folder; give the folder that holds stock_ticks/ (e.g. the target of aws s3 sync)", dir)
+	case serr == nil && !st.IsDir():
+		return usageError("--dir %s: not a folder but a file; give the folder that holds stock_ticks/", dir)
+	case serr != nil:
+		return usageError("--dir %s: %v", dir, unwrapPath(serr))
+	}
+	return usageError("--dir %s: %v", dir, err)
 }

@@ -110,6 +110,10 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		// the world from running (a port taken since validate, a data
 		// directory locked by another serve): both are exit 2, and the
 		// message already names the flag and the fix.
+		var ce *broker.ConfigError
+		if errors.As(err, &ce) {
+			return usageError("%s %v: %v", ce.Flag, ce.Value, ce.Err)
+		}
 		return usageError("serve: %v", err)
 	}
 

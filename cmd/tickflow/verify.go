@@ -48,7 +48,7 @@ func (s *lakeSource) open(ctx context.Context) (objstore.Store, string, error) {
 	case s.dir != "":
 		st, err := objstore.NewDir(s.dir)
 		if err != nil {
-			return nil, "", usageError("--dir %s: %v", s.dir, err)
+			return nil, "", dirError(s.dir, err)
 		}
 		return st, "", nil
 	case s.bucket == "":
@@ -175,7 +175,7 @@ Rules it reports (each with the object, the fix and the AWS source):
   L13 no-kafka-partition-folder  L14 location  L15 file-size (warning, --production)
   L16 partition-values      L17 decimal-types      L18 nested-types      L19 schema-drift
   L20 json-int-range        L21 json-key-case      L22 json-date-time
-  L25 projection-unreachable  L26 projection-empty (warning, --production)
+  L23 nested-table-root     L25 projection-unreachable  L26 projection-empty (warning, --production)
   C01 crawler-one-table (crawled tables)  R01 record-count (--expect-records)
 Exit 0: clean; 1: violations; 2: bad flags, a bad table definition, or the lake could not be read.
 --production adds the warnings L15 and L26.
@@ -240,7 +240,7 @@ other missing offset still fails.`,
 				return usageError("verify: write report: %v", err)
 			}
 			if !rep.OK() {
-				return failError("verify: %d violations of rules %s", len(rep.Errors()), strings.Join(rep.Rules(), ", "))
+				return failError("verify: %s of rules %s", plural(len(rep.Errors()), "violation", ""), strings.Join(rep.Rules(), ", "))
 			}
 			return nil
 		},

@@ -127,7 +127,7 @@ function renderLake(w) {
   const maxRows = Math.max(1, ...l.folders.map((f) => f.rows));
   const folders = l.folders.map((f) => `<tr><td>dt=${esc(f.dt)}/hour=${esc(f.hour)}</td><td class="num">${num(f.objects)}</td><td class="num">${num(f.rows)}</td><td class="num">${bytes(f.bytes)}</td>` +
     `<td><svg width="120" height="10"><rect x="0" y="1" height="8" width="${(120 * f.rows / maxRows).toFixed(1)}" fill="#2b6cb0"/></svg></td></tr>`).join("");
-  const newest = l.newest.map((o) => `<tr><td>${esc(o.key.split("/").slice(-3).join("/"))}</td><td class="num">${o.partition < 0 ? "" : o.partition}</td><td class="num">${o.end < 0 ? num(o.start) + "–?" : num(o.start) + "–" + num(o.end)}</td><td class="num">${o.rows < 0 ? "?" : num(o.rows)}</td><td class="num">${bytes(o.size)}</td><td>${clock(o.seen)}</td></tr>`).join("");
+  const newest = l.newest.map((o) => `<tr><td class="obj" title="${esc(o.key)}">${esc(o.key.split("/").slice(-1)[0])}</td><td class="num">${o.partition < 0 ? "" : o.partition}</td><td class="num">${o.end < 0 ? num(o.start) + "–?" : num(o.start) + "–" + num(o.end)}</td><td class="num">${o.rows < 0 ? "?" : num(o.rows)}</td><td class="num">${bytes(o.size)}</td><td>${clock(o.seen)}</td></tr>`).join("");
   h += `<div class="row"><div class="scroll grow"><h3>Rows per dt/hour folder${l.folder_count > l.folders.length ? ` (latest ${l.folders.length} of ${num(l.folder_count)})` : ""}</h3><table id="folders"><thead><tr><th>folder</th><th class="num">objects</th><th class="num">rows</th><th class="num">bytes</th><th></th></tr></thead><tbody>${folders || `<tr><td colspan="5" class="muted">no objects yet</td></tr>`}</tbody></table></div>` +
     `<div class="scroll grow"><h3>Newest objects</h3><table><thead><tr><th>object</th><th class="num">partition</th><th class="num">offsets</th><th class="num">rows</th><th class="num">size</th><th>seen</th></tr></thead><tbody>${newest}</tbody></table></div></div>`;
   setHTML($("#lake"), h);
@@ -205,6 +205,8 @@ async function browse(ev) {
   if (mode === "time" && from) q.set("time", from);
   const key = $("#msg-key").value;
   if (key) q.set("key", key);
+  const limit = $("#msg-limit").value.trim();
+  if (limit) q.set("limit", limit);
   $("#msg-status").textContent = "reading…";
   try {
     const r = await fetch("api/messages?" + q);
