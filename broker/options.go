@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Fixed local settings of the embedded world. The fake S3 checks no
-// signatures, so any credentials work; these are the ones `serve` prints.
+// Fixed local settings of the embedded world. The fake S3 checks AWS
+// Signature V4 against AccessKey/SecretKey and DefaultRegion (unless
+// S3Auth(false)); these are the ones `serve` prints.
 const (
 	DefaultRegion = "us-east-1"
 	AccessKey     = "tickflow"
@@ -46,6 +47,10 @@ type config struct {
 	autoCreate bool
 	logger     *slog.Logger
 	minSession time.Duration
+	s3Auth     bool
+	tls        bool
+	tlsDir     string
+	sasl       *saslUser
 }
 
 func defaultConfig() config {
@@ -57,6 +62,7 @@ func defaultConfig() config {
 		bucket:     DefaultBucket,
 		autoCreate: true,
 		minSession: 6 * time.Second,
+		s3Auth:     true,
 	}
 }
 
@@ -65,6 +71,14 @@ func defaultConfig() config {
 // timeout are refused with INVALID_SESSION_TIMEOUT; lower it in tests that
 // want a crashed consumer's partitions to move quickly.
 func GroupMinSessionTimeout(d time.Duration) Option { return func(c *config) { c.minSession = d } }
+
+// S3Auth turns the fake S3's signature checks on (the default) or off. On,
+// every request must carry an AWS Signature V4 (header or presigned URL) made
+// with AccessKey/SecretKey for DefaultRegion, and is refused as AWS refuses
+// it otherwise: InvalidAccessKeyId, SignatureDoesNotMatch,
+// RequestTimeTooSkewed, AuthorizationHeaderMalformed (wrong region) or
+// AccessDenied (unsigned). Off, any request is served.
+func S3Auth(on bool) Option { return func(c *config) { c.s3Auth = on } }
 
 // Brokers sets the number of Kafka brokers (1..16, default 3). Broker ids are
 // 0..n-1.
@@ -111,6 +125,9 @@ func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 // validate checks every option and returns an error naming the option and
 // the fix.
 func (c *config) validate() error {
+	if err := c.validateSecurity(); err != nil {
+		return err
+	}
 	if c.brokers < 1 || c.brokers > MaxBrokers {
 		return configError("Brokers", "--brokers", c.brokers, "out of range: use 1..%d", MaxBrokers)
 	}

@@ -34,7 +34,8 @@ type World struct {
 	adm     *kadm.Client
 	coord   *Coordinator
 
-	s3 *s3Server
+	s3  *s3Server
+	tls *kafkaTLS // KafkaTLS's certificates; nil without it
 
 	dd *dataDir
 
@@ -96,6 +97,13 @@ func (w *World) start(ctx context.Context) error {
 func (w *World) startKafka(ctx context.Context) error {
 	cfg := w.cfg
 	host, port, _ := splitAddr(cfg.kafkaAddr, 9092) // validated
+	if cfg.tls {
+		kt, err := generateTLS(cfg.tlsDir, host)
+		if err != nil {
+			return err
+		}
+		w.tls = kt
+	}
 	w.lns = newListenerSet(host)
 	if logsKafka(w.log) {
 		w.lns.rl = &requestLog{log: w.log}
@@ -107,6 +115,7 @@ func (w *World) startKafka(ctx context.Context) error {
 		kfake.ClusterID("tickflow"),
 		kfake.GroupMinSessionTimeout(cfg.minSession),
 	}
+	kopts = append(kopts, w.kfakeSecurity()...)
 	if port != 0 {
 		ports := make([]int, cfg.brokers)
 		for i := range ports {
@@ -187,13 +196,13 @@ func (w *World) startKafka(ctx context.Context) error {
 		w.coord.brokers = append(w.coord.brokers, &brokerState{id: int32(i), addr: a, up: true})
 	}
 
-	kcl, err := kgo.NewClient(
+	kcl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(addrs...),
-		kgo.MetadataMinAge(100*time.Millisecond),
+		kgo.MetadataMinAge(100 * time.Millisecond),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
-		kgo.DialTimeout(2*time.Second),
-		kgo.RetryTimeout(10*time.Second),
-	)
+		kgo.DialTimeout(2 * time.Second),
+		kgo.RetryTimeout(10 * time.Second),
+	}, w.KafkaClientOptions()...)...)
 	if err != nil {
 		return fmt.Errorf("broker: admin client: %w", err)
 	}
@@ -270,6 +279,9 @@ func (w *World) close() error {
 	}
 	if w.dd != nil {
 		errs = append(errs, w.dd.close())
+	}
+	if w.tls != nil && w.tls.tempDir != "" {
+		errs = append(errs, os.RemoveAll(w.tls.tempDir))
 	}
 	w.log.Info("broker: world closed")
 	return errors.Join(errs...)

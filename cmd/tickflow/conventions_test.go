@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness"
 	"github.com/tickflow/tickflow/harness/lake"
 )
@@ -70,7 +71,7 @@ func TestJSONKeysAreSnakeCase(t *testing.T) {
 	assertSnakeKeys(t, "produce --json", []byte(out))
 
 	out, _, msg, code = runCmdCtx(ctx, t, "sink", "--json", "--brokers", brokers, "--topic", w.Topic(),
-		"--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(), "--access-key", "k", "--secret-key", "s",
+		"--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(), "--access-key", broker.AccessKey, "--secret-key", broker.SecretKey,
 		"--until-idle", "2s", "--flush-interval", "100ms", "--session-timeout", "6s")
 	require.Equal(t, exitOK, code, msg)
 	assertSnakeKeys(t, "sink --json", []byte(out))
@@ -103,7 +104,7 @@ func TestHumanOutputOneVoice(t *testing.T) {
 	require.Equal(t, exitOK, code, msg)
 	assert.Contains(t, out, "produced 1 record to "+w.Topic())
 	out, _, msg, code = runCmdCtx(ctx, t, "sink", "--brokers", brokers, "--topic", w.Topic(),
-		"--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(), "--access-key", "k", "--secret-key", "s",
+		"--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(), "--access-key", broker.AccessKey, "--secret-key", broker.SecretKey,
 		"--until-idle", "2s", "--flush-interval", "100ms", "--session-timeout", "6s")
 	require.Equal(t, exitOK, code, msg)
 	assert.Contains(t, out, "consumed 1 record, wrote 1 row in 1 object")

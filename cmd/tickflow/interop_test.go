@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,6 +52,7 @@ func TestInteropRealClients(t *testing.T) {
 	t.Run("kafka-python", func(t *testing.T) { interopKafkaPython(t, in) })
 	t.Run("boto3", func(t *testing.T) { interopBoto3(t, in) })
 	t.Run("boto3 conditional writes", func(t *testing.T) { interopBoto3Conditional(t, in) })
+	t.Run("s3 signatures", func(t *testing.T) { interopS3Auth(t, in) })
 	t.Run("printed examples", func(t *testing.T) { interopPrintedExamples(t, in) })
 
 	start := time.Now()
@@ -392,6 +395,44 @@ func interopBoto3Conditional(t *testing.T, in serveInfo) {
 		interopScript(t, "boto3_conditional.py"), in.S3Endpoint, in.Bucket, "interop/conditional")
 	t.Logf("boto3: %s", bytes.TrimSpace(out))
 	assert.Contains(t, string(lastLineBytes(out)), `"conditional_checks": 11`)
+}
+
+// interopS3Auth shows the aws CLI and boto3 refused with wrong keys, the
+// way AWS refuses them, and working with the printed ones.
+func interopS3Auth(t *testing.T, in serveInfo) {
+	needClient(t, "awscli", interopAWS, "--version")
+	needClient(t, "python3-boto3", interopPython, "-c", "import boto3")
+	for _, tc := range []struct {
+		name, key, secret, region, want string
+	}{
+		{"wrong access key", "AKIAWRONGKEY", in.SecretKey, in.Region, "InvalidAccessKeyId"},
+		{"wrong secret key", in.AccessKey, in.SecretKey + "-typo", in.Region, "SignatureDoesNotMatch"},
+	} {
+		bad := in
+		bad.AccessKey, bad.SecretKey, bad.Region = tc.key, tc.secret, tc.region
+		msg := runClientFail(t, clientEnv(t, bad), interopAWS, "--endpoint-url", in.S3Endpoint, "s3", "ls", "s3://"+in.Bucket+"/")
+		assert.Contains(t, msg, tc.want, "aws s3 ls with a %s", tc.name)
+	}
+	assert.Contains(t, string(runClient(t, clientEnv(t, in), nil, interopAWS, "--endpoint-url", in.S3Endpoint,
+		"s3", "ls", "s3://"+in.Bucket+"/")), "PRE interop/", "the printed keys work")
+	// A wrong region is answered AuthorizationHeaderMalformed naming the
+	// right one, and the CLI re-signs for it and succeeds, as against AWS.
+	otherRegion := in
+	otherRegion.Region = "eu-central-1"
+	assert.Contains(t, string(runClient(t, clientEnv(t, otherRegion), nil, interopAWS, "--endpoint-url", in.S3Endpoint,
+		"s3", "ls", "s3://"+in.Bucket+"/")), "PRE interop/", "the CLI follows the region the error names")
+	url := strings.TrimSpace(string(runClient(t, clientEnv(t, in), nil, interopAWS, "--endpoint-url", in.S3Endpoint,
+		"s3", "presign", "s3://"+in.Bucket+"/interop/aws/dt=2010-01-11/ticks.json", "--expires-in", "300")))
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "aws s3 presign URL: %s", body)
+
+	out := runClient(t, clientEnv(t, in), nil, interopPython,
+		interopScript(t, "boto3_auth.py"), in.S3Endpoint, in.Bucket, "interop/auth")
+	t.Logf("boto3: %s", bytes.TrimSpace(out))
+	assert.Contains(t, string(lastLineBytes(out)), `"refused": 4`)
 }
 
 // interopPrintedExamples runs the examples serve printed, exactly as

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
 
 	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/objstore"
@@ -89,7 +93,36 @@ func s3Error(t s3Target, err error) error {
 	case objstore.IsTimeout(err):
 		return usageError("AWS S3 did not answer within %s; check the network and region, or raise --s3-timeout", t.timeout)
 	}
+	if code, ok := s3AuthFailure(err); ok {
+		hint := "check the keys (--access-key/--secret-key or the AWS credential chain) and --region"
+		if t.endpoint != "" && isLoopbackURL(t.endpoint) {
+			hint += fmt.Sprintf("; tickflow serve prints its keys (%s / %s) and region %s", broker.AccessKey, broker.SecretKey, broker.DefaultRegion)
+		}
+		return usageError("S3 at %s refused the credentials (%s): %s", t.where(), code, hint)
+	}
 	return err
+}
+
+// s3AuthFailure recognises S3's answers to bad credentials: the error code
+// when there is a body, a bare 403 (or 400 for a wrong region) for HEAD.
+func s3AuthFailure(err error) (code string, ok bool) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch c := ae.ErrorCode(); c {
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthorizationHeaderMalformed", "RequestTimeTooSkewed", "InvalidToken", "ExpiredToken":
+			return c, true
+		}
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden {
+		return "403 Forbidden", true
+	}
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusBadRequest && re.Response != nil {
+		if region := re.Response.Header.Get("X-Amz-Bucket-Region"); region != "" {
+			return "wrong region: the bucket is in " + region, true
+		}
+	}
+	return "", false
 }
 
 // dirError says what is wrong with --dir in the CLI's terms.
