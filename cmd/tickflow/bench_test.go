@@ -79,6 +79,7 @@ func TestBenchTinyRunJSONAndPlot(t *testing.T) {
 	var rep bench.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	assert.Equal(t, 2000, rep.Records)
+	assertSnakeKeys(t, "bench --json", []byte(out))
 	require.Len(t, rep.Phases, 4)
 	for _, p := range rep.Phases {
 		require.Len(t, p.Runs, 1, p.Name)
