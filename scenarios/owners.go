@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"syscall"
 	"time"
@@ -172,7 +173,10 @@ func rollingRestartSlowS3(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	px.holdPUTs(func() time.Duration { return time.Duration(e.intn(150, 600)) * time.Millisecond })
+	// The proxy calls this under its own lock: give it its own seeded
+	// generator (e.rng belongs to the scenario goroutine).
+	prng := rand.New(rand.NewPCG(uint64(e.intn(0, 1<<30)), 1))
+	px.holdPUTs(func() time.Duration { return time.Duration(150+prng.IntN(450)) * time.Millisecond })
 	n := scale(e, 4000, 6000)
 	rounds := scale(e, 2, 3)
 	load := e.produceAsync(ctx, n, loadOptions{rate: float64(n) / 5})
