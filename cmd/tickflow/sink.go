@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -15,10 +16,14 @@ import (
 
 func init() { register(newSinkCmd) }
 
+// sinkProgressEvery is how often the sink prints a progress line when
+// stderr is not a terminal (a variable for tests).
+var sinkProgressEvery = 5 * time.Second
+
 func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
-		gz, asJSON                                                                            bool
+		gz, asJSON, verbose                                                                   bool
 		flushRecords, flushBytes                                                              int
 		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout, rebalance             time.Duration
 	)
@@ -67,7 +72,12 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 				}
 				return err
 			}
-			opts := []sink.Option{sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelInfo
+			}
+			opts := []sink.Option{sink.Logger(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))),
+				sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
 				sink.WithFormat(sink.Format(format)), sink.FlushRecords(flushRecords), sink.FlushBytes(flushBytes),
 				sink.FlushInterval(flushInterval), sink.UntilIdle(untilIdle)}
 			if gz {
@@ -86,7 +96,15 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			if err != nil {
 				return usageError("%s", cliText(err))
 			}
+			stderr := cmd.ErrOrStderr()
+			prog := startProgress(stderr, sinkProgressEvery, func() string {
+				st := s.Stats()
+				return fmt.Sprintf("tickflow sink: %s consumed, %s written in %s, %s owned, lag %s",
+					plural(st.Consumed, "record", ""), plural(st.Written, "row", ""), plural(st.Objects, "object", ""),
+					plural(int64(st.Partitions), "partition", ""), thousands(st.Lag))
+			})
 			runErr := s.Run(ctx)
+			prog.stop()
 			stats := s.Stats()
 			if asJSON {
 				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(newSinkJSON(stats))
@@ -123,6 +141,7 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
+	fl.BoolVar(&verbose, "verbose", false, "log assignments, adopted objects and retries (warnings are always logged)")
 	return cmd
 }
 
@@ -135,12 +154,16 @@ type sinkJSON struct {
 	DLQ            int64            `json:"dlq"`
 	OrphansDeleted int64            `json:"orphans_deleted"`
 	Retries        int64            `json:"retries"`
+	Adopted        int64            `json:"adopted"`   // objects another writer had put at this sink's next key
+	Refused        int64            `json:"refused"`   // commits/uploads not made: partition no longer owned
+	Expired        int64            `json:"expired"`   // offsets retention removed before the sink read them
 	Committed      map[string]int64 `json:"committed"` // partition → committed offset (exclusive end)
 }
 
 func newSinkJSON(s sink.Stats) sinkJSON {
 	out := sinkJSON{Consumed: s.Consumed, Written: s.Written, Objects: s.Objects, Bytes: s.Bytes, DLQ: s.DLQ,
-		OrphansDeleted: s.OrphansDeleted, Retries: s.Retries, Committed: map[string]int64{}}
+		OrphansDeleted: s.OrphansDeleted, Retries: s.Retries, Adopted: s.Adopted, Refused: s.Refused, Expired: s.Expired,
+		Committed: map[string]int64{}}
 	for p, o := range s.Committed {
 		out.Committed[strconv.Itoa(int(p))] = o
 	}

@@ -84,6 +84,8 @@ type Stats struct {
 	Refused        int64           // side effects refused: commits the group rejected, partitions no longer owned
 	Expired        int64           // offsets removed by retention before the sink read them
 	Committed      map[int32]int64 // last committed offset per partition (exclusive end)
+	Partitions     int             // partitions this member owns now
+	Lag            int64           // records of the owned partitions not yet committed (end offset as last seen − committed)
 }
 
 // New creates a Sink that reads from brokers and writes to store. It checks
@@ -168,7 +170,13 @@ func (s *Sink) Stats() Stats {
 		c[k] = v
 	}
 	s.commitMu.Unlock()
-	return Stats{
+	s.mu.Lock()
+	owned, lag := len(s.parts), int64(0)
+	for _, st := range s.parts {
+		lag += max(0, max(st.hwm, st.pos)-st.last.off)
+	}
+	s.mu.Unlock()
+	return Stats{Partitions: owned, Lag: lag,
 		Consumed: s.stats.consumed.Load(), Written: s.stats.written.Load(), Objects: s.stats.objects.Load(),
 		Bytes: s.stats.bytes.Load(), DLQ: s.stats.dlq.Load(), OrphansDeleted: s.stats.orphans.Load(),
 		Retries: s.stats.retries.Load(), Adopted: s.stats.adopted.Load(), Refused: s.stats.refused.Load(),
