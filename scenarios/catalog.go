@@ -242,12 +242,21 @@ func (e *env) s3FaultFor(ctx context.Context, f broker.S3Fault, d time.Duration,
 	if err := h.Err(); err != nil {
 		return precondition("install S3 fault: %v", err)
 	}
+	start := time.Now()
 	err := sleep(ctx, d)
+	if err == nil && h.Hits() == 0 {
+		// A loaded machine may not have reached S3 yet: keep the fault on
+		// until it fires (bounded), rather than call the run an error.
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_ = poll(wctx, func() bool { return h.Hits() > 0 })
+		cancel()
+		err = ctx.Err()
+	}
 	h.Remove()
 	if err != nil {
 		return err
 	}
-	e.notef("%s for %s: %d requests faulted", what, d, h.Hits())
+	e.notef("%s for %s: %d requests faulted", what, time.Since(start).Round(100*time.Millisecond), h.Hits())
 	if h.Hits() == 0 {
 		return precondition("the S3 fault (%s) never fired: the sink did not reach S3 while it was on", what)
 	}

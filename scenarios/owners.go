@@ -67,7 +67,11 @@ func (e *env) awaitMembers(ctx context.Context, n int, procs ...*sinkProc) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return precondition("group %s did not become Stable with %d members within %s (last seen: %s)", e.group, n, joinTimeout, last)
+		var outs []string
+		for i, p := range procs {
+			outs = append(outs, fmt.Sprintf("sink %d: %s", i, tail(p.out.String(), 600)))
+		}
+		return precondition("group %s did not become Stable with %d members within %s (last seen: %s); %s", e.group, n, joinTimeout, last, strings.Join(outs, "; "))
 	}
 	return nil
 }
@@ -268,4 +272,12 @@ func hungPut(ctx context.Context, e *env) error {
 		return err
 	}
 	return e.finish(ctx, px, b)
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }

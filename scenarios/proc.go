@@ -211,7 +211,7 @@ func sinkKill9(ctx context.Context, e *env) error {
 // joinTimeout bounds how long a started sink process may take to become
 // the group's stable member: process start-up and one rebalance, with room
 // for a loaded CI machine.
-const joinTimeout = 30 * time.Second
+const joinTimeout = 60 * time.Second
 
 // describeGroup returns the group's state and member IDs.
 func (e *env) describeGroup(ctx context.Context) (state string, members []string, err error) {
