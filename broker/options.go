@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,8 +10,9 @@ import (
 	"time"
 )
 
-// Fixed local settings of the embedded world. The fake S3 checks no
-// signatures, so any credentials work; these are the ones `serve` prints.
+// Fixed local settings of the embedded world. The fake S3 checks AWS
+// Signature V4 against AccessKey/SecretKey and DefaultRegion (unless
+// S3Auth(false)); these are the ones `serve` prints.
 const (
 	DefaultRegion = "us-east-1"
 	AccessKey     = "tickflow"
@@ -45,6 +47,10 @@ type config struct {
 	autoCreate bool
 	logger     *slog.Logger
 	minSession time.Duration
+	s3Auth     bool
+	tls        bool
+	tlsDir     string
+	sasl       *saslUser
 }
 
 func defaultConfig() config {
@@ -56,6 +62,7 @@ func defaultConfig() config {
 		bucket:     DefaultBucket,
 		autoCreate: true,
 		minSession: 6 * time.Second,
+		s3Auth:     true,
 	}
 }
 
@@ -64,6 +71,14 @@ func defaultConfig() config {
 // timeout are refused with INVALID_SESSION_TIMEOUT; lower it in tests that
 // want a crashed consumer's partitions to move quickly.
 func GroupMinSessionTimeout(d time.Duration) Option { return func(c *config) { c.minSession = d } }
+
+// S3Auth turns the fake S3's signature checks on (the default) or off. On,
+// every request must carry an AWS Signature V4 (header or presigned URL) made
+// with AccessKey/SecretKey for DefaultRegion, and is refused as AWS refuses
+// it otherwise: InvalidAccessKeyId, SignatureDoesNotMatch,
+// RequestTimeTooSkewed, AuthorizationHeaderMalformed (wrong region) or
+// AccessDenied (unsigned). Off, any request is served.
+func S3Auth(on bool) Option { return func(c *config) { c.s3Auth = on } }
 
 // Brokers sets the number of Kafka brokers (1..16, default 3). Broker ids are
 // 0..n-1.
@@ -110,38 +125,41 @@ func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 // validate checks every option and returns an error naming the option and
 // the fix.
 func (c *config) validate() error {
+	if err := c.validateSecurity(); err != nil {
+		return err
+	}
 	if c.brokers < 1 || c.brokers > MaxBrokers {
-		return fmt.Errorf("broker: Brokers(%d) (--brokers) is out of range: use 1..%d", c.brokers, MaxBrokers)
+		return configError("Brokers", "--brokers", c.brokers, "out of range: use 1..%d", MaxBrokers)
 	}
 	if c.minSession <= 0 {
 		return fmt.Errorf("broker: GroupMinSessionTimeout(%v) must be positive, e.g. 100ms in tests", c.minSession)
 	}
 	if c.partitions < 1 {
-		return fmt.Errorf("broker: Partitions(%d) (--partitions) must be at least 1", c.partitions)
+		return configError("Partitions", "--partitions", c.partitions, "must be at least 1")
 	}
 	seen := map[string]bool{}
 	for _, t := range c.topics {
 		if err := validTopic(t.name); err != nil {
-			return fmt.Errorf("broker: Topic(%q) (--topic): %w", t.name, err)
+			return configError("Topic", "--topic", t.name, "%w", err)
 		}
 		if t.partitions < 1 {
-			return fmt.Errorf("broker: Topic(%q, %d) (--partitions): partitions must be at least 1", t.name, t.partitions)
+			return configError("Topic", "--partitions", t.partitions, "partitions of topic %q must be at least 1", t.name)
 		}
 		if seen[t.name] {
 			return fmt.Errorf("broker: Topic(%q) given twice: give each topic once", t.name)
 		}
 		seen[t.name] = true
 	}
-	if _, port, err := splitAddr(c.kafkaAddr); err != nil {
-		return fmt.Errorf("broker: KafkaAddr(%q) (--kafka-addr): %w", c.kafkaAddr, err)
+	if _, port, err := splitAddr(c.kafkaAddr, 9092); err != nil {
+		return configError("KafkaAddr", "--kafka-addr", c.kafkaAddr, "%w", err)
 	} else if port != 0 && port+c.brokers-1 > 65535 {
-		return fmt.Errorf("broker: KafkaAddr(%q) (--kafka-addr): %d brokers need ports %d..%d, beyond 65535: pick a lower port", c.kafkaAddr, c.brokers, port, port+c.brokers-1)
+		return configError("KafkaAddr", "--kafka-addr", c.kafkaAddr, "%d brokers need ports %d..%d, beyond 65535: pick a lower port", c.brokers, port, port+c.brokers-1)
 	}
-	if _, _, err := splitAddr(c.s3Addr); err != nil {
-		return fmt.Errorf("broker: S3Addr(%q) (--s3-addr): %w", c.s3Addr, err)
+	if _, _, err := splitAddr(c.s3Addr, 9000); err != nil {
+		return configError("S3Addr", "--s3-addr", c.s3Addr, "%w", err)
 	}
 	if err := validBucket(c.bucket); err != nil {
-		return fmt.Errorf("broker: Bucket(%q) (--bucket): %w", c.bucket, err)
+		return configError("Bucket", "--bucket", c.bucket, "%w", err)
 	}
 	return nil
 }
@@ -157,14 +175,14 @@ func (c *config) topicList() []topicSpec {
 // splitAddr parses "host:port". An empty host means 127.0.0.1; "localhost"
 // is resolved to 127.0.0.1. Unspecified hosts (0.0.0.0, ::) are refused
 // because kfake advertises the bound address in metadata.
-func splitAddr(addr string) (string, int, error) {
+func splitAddr(addr string, examplePort int) (string, int, error) {
 	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", 0, fmt.Errorf("not host:port (%v): use e.g. 127.0.0.1:9092", err)
+		return "", 0, fmt.Errorf("not host:port (%v): use e.g. 127.0.0.1:%d", unwrapAddrErr(err), examplePort)
 	}
 	port, err := strconv.Atoi(p)
 	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("port %q is not a number in 0..65535: use e.g. 127.0.0.1:9092 (0 = random)", p)
+		return "", 0, fmt.Errorf("port %q is not a number in 0..65535: use e.g. 127.0.0.1:%d (0 = random)", p, examplePort)
 	}
 	switch host {
 	case "", "localhost":
@@ -178,6 +196,35 @@ func splitAddr(addr string) (string, int, error) {
 		return "", 0, fmt.Errorf("host %q is unspecified, but brokers advertise the address they bind: use 127.0.0.1 or a concrete local IP", host)
 	}
 	return host, port, nil
+}
+
+// unwrapAddrErr drops *net.AddrError's repetition of the address.
+func unwrapAddrErr(err error) string {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return ae.Err
+	}
+	return err.Error()
+}
+
+// ConfigError is a bad option (or the environment refusing it, such as a
+// taken port): the option, the tickflow serve flag that sets it, the value
+// and what is wrong with it and how to fix it.
+type ConfigError struct {
+	Option string // e.g. "KafkaAddr"
+	Flag   string // e.g. "--kafka-addr"
+	Value  any
+	Err    error // the problem and the fix
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("broker: %s(%#v) (%s): %v", e.Option, e.Value, e.Flag, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configError(option, flag string, value any, format string, args ...any) error {
+	return &ConfigError{Option: option, Flag: flag, Value: value, Err: fmt.Errorf(format, args...)}
 }
 
 // validTopic applies Kafka's topic name rules.

@@ -136,6 +136,7 @@ type s3Server struct {
 	srv       *http.Server
 	next      http.Handler
 	backend   gofakes3.Backend
+	auth      bool     // check SigV4 signatures (s3auth.go)
 	locks     keyLocks // per-key write locks for conditional writes (s3cond.go)
 	serveDone chan struct{}
 	done      <-chan struct{}
@@ -152,15 +153,15 @@ type s3Server struct {
 }
 
 func startS3(ctx context.Context, cfg config, dd *dataDir, log *slog.Logger, done <-chan struct{}) (*s3Server, error) {
-	host, port, _ := splitAddr(cfg.s3Addr) // validated
+	host, port, _ := splitAddr(cfg.s3Addr, 9000) // validated
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		if isAddrInUse(err) {
-			return nil, fmt.Errorf("broker: S3Addr(%q) (--s3-addr): port %d is taken (%w); pick another address or stop what holds it: %w", cfg.s3Addr, port, err, ErrAddrInUse)
+			return nil, configError("S3Addr", "--s3-addr", cfg.s3Addr, "port %d is taken (%w); pick another address or stop what holds it: %w", port, err, ErrAddrInUse)
 		}
-		return nil, fmt.Errorf("broker: S3Addr(%q) (--s3-addr): %w", cfg.s3Addr, err)
+		return nil, configError("S3Addr", "--s3-addr", cfg.s3Addr, "%w", err)
 	}
-	s := &s3Server{addr: ln.Addr().String(), serveDone: make(chan struct{}), done: done, log: log}
+	s := &s3Server{addr: ln.Addr().String(), serveDone: make(chan struct{}), done: done, log: log, auth: cfg.s3Auth}
 	s.cond = sync.NewCond(&s.mu)
 	var backend gofakes3.Backend
 	if dd != nil {
@@ -170,7 +171,7 @@ func startS3(ctx context.Context, cfg config, dd *dataDir, log *slog.Logger, don
 		db, err := bolt.Open(dd.s3File(), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 		if err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir): open S3 store %s: %w; is another world using it?", cfg.dataDir, dd.s3File(), err)
+			return nil, configError("DataDir", "--data-dir", cfg.dataDir, "open S3 store %s: %w; is another world using it?", dd.s3File(), err)
 		}
 		s.db = db
 		backend = s3bolt.New(db)
@@ -262,6 +263,9 @@ func (s *s3Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = rec
 		start := time.Now()
 		defer func() { s.logRequest(r, rec, time.Since(start)) }()
+	}
+	if !s.authorize(w, r) { // before dechunk, which rewrites a signed header
+		return
 	}
 
 	q := r.URL.Query()
@@ -380,13 +384,12 @@ func s3Code(status int) string {
 }
 
 type s3ErrorBody struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Condition string   `xml:"Condition,omitempty"` // PreconditionFailed: the header that failed
-	Header    string   `xml:"Header,omitempty"`    // NotImplemented: the header refused
-	Resource  string   `xml:"Resource"`
-	RequestID string   `xml:"RequestId"`
+	XMLName   xml.Name  `xml:"Error"`
+	Code      string    `xml:"Code"`
+	Message   string    `xml:"Message"`
+	Extra     []xmlElem `xml:",any"` // e.g. Condition, Header, AWSAccessKeyId, ServerTime
+	Resource  string    `xml:"Resource"`
+	RequestID string    `xml:"RequestId"`
 }
 
 var reqSeq atomic.Uint64
@@ -399,9 +402,25 @@ func writeS3Error(w http.ResponseWriter, r *http.Request, status int, code, msg 
 	writeS3ErrorDetail(w, r, status, code, msg, "", "")
 }
 
+// xmlElem is one further element of an S3 error: <Name>Value</Name>.
+type xmlElem struct {
+	XMLName xml.Name
+	Value   string `xml:",chardata"`
+}
+
 // writeS3ErrorDetail is writeS3Error with one extra element AWS adds to some
 // errors: "Condition" (PreconditionFailed) or "Header" (NotImplemented).
 func writeS3ErrorDetail(w http.ResponseWriter, r *http.Request, status int, code, msg, elem, value string) {
+	var extra [][2]string
+	if elem != "" {
+		extra = [][2]string{{elem, value}}
+	}
+	writeS3ErrorElems(w, r, status, code, msg, extra)
+}
+
+// writeS3ErrorElems is writeS3Error with further elements (name, value) in
+// the order AWS puts them after <Message>.
+func writeS3ErrorElems(w http.ResponseWriter, r *http.Request, status int, code, msg string, extra [][2]string) {
 	if r.Body != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
 	}
@@ -415,11 +434,8 @@ func writeS3ErrorDetail(w http.ResponseWriter, r *http.Request, status int, code
 		return
 	}
 	e := s3ErrorBody{Code: code, Message: msg, Resource: r.URL.Path, RequestID: id}
-	switch elem {
-	case "Condition":
-		e.Condition = value
-	case "Header":
-		e.Header = value
+	for _, kv := range extra {
+		e.Extra = append(e.Extra, xmlElem{XMLName: xml.Name{Local: kv[0]}, Value: kv[1]})
 	}
 	body, _ := xml.Marshal(e)
 	io.WriteString(w, xml.Header)

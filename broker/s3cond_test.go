@@ -177,8 +177,7 @@ func TestS3ConditionalErrorXML(t *testing.T) {
 			for k, v := range tc.headers {
 				req.Header.Set(k, v)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			require.NoError(t, err)
+			resp := signedDo(t, req)
 			defer resp.Body.Close()
 			assert.Equal(t, tc.status, resp.StatusCode)
 			var got awsError

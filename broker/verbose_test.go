@@ -63,12 +63,12 @@ func TestVerboseLogsRequests(t *testing.T) {
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, w.S3Endpoint()+"/"+w.Bucket()+"/dir/hello.txt", strings.NewReader("hello"))
 	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	resp := signedDo(t, req)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	resp, err = http.Get(w.S3Endpoint() + "/" + w.Bucket() + "/missing.txt")
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, w.S3Endpoint()+"/"+w.Bucket()+"/missing.txt", nil)
 	require.NoError(t, err)
+	resp = signedDo(t, req)
 	resp.Body.Close()
 
 	log := buf.String()

@@ -34,7 +34,8 @@ type World struct {
 	adm     *kadm.Client
 	coord   *Coordinator
 
-	s3 *s3Server
+	s3  *s3Server
+	tls *kafkaTLS // KafkaTLS's certificates; nil without it
 
 	dd *dataDir
 
@@ -95,7 +96,14 @@ func (w *World) start(ctx context.Context) error {
 
 func (w *World) startKafka(ctx context.Context) error {
 	cfg := w.cfg
-	host, port, _ := splitAddr(cfg.kafkaAddr) // validated
+	host, port, _ := splitAddr(cfg.kafkaAddr, 9092) // validated
+	if cfg.tls {
+		kt, err := generateTLS(cfg.tlsDir, host)
+		if err != nil {
+			return err
+		}
+		w.tls = kt
+	}
 	w.lns = newListenerSet(host)
 	if logsKafka(w.log) {
 		w.lns.rl = &requestLog{log: w.log}
@@ -107,6 +115,7 @@ func (w *World) startKafka(ctx context.Context) error {
 		kfake.ClusterID("tickflow"),
 		kfake.GroupMinSessionTimeout(cfg.minSession),
 	}
+	kopts = append(kopts, w.kfakeSecurity()...)
 	if port != 0 {
 		ports := make([]int, cfg.brokers)
 		for i := range ports {
@@ -131,8 +140,8 @@ func (w *World) startKafka(ctx context.Context) error {
 		w.lns.cutAll()
 		if isAddrInUse(err) {
 			last := port + cfg.brokers - 1
-			return fmt.Errorf("broker: KafkaAddr(%q) (--kafka-addr): a port in %d..%d is taken (%w); pick another address or stop what holds it: %w",
-				cfg.kafkaAddr, port, last, err, ErrAddrInUse)
+			return configError("KafkaAddr", "--kafka-addr", cfg.kafkaAddr, "a port in %d..%d is taken (%w); pick another address or stop what holds it: %w",
+				port, last, err, ErrAddrInUse)
 		}
 		return fmt.Errorf("broker: start kafka: %w", err)
 	}
@@ -187,13 +196,13 @@ func (w *World) startKafka(ctx context.Context) error {
 		w.coord.brokers = append(w.coord.brokers, &brokerState{id: int32(i), addr: a, up: true})
 	}
 
-	kcl, err := kgo.NewClient(
+	kcl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(addrs...),
-		kgo.MetadataMinAge(100*time.Millisecond),
+		kgo.MetadataMinAge(100 * time.Millisecond),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
-		kgo.DialTimeout(2*time.Second),
-		kgo.RetryTimeout(10*time.Second),
-	)
+		kgo.DialTimeout(2 * time.Second),
+		kgo.RetryTimeout(10 * time.Second),
+	}, w.KafkaClientOptions()...)...)
 	if err != nil {
 		return fmt.Errorf("broker: admin client: %w", err)
 	}
@@ -271,6 +280,9 @@ func (w *World) close() error {
 	if w.dd != nil {
 		errs = append(errs, w.dd.close())
 	}
+	if w.tls != nil && w.tls.tempDir != "" {
+		errs = append(errs, os.RemoveAll(w.tls.tempDir))
+	}
 	w.log.Info("broker: world closed")
 	return errors.Join(errs...)
 }
@@ -284,26 +296,26 @@ type dataDir struct {
 func openDataDir(root string) (*dataDir, error) {
 	fix := "pass a directory you can write to (DataDir / --data-dir)"
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir): cannot create it: %w; %s", root, err, fix)
+		return nil, configError("DataDir", "--data-dir", root, "cannot create it: %w; %s", err, fix)
 	}
 	for _, sub := range []string{"kafka", "s3"} {
 		if err := os.MkdirAll(filepath.Join(root, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir): cannot create %s/: %w; %s", root, sub, err, fix)
+			return nil, configError("DataDir", "--data-dir", root, "cannot create %s/: %w; %s", sub, err, fix)
 		}
 	}
 	probe, err := os.CreateTemp(root, ".write-probe-*")
 	if err != nil {
-		return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir) is not writable: %w; %s", root, err, fix)
+		return nil, configError("DataDir", "--data-dir", root, "not writable: %w; %s", err, fix)
 	}
 	probe.Close()
 	os.Remove(probe.Name())
 	lock, err := os.OpenFile(filepath.Join(root, "tickflow.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir): lock file: %w; %s", root, err, fix)
+		return nil, configError("DataDir", "--data-dir", root, "lock file: %w; %s", err, fix)
 	}
 	if err := lockFile(lock); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("broker: DataDir(%q) (--data-dir) is in use by another running world (%v): stop it or use another directory", root, err)
+		return nil, configError("DataDir", "--data-dir", root, "in use by another running world (%v): stop it or use another directory", err)
 	}
 	return &dataDir{root: root, lock: lock}, nil
 }

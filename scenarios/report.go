@@ -11,8 +11,8 @@ import (
 // Line is the one-line live summary of a finished scenario, with the seed
 // to replay it when it did not pass.
 func (r Result) Line() string {
-	s := fmt.Sprintf("%-5s %-28s %6d records %4d lost %4d dup %4d overlaps %4d gaps %4d dlq  %s",
-		r.Status(), r.Scenario, r.Records, r.Lost, r.Duplicated, r.Overlaps, r.Gaps, r.DLQ, r.Duration.Round(time.Millisecond))
+	s := fmt.Sprintf("%-5s %-28s %6d records %4d lost %4d dup %4d overlaps %4d gaps %4d dlq %3d restarts  %s",
+		r.Status(), r.Scenario, r.Records, r.Lost, r.Duplicated, r.Overlaps, r.Gaps, r.DLQ, r.Restarts, r.Duration.Round(time.Millisecond))
 	if !r.Pass {
 		s += fmt.Sprintf("  (replay: --seed %d)", r.Seed)
 	}
@@ -29,19 +29,35 @@ func WriteTable(w io.Writer, results []Result) error {
 	for _, r := range results {
 		width = max(width, len(r.Scenario))
 	}
-	fmt.Fprintf(tw, "%-*s\trecords\tlost\tduplicated\toverlaps\tgaps\tDLQ\tduration\tresult\t\n", width, "scenario")
+	fmt.Fprintf(tw, "%-*s\titerations\trecords\tlost\tduplicated\toverlaps\tgaps\tpoison\tDLQ\trestarts\tduration\tresult\t\n", width, "scenario")
 	var passed int
 	for _, r := range results {
 		if r.Pass {
 			passed++
 		}
-		fmt.Fprintf(tw, "%-*s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", width, r.Scenario, r.Records, r.Lost, r.Duplicated,
-			r.Overlaps, r.Gaps, r.DLQ, r.Duration.Round(10*time.Millisecond), r.Status())
+		fmt.Fprintf(tw, "%-*s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", width, r.Scenario, r.Iterations, r.Records, r.Lost, r.Duplicated,
+			r.Overlaps, r.Gaps, r.Poison, r.DLQ, r.Restarts, r.Duration.Round(10*time.Millisecond), r.Status())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	var b strings.Builder
+	// What each fault schedule did (kills, restarts, broker stops, S3
+	// freezes): the same notes the JSON carries.
+	header := false
+	for _, r := range results {
+		if len(r.Notes) == 0 {
+			continue
+		}
+		if !header {
+			b.WriteString("\nfaults applied\n")
+			header = true
+		}
+		fmt.Fprintf(&b, "  %s\n", r.Scenario)
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "    %s\n", n)
+		}
+	}
 	for _, r := range results {
 		if r.Pass {
 			continue

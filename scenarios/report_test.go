@@ -36,12 +36,26 @@ func TestReport(t *testing.T) {
 				"  error: scenario precondition not reached: no binary", "0 of 1 scenarios passed"},
 			lines: map[string][]string{"sink-kill-9": {"ERROR", "(replay: --seed 9)"}}},
 	}
+	faulty := Result{Scenario: "sink-kill-9", Seed: 5, Iterations: 2, Records: 4000, Rows: 4000, Restarts: 3, Poison: 2, DLQ: 2, Pass: true,
+		Notes: []string{"iteration 0: killed the sink (SIGKILL) after 812 records", "iteration 1: froze S3 PUTs for 2s"}}
+	cases = append(cases, struct {
+		name      string
+		results   []Result
+		wantTable []string
+		notTable  []string
+		lines     map[string][]string
+	}{name: "the text shows what the JSON has: restarts, poison, iterations, fault notes", results: []Result{pass, faulty},
+		wantTable: []string{"iterations", "restarts", "poison", "faults applied\n  sink-kill-9\n    iteration 0: killed the sink (SIGKILL) after 812 records\n    iteration 1: froze S3 PUTs for 2s\n"},
+		notTable:  []string{"replay"}})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
 			require.NoError(t, WriteTable(&b, tc.results))
 			for _, w := range tc.wantTable {
 				assert.Contains(t, b.String(), w)
+			}
+			if tc.name == "the text shows what the JSON has: restarts, poison, iterations, fault notes" {
+				assert.Regexp(t, `sink-kill-9\s+2\s+4000\s+0\s+0\s+0\s+0\s+2\s+2\s+3\s`, b.String(), "iterations, poison, DLQ and restarts per row")
 			}
 			for _, w := range tc.notTable {
 				assert.NotContains(t, b.String(), w)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
 	"github.com/tickflow/tickflow/harness/lake"
 )
@@ -22,20 +25,25 @@ so no crawler or MSCK REPAIR is needed. --glue-json prints the equivalent input 
 			if location == "" {
 				return usageError("--location s3://bucket/prefix/ is required")
 			}
+			if format != "parquet" && format != "json" {
+				return usageError("--format %q: want parquet or json", format)
+			}
+			if _, err := time.Parse(time.DateOnly, start); err != nil {
+				return usageError("--start-date %q: want a date YYYY-MM-DD", start)
+			}
 			opts := []lake.DDLOption{lake.DDLFormat(format), lake.StartDate(start), lake.Database(database)}
 			var out []byte
+			var err error
 			if glue {
-				b, err := lake.GlueTableInput(location, opts...)
-				if err != nil {
-					return usageError("ddl: %v", err)
-				}
-				out = b
+				out, err = lake.GlueTableInput(location, opts...)
 			} else {
-				s, err := lake.DDL(location, opts...)
-				if err != nil {
-					return usageError("ddl: %v", err)
-				}
+				var s string
+				s, err = lake.DDL(location, opts...)
 				out = []byte(s)
+			}
+			if err != nil {
+				// The remaining problems are all about the location.
+				return usageError("--%s", strings.TrimPrefix(err.Error(), "lake: "))
 			}
 			if _, err := cmd.OutOrStdout().Write(out); err != nil {
 				return usageError("ddl: %v", err)

@@ -322,21 +322,23 @@ func writeDemoText(w io.Writer, sum *demo.Summary, queries []*query.Result, conn
 			fmt.Fprintln(w)
 		}
 	}
+	if err := sum.WriteText(w); err != nil {
+		return err
+	}
+	// The connection block comes last, under the verdict, where the eye
+	// is when the demo starts to wait.
 	if conn != nil {
-		fmt.Fprintf(w, `Serving (Ctrl-C to stop)
+		fmt.Fprintf(w, `
+Serving (Ctrl-C to stop)
   Kafka bootstrap  %s   (topic %s)
   S3 endpoint      %s   bucket %s, region %s
   credentials      AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s
   aws CLI          AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s \
                      aws --endpoint-url %s s3 ls --recursive %s
   kcat             kcat -b %s -C -t %s -c 5 -e
-
 `, conn.KafkaBootstrap, conn.Topic, conn.S3Endpoint, conn.Bucket, conn.Region, conn.AccessKey, conn.SecretKey,
 			conn.AccessKey, conn.SecretKey, conn.Region, conn.S3Endpoint, sum.Lake.URL,
 			conn.KafkaBootstrap, conn.Topic)
-	}
-	if err := sum.WriteText(w); err != nil {
-		return err
 	}
 	var err error
 	switch {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tickflow/tickflow/harness/demo"
 	"github.com/tickflow/tickflow/harness/objstore"
 )
 
@@ -132,6 +133,7 @@ func TestDemoJSON(t *testing.T) {
 	require.NoError(t, dec.Decode(&got), "stdout must be one JSON document: %s", stdout.String())
 	assert.False(t, dec.More(), "anything after the JSON document on stdout")
 	assert.Empty(t, stderr.String(), "no progress with --json")
+	assertSnakeKeys(t, "demo --json", []byte(stdout.String()))
 
 	assert.True(t, got.OK, got.Problems)
 	assert.Positive(t, got.Produced)
@@ -221,4 +223,23 @@ func TestDemoKeepServing(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo --keep-serving did not stop after cancellation")
 	}
+}
+
+// Point 18: with --keep-serving the connection block comes after the
+// summary and its verdict, where the eye is when the demo starts waiting.
+func TestDemoTextConnectionBlockLast(t *testing.T) {
+	var buf bytes.Buffer
+	sum := &demo.Summary{OK: true, Produced: 3, LandedRows: 3}
+	conn := &demoConnect{KafkaBootstrap: "127.0.0.1:9092", Topic: "stock-ticks", S3Endpoint: "http://127.0.0.1:9000",
+		Bucket: "tickflow-lake", Region: "us-east-1", AccessKey: "tickflow", SecretKey: "tickflow-secret"}
+	require.NoError(t, writeDemoText(&buf, sum, nil, conn, false))
+	out := buf.String()
+	serving := strings.Index(out, "Serving (Ctrl-C to stop)")
+	require.Positive(t, serving, out)
+	var summary bytes.Buffer
+	require.NoError(t, sum.WriteText(&summary))
+	verdict := strings.Index(out, strings.TrimSpace(summary.String()))
+	require.GreaterOrEqual(t, verdict, 0, out)
+	assert.Greater(t, serving, verdict, "the connection block follows the summary:\n%s", out)
+	assert.True(t, strings.HasSuffix(out, "-c 5 -e\n"), "the connection block ends the output:\n%q", out)
 }

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,6 +52,7 @@ func TestInteropRealClients(t *testing.T) {
 	t.Run("kafka-python", func(t *testing.T) { interopKafkaPython(t, in) })
 	t.Run("boto3", func(t *testing.T) { interopBoto3(t, in) })
 	t.Run("boto3 conditional writes", func(t *testing.T) { interopBoto3Conditional(t, in) })
+	t.Run("s3 signatures", func(t *testing.T) { interopS3Auth(t, in) })
 	t.Run("printed examples", func(t *testing.T) { interopPrintedExamples(t, in) })
 
 	start := time.Now()
@@ -58,24 +61,57 @@ func TestInteropRealClients(t *testing.T) {
 }
 
 // needClient returns when the probe command runs. A missing client fails
-// the test in CI (CI=true), where .ci/run installs it, and skips it locally;
-// either way the message names the apt package.
+// the test under CI (CI set to anything but "", "0" or "false"), where
+// .ci/run installs it, and skips it locally; either way the message names
+// the apt package.
 func needClient(t *testing.T, pkg string, probe ...string) {
 	t.Helper()
+	msg, fail := clientProblem(os.Getenv("CI"), pkg, probe...)
+	switch {
+	case msg == "":
+		return
+	case fail:
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// clientProblem runs probe and says what is wrong with the client ("" when
+// it runs), and whether that fails the test under the CI value ci.
+func clientProblem(ci, pkg string, probe ...string) (msg string, fail bool) {
 	out, err := exec.Command(probe[0], probe[1:]...).CombinedOutput()
 	if err == nil {
-		return
+		return "", false
 	}
 	why := err.Error()
 	if l := lastLineOf(string(out)); l != "" {
 		why += ": " + l
 	}
-	msg := fmt.Sprintf("%s is not usable (%s): install it with `apt-get install -y %s`",
+	msg = fmt.Sprintf("%s is not usable (%s): install it with `apt-get install -y %s`",
 		strings.Join(probe, " "), why, pkg)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
+	return msg, underCI(ci)
+}
+
+// underCI reads the CI environment variable the way CI services set it
+// (true, 1, yes).
+func underCI(ci string) bool {
+	switch strings.ToLower(strings.TrimSpace(ci)) {
+	case "", "0", "false", "no":
+		return false
 	}
-	t.Skip(msg)
+	return true
+}
+
+// A missing client fails (not skips) under CI, whatever truthy value CI has.
+func TestInteropMissingClientFailsUnderCI(t *testing.T) {
+	for ci, fail := range map[string]bool{"true": true, "1": true, "yes": true, "": false, "false": false, "0": false} {
+		msg, gotFail := clientProblem(ci, "no-such-package", "tickflow-no-such-client-binary", "--version")
+		assert.Contains(t, msg, "apt-get install -y no-such-package")
+		assert.Equal(t, fail, gotFail, "CI=%q", ci)
+	}
+	msg, fail := clientProblem("true", "coreutils", "true")
+	assert.Empty(t, msg)
+	assert.False(t, fail)
 }
 
 func lastLineOf(s string) string {
@@ -359,6 +395,44 @@ func interopBoto3Conditional(t *testing.T, in serveInfo) {
 		interopScript(t, "boto3_conditional.py"), in.S3Endpoint, in.Bucket, "interop/conditional")
 	t.Logf("boto3: %s", bytes.TrimSpace(out))
 	assert.Contains(t, string(lastLineBytes(out)), `"conditional_checks": 11`)
+}
+
+// interopS3Auth shows the aws CLI and boto3 refused with wrong keys, the
+// way AWS refuses them, and working with the printed ones.
+func interopS3Auth(t *testing.T, in serveInfo) {
+	needClient(t, "awscli", interopAWS, "--version")
+	needClient(t, "python3-boto3", interopPython, "-c", "import boto3")
+	for _, tc := range []struct {
+		name, key, secret, region, want string
+	}{
+		{"wrong access key", "AKIAWRONGKEY", in.SecretKey, in.Region, "InvalidAccessKeyId"},
+		{"wrong secret key", in.AccessKey, in.SecretKey + "-typo", in.Region, "SignatureDoesNotMatch"},
+	} {
+		bad := in
+		bad.AccessKey, bad.SecretKey, bad.Region = tc.key, tc.secret, tc.region
+		msg := runClientFail(t, clientEnv(t, bad), interopAWS, "--endpoint-url", in.S3Endpoint, "s3", "ls", "s3://"+in.Bucket+"/")
+		assert.Contains(t, msg, tc.want, "aws s3 ls with a %s", tc.name)
+	}
+	assert.Contains(t, string(runClient(t, clientEnv(t, in), nil, interopAWS, "--endpoint-url", in.S3Endpoint,
+		"s3", "ls", "s3://"+in.Bucket+"/")), "PRE interop/", "the printed keys work")
+	// A wrong region is answered AuthorizationHeaderMalformed naming the
+	// right one, and the CLI re-signs for it and succeeds, as against AWS.
+	otherRegion := in
+	otherRegion.Region = "eu-central-1"
+	assert.Contains(t, string(runClient(t, clientEnv(t, otherRegion), nil, interopAWS, "--endpoint-url", in.S3Endpoint,
+		"s3", "ls", "s3://"+in.Bucket+"/")), "PRE interop/", "the CLI follows the region the error names")
+	url := strings.TrimSpace(string(runClient(t, clientEnv(t, in), nil, interopAWS, "--endpoint-url", in.S3Endpoint,
+		"s3", "presign", "s3://"+in.Bucket+"/interop/aws/dt=2010-01-11/ticks.json", "--expires-in", "300")))
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "aws s3 presign URL: %s", body)
+
+	out := runClient(t, clientEnv(t, in), nil, interopPython,
+		interopScript(t, "boto3_auth.py"), in.S3Endpoint, in.Bucket, "interop/auth")
+	t.Logf("boto3: %s", bytes.TrimSpace(out))
+	assert.Contains(t, string(lastLineBytes(out)), `"refused": 4`)
 }
 
 // interopPrintedExamples runs the examples serve printed, exactly as

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"errors"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
 	"github.com/spf13/cobra"
 	"github.com/tickflow/tickflow/harness/lake/query"
 )
@@ -34,7 +39,12 @@ Example: tickflow query "SELECT count(*), count(DISTINCT (kafka_partition, kafka
 				res, err = query.RunStore(cmd.Context(), st, prefix, args[0])
 			}
 			if err != nil {
-				return usageError("%v", s3Error(src.target(), err))
+				err = s3Error(src.target(), err)
+				var ee *exitError
+				if errors.As(err, &ee) {
+					return err
+				}
+				return usageError("%s", sqlErrorLines(err.Error(), len("tickflow: ")))
 			}
 			if err := res.Write(cmd.OutOrStdout(), f); err != nil {
 				return usageError("query: write result: %v", err)
@@ -45,4 +55,37 @@ Example: tickflow query "SELECT count(*), count(DISTINCT (kafka_partition, kafka
 	src.flags(cmd.Flags())
 	cmd.Flags().StringVar(&format, "format", "table", "output: table, csv or json")
 	return cmd
+}
+
+var sqlErrorLine = regexp.MustCompile(`^LINE (\d+): (.*)$`)
+
+// sqlErrorLines turns DuckDB's multi-line error (message, blank line,
+// "LINE n: sql", a caret line) into one line that ends with the SQL line,
+// plus the caret line aligned under it; indent is the width of what is
+// printed before msg on its line. Messages without a caret stay as they are
+// with their lines joined.
+func sqlErrorLines(msg string, indent int) string {
+	lines := strings.Split(msg, "\n")
+	var head []string
+	var sqlNo, sql, caret string
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		if m := sqlErrorLine.FindStringSubmatch(lines[i]); m != nil && i+1 < len(lines) && strings.Contains(lines[i+1], "^") {
+			sqlNo, sql = m[1], m[2]
+			// The caret's column within the SQL text.
+			col := strings.Index(lines[i+1], "^") - len("LINE "+m[1]+": ")
+			caret = strings.Repeat(" ", max(col, 0)) + strings.TrimLeft(lines[i+1], " ")
+			i++
+			continue
+		}
+		if l != "" {
+			head = append(head, l)
+		}
+	}
+	first := strings.Join(head, " ")
+	if sql == "" {
+		return first
+	}
+	first += " (line " + sqlNo + "): "
+	return first + sql + "\n" + strings.Repeat(" ", indent+utf8.RuneCountInString(first)) + caret
 }

@@ -94,6 +94,18 @@ func TestSinkMissingBucketExits2(t *testing.T) {
 	assert.NotContains(t, msg, "\n")
 }
 
+// Point 16: bucket names S3 refuses are refused before any request.
+func TestBucketNamesS3Refuses(t *testing.T) {
+	for _, args := range [][]string{
+		{"sink", "--brokers", "127.0.0.1:1", "--bucket", "My_Bucket", "--s3-endpoint", "http://127.0.0.1:1"},
+		{"verify", "--bucket", "My_Bucket", "--s3-endpoint", "http://127.0.0.1:1"},
+	} {
+		_, _, msg, code := runCmdCtx(context.Background(), t, args...)
+		assert.Equal(t, exitUsage, code, msg)
+		assert.Contains(t, msg, `--bucket My_Bucket: bucket name "My_Bucket" has 'M'`)
+	}
+}
+
 // Point 3: an S3 endpoint that accepts connections and never answers ends
 // verify, query and sink with one line after --s3-timeout.
 func TestSilentS3EndpointTimesOut(t *testing.T) {

@@ -38,6 +38,7 @@ type serveFlags struct {
 	json       bool
 	verbose    bool
 	ui         uiFlag
+	s3Auth     string
 }
 
 func newServeCmd() *cobra.Command {
@@ -71,6 +72,7 @@ next ports. Port 0 picks random free ports.`,
 	fl.StringVar(&f.bucket, "bucket", broker.DefaultBucket, "S3 bucket created at start")
 	fl.BoolVar(&f.json, "json", false, "print the connection info as one JSON object on stdout")
 	fl.BoolVar(&f.verbose, "verbose", false, "log broker and S3 activity to stderr")
+	fl.StringVar(&f.s3Auth, "s3-auth", "on", "on: S3 checks AWS Signature V4 against the printed keys and region, as AWS does; off: any request is accepted, signed or not")
 	addUIFlag(fl, &f.ui, dashboard.DefaultAddr, "serve the live dashboard and Prometheus /metrics on this address")
 	return cmd
 }
@@ -94,6 +96,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		broker.Bucket(f.bucket),
 		broker.AutoCreateTopics(true),
 		broker.Logger(logger),
+		broker.S3Auth(f.s3Auth != "off"),
 	}
 	if f.dataDir != "" {
 		opts = append(opts, broker.DataDir(f.dataDir))
@@ -107,6 +110,10 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		// the world from running (a port taken since validate, a data
 		// directory locked by another serve): both are exit 2, and the
 		// message already names the flag and the fix.
+		var ce *broker.ConfigError
+		if errors.As(err, &ce) {
+			return usageError("%s %v: %v", ce.Flag, ce.Value, ce.Err)
+		}
 		return usageError("serve: %v", err)
 	}
 
@@ -188,6 +195,9 @@ func topicPartitions(ctx context.Context, w *broker.World, topic string) (int, b
 // counts, address syntax, --data-dir) before it binds anything, so bad input
 // never leaves a half-started world behind.
 func (f serveFlags) validate() error {
+	if f.s3Auth != "" && f.s3Auth != "on" && f.s3Auth != "off" {
+		return usageError("--s3-auth %q: want on or off", f.s3Auth)
+	}
 	if f.brokers < 1 || f.brokers > broker.MaxBrokers {
 		return usageError("--brokers %d: must be between 1 and %d", f.brokers, broker.MaxBrokers)
 	}
@@ -277,6 +287,7 @@ type serveInfo struct {
 	Bucket           string       `json:"bucket"`
 	AccessKey        string       `json:"access_key"`
 	SecretKey        string       `json:"secret_key"`
+	S3Auth           string       `json:"s3_auth"`            // "sigv4": signatures checked; "off": anything accepted
 	DataDir          string       `json:"data_dir,omitempty"` // empty: in memory
 	UIURL            string       `json:"ui_url,omitempty"`   // the dashboard; empty with --ui off
 	uiNote           string       // why the dashboard is not on --ui's default address
@@ -309,7 +320,11 @@ func newServeInfo(w *broker.World, f serveFlags) serveInfo {
 		Bucket:           w.Bucket(),
 		AccessKey:        broker.AccessKey,
 		SecretKey:        broker.SecretKey,
+		S3Auth:           "sigv4",
 		DataDir:          absPath(f.dataDir),
+	}
+	if f.s3Auth == "off" {
+		in.S3Auth = "off"
 	}
 	awsEnv := fmt.Sprintf("AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s",
 		shellQuote(in.AccessKey), shellQuote(in.SecretKey), shellQuote(in.Region))
@@ -357,7 +372,11 @@ func (in serveInfo) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "Kafka\n")
 	fmt.Fprintf(&b, "  bootstrap servers  %s\n", in.KafkaBootstrap)
 	fmt.Fprintf(&b, "  topic              %s (%d partitions; other topics are created on first use)\n", in.Topic, in.Partitions)
-	fmt.Fprintf(&b, "S3 (path-style, any signature accepted)\n")
+	if in.S3Auth == "off" {
+		fmt.Fprintf(&b, "S3 (path-style; --s3-auth off: ANY request is accepted, signed or not, with any keys)\n")
+	} else {
+		fmt.Fprintf(&b, "S3 (path-style; AWS Signature V4 checked against these keys and region, as AWS does)\n")
+	}
 	fmt.Fprintf(&b, "  endpoint           %s\n", in.S3Endpoint)
 	fmt.Fprintf(&b, "  region             %s\n", in.Region)
 	fmt.Fprintf(&b, "  bucket             %s\n", in.Bucket)

@@ -476,6 +476,12 @@ func TestServeBadInput(t *testing.T) {
 			assert.NotContains(t, msg, "\n", "the error is one line")
 			assert.Contains(t, msg, tc.flag)
 			assert.NotContains(t, msg, "panic")
+			// The CLI's language: flags, not Go packages or option calls.
+			assert.NotContains(t, msg, "broker:")
+			assert.NotRegexp(t, `\b(KafkaAddr|S3Addr|DataDir|Brokers|Partitions|Topic|Bucket)\(`, msg)
+			if tc.flag == "--s3-addr" {
+				assert.NotContains(t, msg, ":9092", "an --s3-addr hint must not suggest a Kafka port")
+			}
 		})
 	}
 }

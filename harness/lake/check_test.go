@@ -368,6 +368,6 @@ func ExampleCheck() {
 		os.Stdout.WriteString(v.Rule + " " + v.Name + ": " + v.Message + "\n")
 	}
 	// Output:
-	// L12 deterministic-names: Kafka partition 0: offsets 5–6 are missing between objects; if they went to the dead-letter topic declare them (lake.SkippedOffsets or metadata skipped-offsets)
+	// L12 deterministic-names: Kafka partition 0: offsets 5–6 are missing between objects; if they went to the dead-letter topic, run verify with --brokers ADDRS (reads the dead-letter topic) or --skipped-offsets 0:5-6
 	// R01 record-count: the lake holds 23 distinct (kafka_partition, kafka_offset) records in 23 rows, expected 25
 }

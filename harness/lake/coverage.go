@@ -13,6 +13,15 @@ type OffsetRange struct {
 	Last  int64 `json:"last"`
 }
 
+// skippedFlag is the --skipped-offsets value (P:O or P:O-O2) that declares
+// range r of Kafka partition p as dead letters.
+func skippedFlag(p int32, r OffsetRange) string {
+	if r.First == r.Last {
+		return fmt.Sprintf("%d:%d", p, r.First)
+	}
+	return fmt.Sprintf("%d:%d-%d", p, r.First, r.Last)
+}
+
 func (r OffsetRange) String() string {
 	if r.First == r.Last {
 		return strconv.FormatInt(r.First, 10)
@@ -203,7 +212,7 @@ func checkCoverage(rep *Report, files []*file, cfg *config) {
 					break
 				}
 				rep.add(violation("L12", gapKey(frs, g), "",
-					"Kafka partition %d: offsets %s are missing between objects; if they went to the dead-letter topic declare them (lake.SkippedOffsets or metadata skipped-offsets)", p, g))
+					"Kafka partition %d: offsets %s are missing between objects; if they went to the dead-letter topic, run verify with --brokers ADDRS (reads the dead-letter topic) or --skipped-offsets %s", p, g, skippedFlag(p, g)))
 			}
 		}
 		rep.Partitions = append(rep.Partitions, pc)

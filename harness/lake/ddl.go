@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/tick"
 )
 
@@ -61,6 +62,18 @@ func resolve(prefixLocation string, opts []DDLOption) (tableDef, error) {
 	}
 	if strings.ContainsAny(rest, "'\\") {
 		return tableDef{}, fmt.Errorf("lake: location %q contains a quote or backslash", prefixLocation)
+	}
+	bucket, path, _ := strings.Cut(rest, "/")
+	if err := objstore.ValidBucket(bucket); err != nil {
+		return tableDef{}, fmt.Errorf("lake: location %q: %w", prefixLocation, err)
+	}
+	if segs := strings.Split(strings.Trim(path, "/"), "/"); segs[len(segs)-1] == tick.Table {
+		parent := "s3://" + bucket + "/" + strings.Join(segs[:len(segs)-1], "/")
+		if !strings.HasSuffix(parent, "/") {
+			parent += "/"
+		}
+		return tableDef{}, fmt.Errorf("lake: location %q already ends with the table folder %s/, so the table would be at %s%s/: give the folder that holds it, %s",
+			prefixLocation, tick.Table, strings.TrimSuffix(prefixLocation, "/")+"/", tick.Table, parent)
 	}
 	if !strings.HasSuffix(rest, "/") {
 		rest += "/"

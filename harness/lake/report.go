@@ -114,13 +114,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Definition != "" {
 		ew.printf("table definition: %s\n", r.Definition)
 	}
-	ew.printf("%d objects (%d data, %d bytes), %d rows, %d distinct records, format %s\n",
-		r.Objects, r.DataObjects, r.Bytes, r.Rows, r.Distinct, r.Format)
+	ew.printf("%s (%d data, %s), %s, %s, format %s\n",
+		count(r.Objects, "object"), r.DataObjects, count(r.Bytes, "byte"), count(r.Rows, "row"), count(r.Distinct, "distinct record"), r.Format)
 	if r.ExpectedRecords >= 0 {
 		ew.printf("expected records: %d\n", r.ExpectedRecords)
 	}
 	if !r.Production {
-		ew.printf("production checks (L15 file size) off; use production mode for a real lake\n")
+		ew.printf("production checks (L15 file size) off; run tickflow verify --production for a real lake\n")
 	}
 	if len(r.Violations) > 0 {
 		ew.printf("\nVIOLATIONS\n")
@@ -139,28 +139,15 @@ func (r *Report) WriteText(w io.Writer) error {
 			tw.Flush()
 		}
 	}
-	ew.printf("\nPREDICTED GLUE TABLES (%d)\n", len(r.Tables))
-	for _, t := range r.Tables {
-		keys := make([]string, len(t.PartitionKeys))
-		for i, k := range t.PartitionKeys {
-			keys[i] = k.Name + " " + k.Type
-		}
-		ew.printf("\n%s  (%s, compression %s, %d objects, location %s)\n", t.Name, t.Format, t.Compression, t.Objects, t.Location)
-		tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  column\ttype\n")
-		for _, c := range t.Columns {
-			fmt.Fprintf(tw, "  %s\t%s\n", c.Name, c.Type)
-		}
-		for _, k := range t.PartitionKeys {
-			fmt.Fprintf(tw, "  %s\t%s (partition key)\n", k.Name, k.Type)
-		}
-		tw.Flush()
+	ew.printf("\n")
+	if err := WriteTables(ew, r.Tables); err != nil {
+		return err
 	}
 	if len(r.Timestamps) > 0 {
 		ew.printf("\nTIMESTAMPS (Parquet encoding; Athena shows isAdjustedToUTC=false values as written, without a zone)\n")
 		tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
 		for _, ts := range r.Timestamps {
-			fmt.Fprintf(tw, "  %s\t%s\t%d files\n", ts.Column, ts.Encoding, ts.Files)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", ts.Column, ts.Encoding, count(ts.Files, "file"))
 		}
 		tw.Flush()
 	}
@@ -176,11 +163,19 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	errs, warns := len(r.Errors()), len(r.Warnings())
 	if r.OK() {
-		ew.printf("\nOK: the lake meets the contract (%d warnings)\n", warns)
+		ew.printf("\nOK: the lake meets the contract (%s)\n", count(warns, "warning"))
 	} else {
-		ew.printf("\nFAIL: %d violations (%d errors, %d warnings) of rules %s\n", errs+warns, errs, warns, strings.Join(r.Rules(), ", "))
+		ew.printf("\nFAIL: %s (%s, %s) of rules %s\n", count(errs+warns, "violation"), count(errs, "error"), count(warns, "warning"), strings.Join(r.Rules(), ", "))
 	}
 	return ew.err
+}
+
+// count returns "1 object" or "2 objects".
+func count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 type errWriter struct {

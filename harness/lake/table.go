@@ -204,7 +204,7 @@ func ParseTable(name string, data []byte) (*TableDef, error) {
 	trimmed := bytes.TrimLeft(src, " \t\r\n")
 	var def *TableDef
 	var err error
-	if len(trimmed) > 0 && trimmed[0] == '{' {
+	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
 		def, err = parseGlueJSON(src)
 	} else {
 		def, err = parseDDL(string(src))
@@ -287,7 +287,9 @@ func (d *TableDef) validate(at token, pos map[string]token) error {
 			t := where("tblproperties")
 			var pe *projectionError
 			if errors.As(err, &pe) {
-				t = where("param:" + pe.param)
+				if pt, ok := pos["param:"+pe.param]; ok {
+					t = pt
+				}
 			}
 			return &posError{tok: t, msg: err.Error(), fix: "see Athena's partition projection reference: projection.<key>.type enum|integer|date|injected with its range/values/format"}
 		}
