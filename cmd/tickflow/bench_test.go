@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -78,6 +79,7 @@ func TestBenchTinyRunJSONAndPlot(t *testing.T) {
 	var rep bench.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	assert.Equal(t, 2000, rep.Records)
+	assertSnakeKeys(t, "bench --json", []byte(out))
 	require.Len(t, rep.Phases, 4)
 	for _, p := range rep.Phases {
 		require.Len(t, p.Runs, 1, p.Name)
@@ -88,6 +90,9 @@ func TestBenchTinyRunJSONAndPlot(t *testing.T) {
 	require.NotNil(t, rep.Memory)
 	assert.NotEmpty(t, rep.Targets)
 	assert.Contains(t, progress, "bench: ceiling")
+	// The latency phase's size is stated: it follows the sink's rate, not --records.
+	assert.Regexp(t, `bench: latency: 3s of production at 50% of the sink's median rate = [0-9,]+ records at [0-9,]+ records/s \(sized by the rate, not by the record count\)`, progress)
+	assert.Regexp(t, `records at [0-9,]+ rec/s`, func() string { var b strings.Builder; _ = rep.WriteTable(&b); return b.String() }())
 
 	f, err := os.Open(plot)
 	require.NoError(t, err)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -158,4 +160,53 @@ func TestSQLErrorLines(t *testing.T) {
 	assert.Equal(t, "query: Parser Error: syntax error at or near \"FORM\" (line 1): SELECT * FORM t\n"+
 		strings.Repeat(" ", len("query: Parser Error: syntax error at or near \"FORM\" (line 1): SELECT * "))+"^", got)
 	assert.Equal(t, "query: no such table", sqlErrorLines("query: no such table", 10))
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// Point 13: unreachable endpoints are named by their flag, without package
+// prefixes or SDK dumps.
+func TestUnreachableEndpointsSpeakCLI(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	addr := closedAddr(t)
+	_, _, msg, code := runCmdCtx(ctx, t, "produce", "--brokers", addr, "--synthetic", "1")
+	assert.Equal(t, exitUsage, code)
+	assert.True(t, strings.HasPrefix(msg, "--brokers "+addr+": no Kafka broker reachable"), msg)
+	assert.NotContains(t, msg, "produce: ")
+
+	for _, args := range [][]string{
+		{"sink", "--brokers", addr, "--bucket", "tickflow-lake"},
+		{"verify", "--bucket", "tickflow-lake"},
+	} {
+		_, _, msg, code = runCmdCtx(ctx, t, append(args, "--s3-endpoint", "http://"+addr, "--access-key", "k", "--secret-key", "s")...)
+		assert.Equal(t, exitUsage, code, msg)
+		assert.Equal(t, "--s3-endpoint http://"+addr+": connection refused; check that an S3 server listens there (tickflow serve prints its endpoint)", msg)
+	}
+}
+
+// Point 10: scripts in the docs run the built binary; `go run` does not pass
+// SIGTERM to the program it starts, so a `kill` would leave serve running.
+func TestDocsRunTheBuiltBinary(t *testing.T) {
+	docs, err := filepath.Glob("../../docs/*.md")
+	require.NoError(t, err)
+	docs = append(docs, "../../README.md")
+	require.Greater(t, len(docs), 2)
+	for _, p := range docs {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "go run ./cmd/tickflow") && !strings.Contains(line, "go run ./cmd/tickflow demo") {
+				t.Errorf("%s:%d runs a long-lived command through go run; use bin/tickflow (make build): %s", p, i+1, line)
+			}
+		}
+	}
 }

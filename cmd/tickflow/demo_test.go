@@ -133,6 +133,7 @@ func TestDemoJSON(t *testing.T) {
 	require.NoError(t, dec.Decode(&got), "stdout must be one JSON document: %s", stdout.String())
 	assert.False(t, dec.More(), "anything after the JSON document on stdout")
 	assert.Empty(t, stderr.String(), "no progress with --json")
+	assertSnakeKeys(t, "demo --json", []byte(stdout.String()))
 
 	assert.True(t, got.OK, got.Problems)
 	assert.Positive(t, got.Produced)

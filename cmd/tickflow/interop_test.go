@@ -61,24 +61,57 @@ func TestInteropRealClients(t *testing.T) {
 }
 
 // needClient returns when the probe command runs. A missing client fails
-// the test in CI (CI=true), where .ci/run installs it, and skips it locally;
-// either way the message names the apt package.
+// the test under CI (CI set to anything but "", "0" or "false"), where
+// .ci/run installs it, and skips it locally; either way the message names
+// the apt package.
 func needClient(t *testing.T, pkg string, probe ...string) {
 	t.Helper()
+	msg, fail := clientProblem(os.Getenv("CI"), pkg, probe...)
+	switch {
+	case msg == "":
+		return
+	case fail:
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// clientProblem runs probe and says what is wrong with the client ("" when
+// it runs), and whether that fails the test under the CI value ci.
+func clientProblem(ci, pkg string, probe ...string) (msg string, fail bool) {
 	out, err := exec.Command(probe[0], probe[1:]...).CombinedOutput()
 	if err == nil {
-		return
+		return "", false
 	}
 	why := err.Error()
 	if l := lastLineOf(string(out)); l != "" {
 		why += ": " + l
 	}
-	msg := fmt.Sprintf("%s is not usable (%s): install it with `apt-get install -y %s`",
+	msg = fmt.Sprintf("%s is not usable (%s): install it with `apt-get install -y %s`",
 		strings.Join(probe, " "), why, pkg)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
+	return msg, underCI(ci)
+}
+
+// underCI reads the CI environment variable the way CI services set it
+// (true, 1, yes).
+func underCI(ci string) bool {
+	switch strings.ToLower(strings.TrimSpace(ci)) {
+	case "", "0", "false", "no":
+		return false
 	}
-	t.Skip(msg)
+	return true
+}
+
+// A missing client fails (not skips) under CI, whatever truthy value CI has.
+func TestInteropMissingClientFailsUnderCI(t *testing.T) {
+	for ci, fail := range map[string]bool{"true": true, "1": true, "yes": true, "": false, "false": false, "0": false} {
+		msg, gotFail := clientProblem(ci, "no-such-package", "tickflow-no-such-client-binary", "--version")
+		assert.Contains(t, msg, "apt-get install -y no-such-package")
+		assert.Equal(t, fail, gotFail, "CI=%q", ci)
+	}
+	msg, fail := clientProblem("true", "coreutils", "true")
+	assert.Empty(t, msg)
+	assert.False(t, fail)
 }
 
 func lastLineOf(s string) string {

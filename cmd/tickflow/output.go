@@ -49,3 +49,21 @@ func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
+
+// libraryPrefixes are the "pkg: " prefixes tickflow's packages put on their
+// errors; the CLI names flags instead (docs/cli-conventions.md).
+var libraryPrefixes = []string{"produce: ", "sink: ", "lake: ", "objstore: ", "broker: ", "bench: ", "demo: "}
+
+// cliText returns err's message without leading package prefixes.
+func cliText(err error) string {
+	msg := err.Error()
+	for again := true; again; {
+		again = false
+		for _, p := range libraryPrefixes {
+			if rest, ok := strings.CutPrefix(msg, p); ok {
+				msg, again = rest, true
+			}
+		}
+	}
+	return msg
+}

@@ -99,7 +99,7 @@ shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 1
 			opts := []produce.Option{produce.Topic(topic), produce.Rate(rate), produce.Speedup(speedup), produce.KafkaOptions(kopts...)}
 			p, err := produce.New(cmd.Context(), strings.Split(brokers, ","), opts...)
 			if err != nil {
-				return usageError("--brokers %s: %v", brokers, err)
+				return usageError("--brokers %s: %s", brokers, cliText(err))
 			}
 			defer p.Close()
 			var prog *produceProgress
@@ -129,7 +129,7 @@ shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 1
 				return usageError("%v; %s before it already sent to %s (--strict stops at the first bad row; without it bad rows are skipped)",
 					strings.TrimPrefix(err.Error(), "produce: "), plural(res.Produced, "good row", ""), topic)
 			}
-			return usageError("%v", err)
+			return usageError("%s", cliText(err))
 		},
 	}
 	fl := cmd.Flags()

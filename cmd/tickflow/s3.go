@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"syscall"
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -88,6 +89,10 @@ func s3Error(t s3Target, err error) error {
 	switch {
 	case errors.Is(err, objstore.ErrNoSuchBucket):
 		return usageError("--bucket %s: no such bucket at %s; create it (aws s3 mb s3://%s) or name an existing one", t.bucket, t.where(), t.bucket)
+	case errors.Is(err, syscall.ECONNREFUSED) && t.endpoint != "":
+		return usageError("--s3-endpoint %s: connection refused; check that an S3 server listens there (tickflow serve prints its endpoint)", t.endpoint)
+	case errors.As(err, new(*net.DNSError)) && t.endpoint != "":
+		return usageError("--s3-endpoint %s: unknown host; check the URL", t.endpoint)
 	case objstore.IsTimeout(err) && t.endpoint != "":
 		return usageError("--s3-endpoint %s: no answer within %s; check that an S3 server listens there (tickflow serve prints its endpoint), or raise --s3-timeout", t.endpoint, t.timeout)
 	case objstore.IsTimeout(err):

@@ -83,7 +83,7 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			}
 			s, err := sink.New(ctx, strings.Split(brokers, ","), st, opts...)
 			if err != nil {
-				return usageError("%v", err)
+				return usageError("%s", cliText(err))
 			}
 			runErr := s.Run(ctx)
 			stats := s.Stats()

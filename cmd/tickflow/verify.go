@@ -78,6 +78,7 @@ type verifyFlags struct {
 	allowGaps  bool
 	json       bool
 	table      string
+	infer      bool
 
 	// Dead letters: offsets the sink sent to the dead-letter topic are not
 	// gaps. A lake downloaded to a folder lost the S3 metadata that says
@@ -162,10 +163,33 @@ func writeDeadLetters(w io.Writer, d *lake.DeadLetters, rep *lake.Report) error 
 	return err
 }
 
+// runInfer prints the crawler's prediction for every folder under the prefix.
+func (f *verifyFlags) runInfer(cmd *cobra.Command, st objstore.Store, prefix string) error {
+	if f.table != "" || cmd.Flags().Changed("expect-records") || f.brokers != "" || f.skipped != "" {
+		return usageError("--infer predicts tables for an undescribed lake: it takes no --table, --expect-records, --brokers or --skipped-offsets")
+	}
+	tables, err := lake.Infer(cmd.Context(), st, prefix)
+	if err != nil {
+		return usageError("verify --infer: %v", err)
+	}
+	out := cmd.OutOrStdout()
+	if f.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(tables)
+	} else {
+		err = lake.WriteTables(out, tables)
+	}
+	if err != nil {
+		return usageError("verify: write tables: %v", err)
+	}
+	return nil
+}
+
 func newVerifyCmd() *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
-		Use:   "verify (--dir DIR | [--s3-endpoint URL] --bucket B [--prefix P]) [--table FILE] [--expect-records N] [--brokers ADDRS [--topic T] [--dlq-topic T] | --skipped-offsets P:O[-O2],...] [--production] [--json]",
+		Use:   "verify (--dir DIR | [--s3-endpoint URL] --bucket B [--prefix P]) [--table FILE | --infer] [--expect-records N] [--brokers ADDRS [--topic T] [--dlq-topic T] | --skipped-offsets P:O[-O2],...] [--production] [--json]",
 		Short: "Check a lake against the Glue/Athena contract (rules L01–L26, crawler prediction, offset coverage)",
 		Long: `verify reads every object of a table under a folder or an S3 prefix and checks the lake
 contract (docs/lake-contract.md). Without --table the table is the built-in stock_ticks (under
@@ -186,7 +210,8 @@ Rules it reports (each with the object, the fix and the AWS source):
   L23 nested-table-root     L25 projection-unreachable  L26 projection-empty (warning, --production)
   C01 crawler-one-table (crawled tables)  R01 record-count (--expect-records)
 Exit 0: clean; 1: violations; 2: bad flags, a bad table definition, or the lake could not be read.
---production adds the warnings L15 and L26.
+--production adds the warnings L15 and L26. --infer only prints what a default Glue crawler would
+create from every folder under --dir/--prefix (the crawler emulation, for any data).
 
 Offsets the sink sent to the dead-letter topic are absent from the lake on purpose. On S3 the
 objects' metadata declares them; a downloaded folder (aws s3 sync) has no metadata, so give
@@ -198,6 +223,9 @@ other missing offset still fails.`,
 			st, prefix, err := f.src.open(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if f.infer {
+				return f.runInfer(cmd, st, prefix)
 			}
 			opts, dlq, err := f.deadLetterOptions(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
@@ -258,6 +286,7 @@ other missing offset still fails.`,
 	cmd.Flags().BoolVar(&f.production, "production", false, "production checks too (L15 small files, warning only)")
 	cmd.Flags().BoolVar(&f.allowGaps, "allow-gaps", false, "do not fail on offset gaps (transactional or compacted topics); overlaps still fail")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&f.infer, "infer", false, "only print the tables a default Glue crawler would create under --dir/--prefix (every folder a candidate table), for a lake nobody has described")
 	cmd.Flags().StringVar(&f.table, "table", "", "table definition: aws glue get-table JSON, Glue TableInput JSON, or CREATE EXTERNAL TABLE .sql (default: the built-in stock_ticks)")
 	cmd.Flags().StringVar(&f.brokers, "brokers", "", "Kafka bootstrap servers, comma-separated: read the dead-letter topic so its offsets are not gaps")
 	cmd.Flags().StringVar(&f.topic, "topic", tick.DefaultTopic, "source topic the lake was written from (with --brokers)")

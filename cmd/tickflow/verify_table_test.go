@@ -1,12 +1,20 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tickflow/tickflow/harness/lake"
+	"github.com/tickflow/tickflow/harness/objstore"
 )
 
 // TestVerifyTableBuiltinAsDefinition: the built-in table given as a file in
@@ -87,5 +95,112 @@ func TestVerifyTableBadDefinitions(t *testing.T) {
 			assert.Contains(t, out, tc.want)
 			assert.Contains(t, out, p)
 		})
+	}
+}
+
+// TestVerifyTableFolderAndS3: for tables other than stock_ticks (clicks as
+// Glue JSON, orders as DDL, sensor_readings as DDL), verify --table over a
+// folder that mirrors the bucket and over the bucket itself report the same
+// violations, and each bad fixture fails with its rule.
+func TestVerifyTableFolderAndS3(t *testing.T) {
+	cases := []struct {
+		lake, table string
+		code        int
+		rule        string
+	}{
+		{"good-clicks", "clicks.glue.json", 0, ""},
+		{"bad-clicks-renamed", "clicks.glue.json", 1, "L19"},
+		{"bad-clicks-projection", "clicks.glue.json", 1, "L25"},
+		{"good-orders", "orders.sql", 0, ""},
+		{"bad-orders-decimal", "orders.sql", 1, "L17"},
+		{"bad-orders-iso-time", "orders.sql", 1, "L22"},
+		{"good-sensors", "sensors.sql", 0, ""},
+		{"bad-sensors-nested", "sensors.sql", 1, "L18"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.lake, func(t *testing.T) {
+			dir := filepath.Join(fixtureLakes, tc.lake)
+			def := filepath.Join(dir, tc.table)
+			local, code := runLakeCmd(t, "verify", "--json", "--dir", dir, "--table", def)
+			require.Equal(t, tc.code, code, local)
+			url := serveFolderAsS3(t, dir, "mirror")
+			remote, code := runLakeCmd(t, "verify", "--json", "--s3-endpoint", url, "--bucket", "mirror", "--access-key", "k", "--secret-key", "s", "--table", def)
+			require.Equal(t, tc.code, code, remote)
+			a, b := decodeViolations(t, local), decodeViolations(t, remote)
+			assert.Equal(t, a, b)
+			if tc.rule != "" {
+				require.NotEmpty(t, a)
+				for _, v := range a {
+					assert.Equal(t, tc.rule, v.Rule, "%+v", v)
+				}
+			} else {
+				assert.Empty(t, a)
+			}
+		})
+	}
+}
+
+type cliViolation struct{ Rule, Key, Message string }
+
+func decodeViolations(t *testing.T, out string) []cliViolation {
+	t.Helper()
+	var rep struct{ Violations []cliViolation }
+	dec := json.NewDecoder(strings.NewReader(out))
+	require.NoError(t, dec.Decode(&rep), out)
+	return rep.Violations
+}
+
+// serveFolderAsS3 uploads every file of dir into a fresh bucket of a fake
+// S3 on loopback and returns its endpoint.
+func serveFolderAsS3(t *testing.T, dir, bucket string) string {
+	t.Helper()
+	ctx := context.Background()
+	backend := s3mem.New()
+	require.NoError(t, backend.CreateBucket(bucket))
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: srv.URL, Bucket: bucket, AccessKey: "k", SecretKey: "s"})
+	require.NoError(t, err)
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		return st.Put(ctx, filepath.ToSlash(rel), b, nil)
+	}))
+	return srv.URL
+}
+
+func TestVerifyInfer(t *testing.T) {
+	out, code := runLakeCmd(t, "verify", "--infer", "--dir", filepath.Join(fixtureLakes, "good-orders"))
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "PREDICTED GLUE TABLES (1)")
+	assert.Contains(t, out, "orders  (json")
+	assert.Contains(t, out, "dt           string (partition key)")
+
+	out, code = runLakeCmd(t, "verify", "--infer", "--json", "--dir", filepath.Join(fixtureLakes, "bad-mixed-formats"))
+	require.Equal(t, 0, code, out)
+	var tables []struct{ Name, Format string }
+	require.NoError(t, json.Unmarshal([]byte(out), &tables), out)
+	assert.Len(t, tables, 3)
+
+	out, code = runLakeCmd(t, "verify", "--infer", "--dir", filepath.Join(fixtureLakes, "good-orders"), "--table", "x.sql")
+	assert.Equal(t, 2, code, out)
+	assert.Contains(t, out, "--infer")
+	out, code = runLakeCmd(t, "verify", "--infer", "--dir", t.TempDir())
+	assert.Equal(t, 2, code, out)
+	assert.Contains(t, out, "no objects")
+}
+
+// TestVerifyHelpListsRules: verify --help names every rule it can report.
+func TestVerifyHelpListsRules(t *testing.T) {
+	out, code := runLakeCmd(t, "verify", "--help")
+	require.Equal(t, 0, code, out)
+	for _, r := range lake.Rules {
+		assert.Contains(t, out, r.ID+" "+r.Name, "verify --help does not list %s", r.ID)
 	}
 }

@@ -435,7 +435,8 @@ func (b *phaser) latency(ctx context.Context, sinkRate float64) (*LatencyStat, e
 	if err := b.w.createTopic(ctx, topic, cfg.partitions); err != nil {
 		return nil, err
 	}
-	cfg.progress(fmt.Sprintf("latency: %s records at %s records/s", count(int64(n)), count(int64(rate))))
+	cfg.progress(fmt.Sprintf("latency: %s of production at %.0f%% of the sink's median rate = %s records at %s records/s (sized by the rate, not by the record count)",
+		cfg.latencyDuration, cfg.latencyFraction*100, count(int64(n)), count(int64(rate))))
 	group := "bench-" + topic
 	ctx, cancel := context.WithTimeout(ctx, runTimeout(int64(n))+2*cfg.latencyDuration)
 	defer cancel()

@@ -179,8 +179,8 @@ func (r *Report) WriteSVG(w io.Writer) error {
 `, plotW, height, plotW, height)
 	text(&b, padL-70, 26, `class="title" font-size="17" font-weight="bold"`, "tickflow bench: records/s over time, one panel per phase")
 	text(&b, padL-70, 46, `class="setup" fill="#222" font-size="13"`, fmt.Sprintf(
-		"%s records · %d partitions · %d consumer(s) · %s · best of %d run(s) per phase · GOMAXPROCS %d",
-		count(int64(r.Records)), r.Partitions, r.Consumers, r.Format, r.Runs, r.GOMAXPROCS))
+		"%s records · %s · %s · %s · best of %s per phase · GOMAXPROCS %d",
+		count(int64(r.Records)), nouns(r.Partitions, "partition"), nouns(r.Consumers, "consumer"), r.Format, nouns(r.Runs, "run"), r.GOMAXPROCS))
 	text(&b, padL-70, 64, `fill="#555" font-size="11"`, "Each panel has its own time axis (since the phase's first record) and bins sized to its duration. "+
 		"The throughput panels share one linear scale,")
 	text(&b, padL-70, 78, `fill="#555" font-size="11"`, "so heights compare across them. Dashed: the phase's best rate (the plotted run); dotted: the median of its runs.")
@@ -246,7 +246,7 @@ func (r *Report) panels() []panel {
 			}
 		}
 		best := ph.Best()
-		p.subtitle = fmt.Sprintf("%s; plotted: the best of %d run(s), %s records in %s", phaseWhat[s.Phase], len(ph.Runs),
+		p.subtitle = fmt.Sprintf("%s; plotted: the best of %s, %s records in %s", phaseWhat[s.Phase], nouns(len(ph.Runs), "run"),
 			count(best.Records), duration(best.Seconds))
 		if len(ph.Runs) > 1 {
 			p.subtitle += fmt.Sprintf("; median %s rec/s", count(int64(ph.MedianRate)))

@@ -244,8 +244,9 @@ func ratio(a, b float64) float64 {
 // WriteTable writes the report as a human-readable table.
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tickflow bench: %s records × %.0f B, %d partitions, %d consumer(s), %s, %d run(s) per phase, GOMAXPROCS=%d, %s\n",
-		count(int64(r.Records)), r.RecordBytes, r.Partitions, r.Consumers, r.Format, r.Runs, r.GOMAXPROCS, r.GoVersion)
+	fmt.Fprintf(&b, "tickflow bench: %s records × %.0f B, %s, %s, %s, %s per phase, GOMAXPROCS=%d, %s\n",
+		count(int64(r.Records)), r.RecordBytes, nouns(r.Partitions, "partition"), nouns(r.Consumers, "consumer"), r.Format,
+		nouns(r.Runs, "run"), r.GOMAXPROCS, r.GoVersion)
 	fmt.Fprintf(&b, "produce (once): %s records/s, %.1f MB/s\n\n", count(int64(r.Produce.Rate)), r.Produce.MBps)
 	tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tbest rec/s\tmedian rec/s\tbest MB/s\tmedian MB/s\t× ceiling\t× decode\t")
@@ -291,6 +292,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 // count formats n with thousands separators.
+// nouns returns "1 run" or "3 runs".
+func nouns(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 func count(n int64) string {
 	s := fmt.Sprint(n)
 	neg := strings.HasPrefix(s, "-")

@@ -73,7 +73,7 @@ func TestFixtures(t *testing.T) {
 		{lake: "good-sensors", tables: 1, rows: 9},
 		{lake: "bad-sensors-float-double", rules: []string{"L11"}, tables: 1, rows: 9},
 		{lake: "bad-sensors-decimal", rules: []string{"L17"}, tables: 1, rows: 9},
-		{lake: "bad-sensors-nested", rules: []string{"L18"}, tables: 1, rows: 9},
+		{lake: "bad-sensors-nested", rules: []string{"L18"}, tables: 3, rows: 9},
 		{lake: "bad-sensors-hour-digits", rules: []string{"L25"}, tables: 1, rows: 12},
 	}
 	byName := map[string]fixtures.Lake{}

@@ -1,14 +1,19 @@
-// Package lake checks a stock_ticks lake (an S3 prefix or a local folder)
-// against docs/LAKE_CONTRACT.md: it reads every object through an
-// objstore.Store, applies rules L01–L16, predicts the tables a default Glue
-// crawler would create, and reconciles Kafka offsets. It also prints the
-// Athena DDL. SQL over a lake lives in the separate package harness/lake/query
-// so that importing lake never links DuckDB.
+// Package lake checks a lake table (an S3 prefix or a local folder) against
+// docs/lake-contract.md: it reads every object through an objstore.Store,
+// applies the contract's rules (L01–L26) against a table definition — the
+// built-in stock_ticks, or any table parsed by ParseTable from `aws glue
+// get-table` JSON, a Glue TableInput or Athena DDL — predicts the tables a
+// default Glue crawler would create, and reconciles Kafka offsets. It also
+// prints the Athena DDL. SQL over a lake lives in the separate package
+// harness/lake/query so that importing lake never links DuckDB.
 //
 //	st, _ := objstore.NewDir("/tmp/lake")          // the folder that holds stock_ticks/
 //	rep, err := lake.Check(ctx, st, "", lake.ExpectRecords(5692))
 //	if err != nil { ... }                          // IO or usage problem
 //	if !rep.OK() { rep.WriteText(os.Stderr) }      // violations
+//
+//	def, err := lake.ParseTable("clicks.json", b)  // any table; the folder mirrors its bucket
+//	rep, err = lake.Check(ctx, st, "", lake.WithTable(def))
 package lake
 
 //go:generate go run ./internal/fixturegen -out ../../testdata/lakes

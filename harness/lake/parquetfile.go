@@ -165,53 +165,14 @@ func logical(t parquet.Type) string {
 	return ""
 }
 
-// glueType maps a Parquet field to the type a Glue crawler gives the column.
+// glueType maps a Parquet field to the type a Glue crawler gives the column:
+// full nested types (array<double>, struct<a:int>), decimal(p,s).
 func glueType(fld parquet.Field) string {
-	if !fld.Leaf() {
-		if fld.Repeated() {
-			return "array"
-		}
-		return "struct"
+	ft := parquetFileType(fld, false, 0)
+	if ft.h.kind == "timestamp" {
+		return "timestamp" // INT96 included: Glue maps legacy INT96 to timestamp
 	}
-	t := fld.Type()
-	lt := logical(t)
-	switch {
-	case strings.HasPrefix(lt, "TIMESTAMP"):
-		return "timestamp"
-	case lt == "DATE":
-		return "date"
-	case strings.HasPrefix(lt, "DECIMAL"):
-		return "decimal"
-	}
-	var g string
-	switch t.Kind() {
-	case parquet.Boolean:
-		g = "boolean"
-	case parquet.Int32:
-		g = "int"
-		if strings.HasPrefix(lt, "INT(8") {
-			g = "tinyint"
-		} else if strings.HasPrefix(lt, "INT(16") {
-			g = "smallint"
-		}
-	case parquet.Int64:
-		g = "bigint"
-	case parquet.Int96:
-		g = "timestamp" // Glue maps legacy INT96 to timestamp
-	case parquet.Float:
-		g = "float"
-	case parquet.Double:
-		g = "double"
-	case parquet.ByteArray, parquet.FixedLenByteArray:
-		g = "binary"
-		if lt == "STRING" || lt == "ENUM" || lt == "JSON" {
-			g = "string"
-		}
-	}
-	if fld.Repeated() {
-		return "array<" + g + ">"
-	}
-	return g
+	return ft.h.String()
 }
 
 // checkParquetTypes applies L11, L17 and L18: every column the table

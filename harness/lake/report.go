@@ -139,22 +139,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			tw.Flush()
 		}
 	}
-	ew.printf("\nPREDICTED GLUE TABLES (%d)\n", len(r.Tables))
-	for _, t := range r.Tables {
-		keys := make([]string, len(t.PartitionKeys))
-		for i, k := range t.PartitionKeys {
-			keys[i] = k.Name + " " + k.Type
-		}
-		ew.printf("\n%s  (%s, compression %s, %s, location %s)\n", t.Name, t.Format, t.Compression, count(t.Objects, "object"), t.Location)
-		tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  column\ttype\n")
-		for _, c := range t.Columns {
-			fmt.Fprintf(tw, "  %s\t%s\n", c.Name, c.Type)
-		}
-		for _, k := range t.PartitionKeys {
-			fmt.Fprintf(tw, "  %s\t%s (partition key)\n", k.Name, k.Type)
-		}
-		tw.Flush()
+	ew.printf("\n")
+	if err := WriteTables(ew, r.Tables); err != nil {
+		return err
 	}
 	if len(r.Timestamps) > 0 {
 		ew.printf("\nTIMESTAMPS (Parquet encoding; Athena shows isAdjustedToUTC=false values as written, without a zone)\n")

@@ -443,7 +443,7 @@ func checkSchemas(rep *Report, files []*file) {
 
 // checkDrift applies L19 to a table no crawler maintains: Athena reads
 // Parquet and JSON by column name, so added, dropped and reordered columns
-// are fine (A types-of-updates), but a renamed column silently reads as
+// are fine (A handling-schema-updates-chapter), but a renamed column silently reads as
 // NULL in the files that carry the old name. A file that lacks a declared
 // column other files have, while carrying an undeclared column of the same
 // type, is such a rename. Type changes are L11/L07 (HIVE_BAD_DATA).
@@ -480,7 +480,7 @@ func checkDrift(rep *Report, files []*file, def *TableDef) {
 				continue
 			}
 			for _, e := range extra {
-				if f.format == "json" || crawlerKind(col.htype()) == e.Type {
+				if f.format == "json" || expectedKind(col, f.format) == e.Type {
 					rep.add(violation("L19", f.key, fmt.Sprintf("write the column as %s (or rewrite these files); renaming a column is not a compatible change for Parquet or JSON", col.Name),
 						"declared column %s is missing here but the file has the undeclared column %s (%s) and %d other file(s) have %s: a rename; Athena matches columns by name and returns NULL for %s in these %d row(s), with no error",
 						col.Name, e.Name, e.Type, has[name], col.Name, col.Name, f.rows))
@@ -491,17 +491,19 @@ func checkDrift(rep *Report, files []*file, def *TableDef) {
 	}
 }
 
-// crawlerKind is the Glue type a crawler reports for a declared type.
+// crawlerKind is the Glue type a crawler reports for a declared type read
+// from Parquet.
 func crawlerKind(t *htype) string {
 	switch t.kind {
-	case "array", "struct", "map":
-		return t.kind
-	case "decimal":
-		return "decimal"
 	case "char", "varchar":
 		return "string"
 	}
 	return t.String()
+}
+
+func expectedKind(col Column, format string) string {
+	d := &TableDef{Columns: []Column{col}}
+	return expectedColumns(d, format)[0].Type
 }
 
 // checkColumns applies L08 and L09 once per offending column name, and L08
@@ -742,11 +744,17 @@ func expectedColumns(def *TableDef, format string) []tick.Column {
 		c := &def.Columns[i]
 		t := crawlerKind(c.htype())
 		if format == "json" {
-			switch t {
-			case "date", "timestamp":
+			switch k := c.htype().kind; {
+			case k == "date" || k == "timestamp":
 				t = "string"
-			case "int", "tinyint", "smallint":
+			case k == "int" || k == "tinyint" || k == "smallint":
 				t = "bigint"
+			case k == "decimal" || k == "float":
+				t = "double"
+			case k == "map" || k == "struct":
+				t = "struct"
+			case k == "array":
+				t = "array"
 			}
 		}
 		cols[i] = tick.Column{Name: c.Name, Type: t}

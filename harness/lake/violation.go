@@ -36,7 +36,7 @@ func (s *Severity) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Violation is one broken rule of docs/LAKE_CONTRACT.md, found in one object
+// Violation is one broken rule of docs/lake-contract.md, found in one object
 // or folder. Callers branch on Rule ("L05"), never on Message.
 type Violation struct {
 	Rule     string   `json:"rule"`     // rule ID: L01–L16, C01 (crawler prediction), R01 (record count)
@@ -78,12 +78,12 @@ var Rules = []Rule{
 		Source: glueDocs + "crawler-maximum-number-of-tables.html"},
 	{ID: "L03", Name: "no-marker-files",
 		Fix:    "delete the object; do not write _SUCCESS, .tmp, *_$folder$, zero-byte, or _/. prefixed objects under the table",
-		Source: athenaDocs + "tables-location-format.html"},
+		Source: athenaDocs + "tables-location-format.html; Hadoop FileInputFormat's hidden-file filter (_ and . names, which Athena's Hive reader applies)"},
 	{ID: "L04", Name: "one-format",
 		Fix:    "write every object of the table in one format and compression (.parquet, or .json, or .json.gz)",
 		Source: glueDocs + "crawler-grouping-policy.html; repost.aws glue-crawler-detect-schema"},
 	{ID: "L05", Name: "one-schema",
-		Fix:    "write every file with the contract's columns and types (harness/tick.Row)",
+		Fix:    "write every file with the table's columns and types (for stock_ticks: harness/tick.Row)",
 		Source: glueDocs + "crawler-grouping-policy.html (70% similarity) → HIVE_PARTITION_SCHEMA_MISMATCH"},
 	{ID: "L06", Name: "json-lines",
 		Fix:    "write exactly one JSON object per line: no arrays, no pretty-printing, no blank lines, valid UTF-8",
@@ -101,8 +101,8 @@ var Rules = []Rule{
 		Fix:    "derive dt/hour from the row's event_time in UTC when choosing the object's folder",
 		Source: athenaDocs + "data-types-timestamps.html"},
 	{ID: "L11", Name: "parquet-types",
-		Fix:    "write trade_date as INT32 DATE, event_time as INT64 TIMESTAMP(MILLIS, UTC), prices DOUBLE, volume INT64 (harness/tick.Row)",
-		Source: "AWS DMS ParquetTimestampInMillisecond; Athena/Glue read millisecond timestamps only"},
+		Fix:    "store each column with the Parquet type its declared type needs: int=INT32, bigint=INT64, double=DOUBLE, float=FLOAT, string=BYTE_ARRAY STRING (UTF8), date=INT32 DATE, timestamp=INT64 TIMESTAMP(MILLIS)",
+		Source: athenaDocs + "updates-changing-column-type.html; " + athenaDocs + "data-types.html; AWS DMS ParquetTimestampInMillisecond (millisecond timestamps for Athena/Glue)"},
 	{ID: "L12", Name: "deterministic-names",
 		Fix:    "name objects <topic>+<partition>+<startOffset %020d>.<ext> and cover each Kafka partition's offsets exactly once",
 		Source: "Confluent S3 sink exactly-once semantics; Amazon MSK delivery docs"},
@@ -120,13 +120,13 @@ var Rules = []Rule{
 		Source: athenaDocs + "msck-repair-table.html"},
 	{ID: "L17", Name: "decimal-types",
 		Fix:    "store decimals as DECIMAL(p,s) with p ≤ 38 and the declared precision and scale in every file; in JSON write them as plain numbers",
-		Source: athenaDocs + "data-types.html (decimal precision up to 38); " + athenaDocs + "types-of-updates.html"},
+		Source: athenaDocs + "data-types.html (decimal precision up to 38); " + athenaDocs + "updates-changing-column-type.html"},
 	{ID: "L18", Name: "nested-types",
 		Fix:    "write struct columns as Parquet groups / JSON objects, arrays as LIST / JSON arrays, maps as MAP / JSON objects, with the declared fields and element types",
 		Source: athenaDocs + "rows-and-structs.html; " + athenaDocs + "data-types.html; Parquet LogicalTypes.md (LIST, MAP)"},
 	{ID: "L19", Name: "schema-drift",
 		Fix:    "keep a column's name across files; add new columns instead of renaming old ones",
-		Source: athenaDocs + "types-of-updates.html (rename: NULL for Parquet and JSON read by name); " + athenaDocs + "updates-and-partitions.html"},
+		Source: athenaDocs + "handling-schema-updates-chapter.html (update matrix); " + athenaDocs + "updates-renaming-columns.html; " + athenaDocs + "updates-and-partitions.html"},
 	{ID: "L20", Name: "json-int-range",
 		Fix:    "declare the column wide enough (bigint) or keep values within the declared integer type",
 		Source: athenaDocs + "data-types.html (int is 32-bit); " + athenaDocs + "openx-json-serde.html"},
@@ -147,7 +147,7 @@ var Rules = []Rule{
 		Source: athenaDocs + "partition-projection.html (queries over empty projected partitions still list S3)"},
 	{ID: "C01", Name: "crawler-one-table",
 		Fix:    "fix the violations above; a default Glue crawler must create exactly one table stock_ticks with the contract schema",
-		Source: glueDocs + "crawler-grouping-policy.html; LAKE_CONTRACT.md crawler emulation"},
+		Source: glueDocs + "crawler-grouping-policy.html; docs/lake-contract.md (crawler emulation)"},
 	{ID: "R01", Name: "record-count",
 		Fix:    "find the missing or extra records (see offset coverage) and re-run the sink for them",
 		Source: "reconciliation (ExpectRecords)"},

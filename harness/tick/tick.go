@@ -1,6 +1,6 @@
 // Package tick defines the stock tick: the Kafka record value the producer
 // writes, and the lake row the sink stores. Every other package agrees on
-// these column names and types, which follow docs/LAKE_CONTRACT.md.
+// these column names and types, which follow docs/lake-contract.md.
 //
 //	t := tick.Tick{Symbol: "HSI", TradeDate: "2010-01-11", Close: 22411.5}
 //	b, _ := json.Marshal(t)                 // the Kafka record value
