@@ -19,6 +19,7 @@ func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
 		gz, asJSON                                                                            bool
+		kafka                                                                                 kafkaSecurity
 		flushRecords, flushBytes                                                              int
 		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout                        time.Duration
 	)
@@ -50,6 +51,10 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 				return usageError("--s3-timeout %s: want a duration > 0", s3Timeout)
 			}
 			ctx := cmd.Context()
+			kopts, err := kafka.clientOptions(ctx, cmd.ErrOrStderr(), strings.Split(brokers, ","))
+			if err != nil {
+				return err
+			}
 			ak, sk := localCredentials(cmd.ErrOrStderr(), endpoint, accessKey, secretKey)
 			st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: endpoint, Bucket: bucket, Region: region,
 				AccessKey: ak, SecretKey: sk, MaxAttempts: 1, Timeout: s3Timeout}) // the sink retries itself
@@ -64,7 +69,7 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 				}
 				return err
 			}
-			opts := []sink.Option{sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
+			opts := []sink.Option{sink.KafkaOptions(kopts...), sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
 				sink.WithFormat(sink.Format(format)), sink.FlushRecords(flushRecords), sink.FlushBytes(flushBytes),
 				sink.FlushInterval(flushInterval), sink.UntilIdle(untilIdle)}
 			if gz {
@@ -116,6 +121,7 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
+	kafka.flags(fl)
 	return cmd
 }
 
