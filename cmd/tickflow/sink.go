@@ -28,7 +28,10 @@ func newSinkCmd() *cobra.Command {
 		Long: `sink joins a consumer group and writes <prefix>/stock_ticks/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<offset>
 objects, committing offsets only after the objects are in S3. It runs until SIGINT/SIGTERM (then flushes
 and commits cleanly) or, with --until-idle, until no record arrived for that long. Without --s3-endpoint
-it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given.`,
+it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given;
+with an --s3-endpoint on this machine and no credentials anywhere it uses tickflow serve's (and says so).
+It checks the bucket before joining the group (exit 2 naming it if missing) and gives up on an S3
+endpoint that does not connect or answer within --s3-timeout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if brokers == "" || bucket == "" {
