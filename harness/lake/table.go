@@ -68,6 +68,8 @@ type TableDef struct {
 	// how Athena reads each file (rule L19).
 	Crawled bool   `json:"crawled"`
 	Source  string `json:"source,omitempty"` // the file it was parsed from
+
+	byName map[string]int // lowercase column name → index (prepared definitions)
 }
 
 // StockTicks returns the built-in definition of the table tickflow's sink
@@ -98,8 +100,10 @@ func (d *TableDef) prepared() *TableDef {
 	c := *d
 	c.Columns = append([]Column(nil), d.Columns...)
 	c.PartitionKeys = append([]Column(nil), d.PartitionKeys...)
+	c.byName = make(map[string]int, len(c.Columns))
 	for i := range c.Columns {
 		c.Columns[i].htype()
+		c.byName[strings.ToLower(c.Columns[i].Name)] = i
 	}
 	for i := range c.PartitionKeys {
 		c.PartitionKeys[i].htype()
@@ -112,6 +116,15 @@ var builtin = StockTicks().prepared()
 
 // column returns the data column called name (case-insensitive).
 func (d *TableDef) column(name string) (*Column, bool) {
+	if d.byName != nil {
+		if i, ok := d.byName[name]; ok {
+			return &d.Columns[i], true
+		}
+		if i, ok := d.byName[strings.ToLower(name)]; ok {
+			return &d.Columns[i], true
+		}
+		return nil, false
+	}
 	for i := range d.Columns {
 		if strings.EqualFold(d.Columns[i].Name, name) {
 			return &d.Columns[i], true

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -193,4 +194,85 @@ func ExampleParseTable() {
 	// Output:
 	// clicks parquet s3://web-lake/events/clicks/ 2 columns
 	// bad.sql:3:9: unknown type "money" (fix: use a Glue/Hive type: string, tinyint, smallint, int, bigint, float, double, boolean, date, timestamp, binary, decimal(p,s), char(n), varchar(n), array<T>, map<K,V>, struct<name:T,...>)
+}
+
+// TestTimestampEncodingsReported: the report states every Parquet timestamp
+// column's unit and isAdjustedToUTC.
+func TestTimestampEncodingsReported(t *testing.T) {
+	for name, want := range map[string][]lake.TimestampColumn{
+		"good-clicks": {{Column: "clicked_at", Encoding: "INT64 TIMESTAMP(MILLIS), isAdjustedToUTC=true", Files: 3}},
+		"bad-clicks-micros": {
+			{Column: "clicked_at", Encoding: "INT64 TIMESTAMP(MICROS), isAdjustedToUTC=true", Files: 1},
+			{Column: "clicked_at", Encoding: "INT64 TIMESTAMP(MILLIS), isAdjustedToUTC=true", Files: 2},
+		},
+		"bad-int96": {{Column: "event_time", Encoding: "INT96 (legacy, no time zone semantics)", Files: 5}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fx := fixture(t, name)
+			opts := []lake.Option{}
+			if fx.Table != "" {
+				b, err := os.ReadFile(filepath.Join(lakesDir, name, fx.Table))
+				require.NoError(t, err)
+				def, err := lake.ParseTable(fx.Table, b)
+				require.NoError(t, err)
+				opts = append(opts, lake.WithTable(def))
+			}
+			rep, err := lake.Check(context.Background(), fixtureStore(t, name), "", opts...)
+			require.NoError(t, err)
+			assert.Equal(t, want, rep.Timestamps)
+			var b strings.Builder
+			require.NoError(t, rep.WriteText(&b))
+			assert.Contains(t, b.String(), want[0].Encoding)
+		})
+	}
+}
+
+// TestDottedTopicNames: topic names may contain dots (and end in .json);
+// the object name is still read from its known extension.
+func TestDottedTopicNames(t *testing.T) {
+	good := fixture(t, "good-json").Objects
+	st, err := objstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	for _, o := range good {
+		if o.Path == "README.md" {
+			continue
+		}
+		require.NoError(t, st.Put(context.Background(), strings.Replace(o.Path, "stock-ticks+", "prod.ticks.v2.json+", 1), o.Body, nil))
+	}
+	rep, err := lake.Check(context.Background(), st, "", lake.ExpectRecords(25))
+	require.NoError(t, err)
+	assert.Empty(t, rep.Violations)
+	assert.Len(t, rep.Partitions, 2)
+}
+
+func TestProjectionRelativeDates(t *testing.T) {
+	ddl := "CREATE EXTERNAL TABLE recent (a int) PARTITIONED BY (dt string) STORED AS PARQUET LOCATION 's3://b-lake/recent/'\n" +
+		"TBLPROPERTIES ('projection.enabled'='true','projection.dt.type'='date','projection.dt.format'='yyyyMMdd','projection.dt.range'='NOW-7DAYS,NOW')"
+	def, err := lake.ParseTable("recent.sql", []byte(ddl))
+	require.NoError(t, err)
+	type row struct {
+		A int32 `parquet:"a"`
+	}
+	body := parquetBytes(t, []row{{1}, {2}})
+	st, err := objstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	// Yesterday is projected; a folder from two years ago and one in another
+	// format (2024-01-05 instead of 20240105) are not.
+	now := time.Now().UTC()
+	for _, d := range []string{now.AddDate(0, 0, -1).Format("20060102"), now.AddDate(-2, 0, 0).Format("20060102"), "2024-01-05"} {
+		require.NoError(t, st.Put(context.Background(), "recent/dt="+d+"/part-0.parquet", body, nil))
+	}
+	rep, err := lake.Check(context.Background(), st, "", lake.WithTable(def))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"L01", "L25"}, rep.Rules(), "%v", rep.Violations)
+	for _, v := range rep.Violations {
+		switch v.Rule {
+		case "L25":
+			assert.Equal(t, "recent/dt="+now.AddDate(-2, 0, 0).Format("20060102")+"/", v.Key)
+			assert.Contains(t, v.Message, "2 row(s)")
+		case "L01":
+			assert.Equal(t, "recent/dt=2024-01-05/", v.Key)
+			assert.Contains(t, v.Message, "yyyyMMdd")
+		}
+	}
 }
