@@ -19,6 +19,7 @@ func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
 		gz, asJSON                                                                            bool
+		kafka                                                                                 kafkaSecurity
 		flushRecords, flushBytes                                                              int
 		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout                        time.Duration
 	)
@@ -53,6 +54,10 @@ endpoint that does not connect or answer within --s3-timeout.`,
 				return usageError("--s3-timeout %s: want a duration > 0", s3Timeout)
 			}
 			ctx := cmd.Context()
+			kopts, err := kafka.clientOptions(ctx, cmd.ErrOrStderr(), strings.Split(brokers, ","))
+			if err != nil {
+				return err
+			}
 			ak, sk := localCredentials(cmd.ErrOrStderr(), endpoint, accessKey, secretKey)
 			st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: endpoint, Bucket: bucket, Region: region,
 				AccessKey: ak, SecretKey: sk, MaxAttempts: 1, Timeout: s3Timeout}) // the sink retries itself
@@ -67,7 +72,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 				}
 				return err
 			}
-			opts := []sink.Option{sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
+			opts := []sink.Option{sink.KafkaOptions(kopts...), sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
 				sink.WithFormat(sink.Format(format)), sink.FlushRecords(flushRecords), sink.FlushBytes(flushBytes),
 				sink.FlushInterval(flushInterval), sink.UntilIdle(untilIdle)}
 			if gz {
@@ -119,6 +124,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
+	kafka.flags(fl)
 	return cmd
 }
 

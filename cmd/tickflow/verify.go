@@ -86,12 +86,13 @@ type verifyFlags struct {
 	brokers, topic, dlqTopic string
 	dlqTimeout               time.Duration
 	skipped                  string
+	kafka                    kafkaSecurity // --tls, --sasl...: how to reach --brokers
 }
 
 // deadLetterOptions reads --skipped-offsets and the dead-letter topic
 // (--brokers) and returns the Check options that declare those offsets,
 // plus the DLQ read (nil without --brokers).
-func (f *verifyFlags) deadLetterOptions(ctx context.Context) ([]lake.Option, *lake.DeadLetters, error) {
+func (f *verifyFlags) deadLetterOptions(ctx context.Context, stderr io.Writer) ([]lake.Option, *lake.DeadLetters, error) {
 	var opts []lake.Option
 	if f.skipped != "" {
 		m, err := lake.ParseSkippedOffsets(f.skipped)
@@ -101,6 +102,9 @@ func (f *verifyFlags) deadLetterOptions(ctx context.Context) ([]lake.Option, *la
 		opts = append(opts, lake.SkippedOffsetMap(m))
 	}
 	if f.brokers == "" {
+		if f.kafka.enabled() {
+			return nil, nil, usageError("--tls/--sasl flags only apply with --brokers (reading the dead-letter topic)")
+		}
 		return opts, nil, nil
 	}
 	if f.topic == "" {
@@ -119,9 +123,13 @@ func (f *verifyFlags) deadLetterOptions(ctx context.Context) ([]lake.Option, *la
 			brokers = append(brokers, b)
 		}
 	}
+	kopts, err := f.kafka.clientOptions(ctx, stderr, brokers)
+	if err != nil {
+		return nil, nil, err
+	}
 	rctx, cancel := context.WithTimeout(ctx, f.dlqTimeout)
 	defer cancel()
-	d, err := lake.ReadDeadLetters(rctx, brokers, dlq, f.topic)
+	d, err := lake.ReadDeadLetters(rctx, brokers, dlq, f.topic, kopts...)
 	if err != nil {
 		return nil, nil, usageError("verify: %v (--brokers, --dlq-topic, --dlq-timeout %s; without Kafka access use --skipped-offsets)", err, f.dlqTimeout)
 	}
@@ -219,7 +227,7 @@ other missing offset still fails.`,
 			if f.infer {
 				return f.runInfer(cmd, st, prefix)
 			}
-			opts, dlq, err := f.deadLetterOptions(cmd.Context())
+			opts, dlq, err := f.deadLetterOptions(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -284,6 +292,7 @@ other missing offset still fails.`,
 	cmd.Flags().StringVar(&f.topic, "topic", tick.DefaultTopic, "source topic the lake was written from (with --brokers)")
 	cmd.Flags().StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic (default TOPIC.dlq)")
 	cmd.Flags().DurationVar(&f.dlqTimeout, "dlq-timeout", 30*time.Second, "bound on reading the dead-letter topic")
+	f.kafka.flags(cmd.Flags())
 	cmd.Flags().StringVar(&f.skipped, "skipped-offsets", "", "offsets known to be dead letters, PARTITION:OFFSET[-LAST],... (no Kafka access needed)")
 	return cmd
 }
