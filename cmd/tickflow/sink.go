@@ -29,7 +29,10 @@ func newSinkCmd() *cobra.Command {
 		Long: `sink joins a consumer group and writes <prefix>/stock_ticks/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<offset>
 objects, committing offsets only after the objects are in S3. It runs until SIGINT/SIGTERM (then flushes
 and commits cleanly) or, with --until-idle, until no record arrived for that long. Without --s3-endpoint
-it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given.`,
+it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given;
+with an --s3-endpoint on this machine and no credentials anywhere it uses tickflow serve's (and says so).
+It checks the bucket before joining the group (exit 2 naming it if missing) and gives up on an S3
+endpoint that does not connect or answer within --s3-timeout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if brokers == "" || bucket == "" {
@@ -117,7 +120,7 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.DurationVar(&untilIdle, "until-idle", 0, "exit cleanly after D without new records (0: run until SIGINT/SIGTERM)")
 	fl.DurationVar(&sessionTimeout, "session-timeout", 10*time.Second, "group session timeout: a crashed member's partitions move after this long (0: kgo's 45s; brokers allow 6s..30m by default)")
 	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
-	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain)")
+	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain; for a local --s3-endpoint with none set, tickflow serve's)")
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
