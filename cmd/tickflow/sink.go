@@ -19,6 +19,7 @@ func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
 		gz, asJSON                                                                            bool
+		kafka                                                                                 kafkaSecurity
 		flushRecords, flushBytes                                                              int
 		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout                        time.Duration
 	)
@@ -28,7 +29,10 @@ func newSinkCmd() *cobra.Command {
 		Long: `sink joins a consumer group and writes <prefix>/stock_ticks/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<offset>
 objects, committing offsets only after the objects are in S3. It runs until SIGINT/SIGTERM (then flushes
 and commits cleanly) or, with --until-idle, until no record arrived for that long. Without --s3-endpoint
-it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given.`,
+it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given;
+with an --s3-endpoint on this machine and no credentials anywhere it uses tickflow serve's (and says so).
+It checks the bucket before joining the group (exit 2 naming it if missing) and gives up on an S3
+endpoint that does not connect or answer within --s3-timeout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if brokers == "" || bucket == "" {
@@ -50,6 +54,10 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 				return usageError("--s3-timeout %s: want a duration > 0", s3Timeout)
 			}
 			ctx := cmd.Context()
+			kopts, err := kafka.clientOptions(ctx, cmd.ErrOrStderr(), strings.Split(brokers, ","))
+			if err != nil {
+				return err
+			}
 			ak, sk := localCredentials(cmd.ErrOrStderr(), endpoint, accessKey, secretKey)
 			st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: endpoint, Bucket: bucket, Region: region,
 				AccessKey: ak, SecretKey: sk, MaxAttempts: 1, Timeout: s3Timeout}) // the sink retries itself
@@ -64,7 +72,7 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 				}
 				return err
 			}
-			opts := []sink.Option{sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
+			opts := []sink.Option{sink.KafkaOptions(kopts...), sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
 				sink.WithFormat(sink.Format(format)), sink.FlushRecords(flushRecords), sink.FlushBytes(flushBytes),
 				sink.FlushInterval(flushInterval), sink.UntilIdle(untilIdle)}
 			if gz {
@@ -112,10 +120,11 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.DurationVar(&untilIdle, "until-idle", 0, "exit cleanly after D without new records (0: run until SIGINT/SIGTERM)")
 	fl.DurationVar(&sessionTimeout, "session-timeout", 10*time.Second, "group session timeout: a crashed member's partitions move after this long (0: kgo's 45s; brokers allow 6s..30m by default)")
 	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
-	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain)")
+	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain; for a local --s3-endpoint with none set, tickflow serve's)")
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
+	kafka.flags(fl)
 	return cmd
 }
 

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/tickflow/tickflow/harness/dashboard"
@@ -49,4 +51,16 @@ func startUI(ctx context.Context, f uiFlag, log *slog.Logger) (d *dashboard.Serv
 		return nil, "", usageError("--ui %s: %v", f.addr, err)
 	}
 	return d, note, nil
+}
+
+// uiArgs is cobra.NoArgs with a hint for `--ui ADDR` on commands where --ui
+// alone means the default address: there the address needs "=".
+func uiArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(args[0]); err == nil && cmd.Flags().Changed("ui") {
+		return usageError("--ui takes its address with '=': --ui=%s (--ui alone is %s)", args[0], dashboard.DefaultAddr)
+	}
+	return usageError("unexpected argument %q (see '%s --help')", args[0], cmd.CommandPath())
 }
