@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -235,11 +236,11 @@ other missing offset still fails.`,
 			if f.table != "" {
 				b, err := os.ReadFile(f.table)
 				if err != nil {
-					return usageError("--table: %v", err)
+					return usageError("--table %s: %v; fix: give the file aws glue get-table or tickflow ddl wrote", f.table, errors.Unwrap(err))
 				}
 				def, err := lake.ParseTable(f.table, b)
 				if err != nil {
-					return usageError("--table: %v", err)
+					return usageError("--table %v", err)
 				}
 				opts = append(opts, lake.WithTable(def))
 			}

@@ -90,7 +90,7 @@ func checkRules(rep *Report, files []*file, cfg *config, proj *projection) {
 		if f.marker != "" {
 			msg := fmt.Sprintf("%s is %s", f.rel, f.marker)
 			if f.hidden {
-				msg += fmt.Sprintf(": its %d row(s) are invisible to every query", f.rows)
+				msg += fmt.Sprintf(": its %s invisible to every query", plural(f.rows, "row is", "rows are"))
 			} else {
 				msg += "; Athena reads every object under the location"
 			}
@@ -183,7 +183,7 @@ func checkFolders(rep *Report, key string, folders []string, def *TableDef, proj
 	if proj != nil && proj.template != nil {
 		vals, ok := proj.values(folders)
 		if !ok {
-			rep.add(violation("L01", key, "", "folders %s do not have the shape of storage.location.template (%d level(s) below the location)", strings.Join(folders, "/"), len(proj.template)))
+			rep.add(violation("L01", key, "", "folders %s do not have the shape of storage.location.template (%s below the location)", strings.Join(folders, "/"), plural(len(proj.template), "level", "")))
 			return
 		}
 		for _, k := range def.PartitionKeys {
@@ -207,7 +207,7 @@ func checkFolders(rep *Report, key string, folders []string, def *TableDef, proj
 		for i, k := range keys {
 			names[i] = strings.ToLower(k.Name) + "=…"
 		}
-		l01 = append(l01, fmt.Sprintf("objects are %d folder level(s) below the table root, the table has %d (%s)", len(folders), len(keys), strings.Join(names, "/")))
+		l01 = append(l01, fmt.Sprintf("objects are %s below the table root, the table has %d (%s)", plural(len(folders), "folder level", ""), len(keys), strings.Join(names, "/")))
 	}
 	for i, seg := range folders {
 		k, v, ok := parsePartition(seg)
@@ -308,12 +308,12 @@ func checkPartitionMatch(rep *Report, f *file) {
 		}
 	}
 	if outside > 0 {
-		rep.add(violation("L10", f.key, "", "%d row(s) have event_time outside %s, e.g. %s (offset order)",
-			outside, strings.Join(f.folders, "/"), time.UnixMilli(firstOut).UTC().Format(EventTimeLayout)))
+		rep.add(violation("L10", f.key, "", "%s with event_time outside %s, e.g. %s (offset order)",
+			plural(outside, "row", ""), strings.Join(f.folders, "/"), time.UnixMilli(firstOut).UTC().Format(EventTimeLayout)))
 	}
 	if unparsable > 0 {
-		rep.add(violation("L10", f.key, "", "%d row(s) have an event_time that is not %q, e.g. %s, so their partition cannot be checked",
-			unparsable, "YYYY-MM-DD HH:MM:SS.mmm", firstRaw))
+		rep.add(violation("L10", f.key, "", "%s with an event_time that is not %q, e.g. %s: their partition cannot be checked",
+			plural(unparsable, "row", ""), "YYYY-MM-DD HH:MM:SS.mmm", firstRaw))
 	}
 }
 
@@ -482,8 +482,8 @@ func checkDrift(rep *Report, files []*file, def *TableDef) {
 			for _, e := range extra {
 				if f.format == "json" || expectedKind(col, f.format) == e.Type {
 					rep.add(violation("L19", f.key, fmt.Sprintf("write the column as %s (or rewrite these files); renaming a column is not a compatible change for Parquet or JSON", col.Name),
-						"declared column %s is missing here but the file has the undeclared column %s (%s) and %d other file(s) have %s: a rename; Athena matches columns by name and returns NULL for %s in these %d row(s), with no error",
-						col.Name, e.Name, e.Type, has[name], col.Name, col.Name, f.rows))
+						"declared column %s is missing here but the file has the undeclared column %s (%s) and %s %s: a rename; Athena matches columns by name and returns NULL for %s in this file's %s, with no error",
+						col.Name, e.Name, e.Type, plural(has[name], "other file has", "other files have"), col.Name, col.Name, plural(f.rows, "row", "")))
 					break
 				}
 			}
@@ -671,8 +671,8 @@ func checkProjection(rep *Report, files []*file, def *TableDef, proj *projection
 			}
 		}
 		if len(why) > 0 {
-			rep.add(violation("L25", fk, "", "partition projection never generates this folder (%s): Athena never reads its %d row(s) in %d file(s), with no error",
-				strings.Join(why, "; "), fo.rows, fo.files))
+			rep.add(violation("L25", fk, "", "partition projection never generates this folder (%s): Athena never reads its %s in %s, with no error",
+				strings.Join(why, "; "), plural(fo.rows, "row", ""), plural(fo.files, "file", "")))
 		}
 	}
 	if !production {
@@ -700,8 +700,8 @@ func checkProjection(rep *Report, files []*file, def *TableDef, proj *projection
 			// A relative start (NOW-3YEARS) is a rolling window: empty days
 			// before the first folder are expected there.
 			if !first.IsZero() && !pk.relStart && first.Sub(pk.start) > 24*time.Hour {
-				rep.add(violation("L26", rep.Location, "", "projection.%s.range starts %s but the first folder is %s: queries without a %s filter list %.0f empty day(s) first",
-					pk.name, pk.start.Format(pk.layout), first.Format(pk.layout), pk.name, first.Sub(pk.start).Hours()/24))
+				rep.add(violation("L26", rep.Location, "", "projection.%s.range starts %s but the first folder is %s: queries without a %s filter list %s first",
+					pk.name, pk.start.Format(pk.layout), first.Format(pk.layout), pk.name, plural(int64(first.Sub(pk.start).Hours()/24), "empty day", "")))
 			}
 		}
 	}
@@ -723,7 +723,7 @@ func checkFileSizes(rep *Report, root string, files []*file) {
 			med = (sizes[len(sizes)/2-1] + sizes[len(sizes)/2]) / 2
 		}
 		if med < MinProductionObjectSize {
-			rep.add(violation("L15", k, "", "median object size is %d bytes over %d object(s), below 64 MiB; many small files slow Athena down", med, len(sizes)))
+			rep.add(violation("L15", k, "", "median object size is %d bytes over %s, below 64 MiB; many small files slow Athena down", med, plural(len(sizes), "object", "")))
 		}
 	}
 }

@@ -196,7 +196,7 @@ type DefinitionError struct {
 func (e *DefinitionError) Error() string {
 	s := fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
 	if e.Fix != "" {
-		s += " (fix: " + e.Fix + ")"
+		s += "; fix: " + e.Fix
 	}
 	return s
 }
@@ -252,6 +252,8 @@ func resolveFormat(serde, input, stored, classification string) (format, lib str
 	}
 	return "", "", false
 }
+
+const definitionFix = "give the JSON of aws glue get-table, a Glue TableInput (tickflow ddl --glue-json), or one Athena CREATE EXTERNAL TABLE statement"
 
 const formatFix = "declare STORED AS PARQUET, or ROW FORMAT SERDE '" + SerDeOpenXJSON + "' (or '" + SerDeHiveJSON + "') for JSON Lines"
 

@@ -96,7 +96,7 @@ func TestParseTableErrors(t *testing.T) {
 		msg       string
 	}{
 		{"empty", "", 1, 1, "the file is empty"},
-		{"not DDL", "SELECT 1", 1, 1, "expected CREATE"},
+		{"not DDL", "SELECT 1", 1, 1, "not a table definition: expected CREATE"},
 		{"unterminated string", "CREATE EXTERNAL TABLE t (a int) LOCATION 's3://b/t/", 1, 42, "unterminated ' quote"},
 		{"unknown type", "CREATE TABLE t (\n  a integer,\n  b text\n) STORED AS PARQUET LOCATION 's3://b/t/'", 3, 5, `unknown type "text"`},
 		{"decimal too wide", "CREATE TABLE t (a decimal(39,2)) STORED AS PARQUET LOCATION 's3://b/t/'", 1, 19, "precision must be 1–38"},
@@ -193,7 +193,7 @@ func ExampleParseTable() {
 	fmt.Println(err)
 	// Output:
 	// clicks parquet s3://web-lake/events/clicks/ 2 columns
-	// bad.sql:3:9: unknown type "money" (fix: use a Glue/Hive type: string, tinyint, smallint, int, bigint, float, double, boolean, date, timestamp, binary, decimal(p,s), char(n), varchar(n), array<T>, map<K,V>, struct<name:T,...>)
+	// bad.sql:3:9: unknown type "money"; fix: use a Glue/Hive type: string, tinyint, smallint, int, bigint, float, double, boolean, date, timestamp, binary, decimal(p,s), char(n), varchar(n), array<T>, map<K,V>, struct<name:T,...>
 }
 
 // TestTimestampEncodingsReported: the report states every Parquet timestamp
@@ -269,7 +269,7 @@ func TestProjectionRelativeDates(t *testing.T) {
 		switch v.Rule {
 		case "L25":
 			assert.Equal(t, "recent/dt="+now.AddDate(-2, 0, 0).Format("20060102")+"/", v.Key)
-			assert.Contains(t, v.Message, "2 row(s)")
+			assert.Contains(t, v.Message, "2 rows")
 		case "L01":
 			assert.Equal(t, "recent/dt=2024-01-05/", v.Key)
 			assert.Contains(t, v.Message, "yyyyMMdd")
