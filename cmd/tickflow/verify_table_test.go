@@ -204,3 +204,32 @@ func TestVerifyHelpListsRules(t *testing.T) {
 		assert.Contains(t, out, r.ID+" "+r.Name, "verify --help does not list %s", r.ID)
 	}
 }
+
+// TestDDLStartFromLake: with the lake named (--dir or S3), ddl starts the
+// date projection at the lake's first day, and verify --table with that DDL
+// finds every folder reachable.
+func TestDDLStartFromLake(t *testing.T) {
+	lakeDir := filepath.Join(fixtureLakes, "good-parquet")
+	out, code := runLakeCmd(t, "ddl", "--location", "s3://lake-bucket/", "--dir", lakeDir)
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "'projection.dt.range'='2024-01-05,NOW'")
+
+	url := serveFolderAsS3(t, lakeDir, "mirror")
+	out, code = runLakeCmd(t, "ddl", "--location", "s3://lake-bucket/", "--glue-json", "--s3-endpoint", url, "--bucket", "mirror", "--access-key", "k", "--secret-key", "s")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, `"projection.dt.range": "2024-01-05,NOW"`)
+
+	def := filepath.Join(t.TempDir(), "t.json")
+	require.NoError(t, os.WriteFile(def, []byte(out), 0o644))
+	out, code = runLakeCmd(t, "verify", "--dir", lakeDir, "--table", def, "--production")
+	assert.Equal(t, 0, code, out)
+	assert.NotContains(t, out, "L25")
+	assert.NotContains(t, out, "L26")
+
+	out, code = runLakeCmd(t, "ddl", "--location", "s3://lake-bucket/", "--dir", lakeDir, "--start-date", "2024-01-01")
+	assert.Equal(t, 2, code, out)
+	assert.Contains(t, out, "give one")
+	out, code = runLakeCmd(t, "ddl", "--location", "s3://lake-bucket/", "--dir", filepath.Join(fixtureLakes, "bad-non-hive"))
+	assert.Equal(t, 2, code, out)
+	assert.Contains(t, out, "no dt=YYYY-MM-DD folder")
+}

@@ -214,7 +214,7 @@ func (f *file) checkJSONLines(body []byte) {
 	}
 	var badUTF8, blank, notObject lineIssue
 	var ji jsonIssues
-	f.jsonNumbers = map[string]string{}
+	f.jsonKinds = map[string]map[string]int{}
 	for i, line := range lines {
 		n := i + 1
 		if !utf8.Valid(line) {
@@ -243,11 +243,15 @@ func (f *file) checkJSONLines(body []byte) {
 		f.checkJSONKeys(fields, n, &ji)
 		for _, fl := range fields {
 			k := jsonKind(fl.raw)
-			if k == "bigint" || k == "double" {
-				f.jsonNumbers[fl.name] = mergeKind(f.jsonNumbers[fl.name], k)
-			}
 			if col, ok := f.def.column(fl.name); ok {
 				f.checkJSONValue(col.Name, col.htype(), fl.raw, n, &ji, 0)
+			} else if k != "" {
+				m := f.jsonKinds[fl.name]
+				if m == nil {
+					m = map[string]int{}
+					f.jsonKinds[fl.name] = m
+				}
+				m[k]++
 			}
 			switch fl.name {
 			case "kafka_partition":

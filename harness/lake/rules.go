@@ -569,32 +569,64 @@ func badName(name string) string {
 	return ""
 }
 
-// checkJSONFlips applies L07 across files for columns the table does not
-// declare (declared columns are checked value by value while reading).
+// checkJSONFlips applies L07 to keys the table does not declare, in a
+// crawled table: one JSON kind per key across all lines and files (int vs
+// double vs string vs object), since the crawler infers the column's type
+// from what it samples. (Declared columns are checked value by value while
+// reading; Athena ignores undeclared keys in a table nobody crawls.)
 func checkJSONFlips(rep *Report, files []*file, def *TableDef) {
+	if !def.Crawled {
+		return
+	}
 	kinds := map[string]map[string]int{}
 	for _, f := range files {
-		for col, k := range f.jsonNumbers {
-			if _, ok := def.column(col); ok {
-				continue
-			}
+		for col, ks := range f.jsonKinds {
 			if kinds[col] == nil {
 				kinds[col] = map[string]int{}
 			}
-			kinds[col][k]++
+			for k, n := range ks {
+				kinds[col][k] += n
+			}
 		}
 	}
-	for col, ks := range kinds {
+	cols := make([]string, 0, len(kinds))
+	for col := range kinds {
+		cols = append(cols, col)
+	}
+	sort.Strings(cols)
+	for _, col := range cols {
+		ks := kinds[col]
 		if len(ks) < 2 {
 			continue
 		}
 		main := majority(ks)
 		for _, f := range files {
-			if k, ok := f.jsonNumbers[col]; ok && k != main {
-				rep.add(violation("L07", f.key, "", "column %s is written as %s here but as %s in most files; the crawler's inferred type flips", col, k, main))
+			var other []string
+			for k, n := range f.jsonKinds[col] {
+				if k != main {
+					other = append(other, fmt.Sprintf("%s in %s", k, plural(n, "line", "")))
+				}
+			}
+			if len(other) > 0 {
+				sort.Strings(other)
+				rep.add(violation("L07", f.key, "", "key %s is written as %s here but as %s in most lines; the crawler's inferred type flips (to %s)",
+					col, strings.Join(other, ", "), main, mergeKindsOf(ks)))
 			}
 		}
 	}
+}
+
+func mergeKindsOf(ks map[string]int) string {
+	names := make([]string, 0, len(ks))
+	for k := range ks {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	t := ""
+	for _, k := range names {
+		t = mergeKind(t, k)
+	}
+	return t
 }
 
 // checkProjection applies L25 (folders partition projection never

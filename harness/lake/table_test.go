@@ -276,3 +276,60 @@ func TestProjectionRelativeDates(t *testing.T) {
 		}
 	}
 }
+
+// TestCrawledTable: a Glue table a crawler maintains is judged by the
+// crawler's view (L05, C01); the same table without a crawler by how Athena
+// reads each file (L19).
+func TestCrawledTable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(lakesDir, "good-clicks", "clicks.glue.json"))
+	require.NoError(t, err)
+	crawled := strings.Replace(string(b), `"EXTERNAL": "TRUE",`, `"EXTERNAL": "TRUE", "UPDATED_BY_CRAWLER": "clicks-crawler",`, 1)
+	require.NotEqual(t, string(b), crawled)
+	def, err := lake.ParseTable("clicks.glue.json", []byte(crawled))
+	require.NoError(t, err)
+	require.True(t, def.Crawled)
+	for lakeName, want := range map[string][]string{
+		"good-clicks":        nil,
+		"bad-clicks-renamed": {"C01", "L05"},
+	} {
+		rep, err := lake.Check(context.Background(), fixtureStore(t, lakeName), "", lake.WithTable(def))
+		require.NoError(t, err)
+		if want == nil {
+			assert.Empty(t, rep.Violations, lakeName)
+			require.Len(t, rep.Tables, 1)
+			assert.Equal(t, "clicks", rep.Tables[0].Name)
+			continue
+		}
+		assert.Equal(t, want, rep.Rules(), "%s: %v", lakeName, rep.Violations)
+	}
+}
+
+// TestJSONKindFlipsUndeclared: in a crawled table a key the table does not
+// declare must keep one JSON kind, or the crawler's type flips (L07).
+func TestJSONKindFlipsUndeclared(t *testing.T) {
+	good := fixture(t, "good-json").Objects
+	st, err := objstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	n := 0
+	for _, o := range good {
+		if !strings.HasSuffix(o.Path, ".json") {
+			continue
+		}
+		venue := `"venue":"HKEX",`
+		if n == 0 {
+			venue = `"venue":{"code":"HKEX"},`
+		}
+		n++
+		require.NoError(t, st.Put(context.Background(), o.Path, []byte(strings.ReplaceAll(string(o.Body), `{"symbol"`, `{`+venue+`"symbol"`)), nil))
+	}
+	rep, err := lake.Check(context.Background(), st, "")
+	require.NoError(t, err)
+	var l07 []lake.Violation
+	for _, v := range rep.Violations {
+		if v.Rule == "L07" {
+			l07 = append(l07, v)
+		}
+	}
+	require.Len(t, l07, 1, "%v", rep.Violations)
+	assert.Contains(t, l07[0].Message, "key venue is written as struct in 5 lines here but as string in most lines")
+}
