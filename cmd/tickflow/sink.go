@@ -18,6 +18,7 @@ func init() { register(newSinkCmd) }
 func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
+		metricsAddr                                                                           string
 		gz, asJSON                                                                            bool
 		kafka                                                                                 kafkaSecurity
 		flushRecords, flushBytes                                                              int
@@ -58,6 +59,14 @@ endpoint that does not connect or answer within --s3-timeout.`,
 			if err != nil {
 				return err
 			}
+			var metrics *sinkMetrics
+			if metricsAddr != "" {
+				if metrics, err = startSinkMetrics(metricsAddr, kopts, strings.Split(brokers, ","), group, topic); err != nil {
+					return err
+				}
+				defer metrics.stop()
+				fmt.Fprintf(cmd.ErrOrStderr(), "tickflow sink: Prometheus metrics at %s\n", metrics.url)
+			}
 			ak, sk := localCredentials(cmd.ErrOrStderr(), endpoint, accessKey, secretKey)
 			st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: endpoint, Bucket: bucket, Region: region,
 				AccessKey: ak, SecretKey: sk, MaxAttempts: 1, Timeout: s3Timeout}) // the sink retries itself
@@ -72,6 +81,10 @@ endpoint that does not connect or answer within --s3-timeout.`,
 				}
 				return err
 			}
+			var lakeStore objstore.Store = st
+			if metrics != nil {
+				lakeStore = metrics.store(st) // times every upload
+			}
 			opts := []sink.Option{sink.KafkaOptions(kopts...), sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
 				sink.WithFormat(sink.Format(format)), sink.FlushRecords(flushRecords), sink.FlushBytes(flushBytes),
 				sink.FlushInterval(flushInterval), sink.UntilIdle(untilIdle)}
@@ -84,9 +97,12 @@ endpoint that does not connect or answer within --s3-timeout.`,
 			if heartbeat > 0 {
 				opts = append(opts, sink.HeartbeatInterval(heartbeat))
 			}
-			s, err := sink.New(ctx, strings.Split(brokers, ","), st, opts...)
+			s, err := sink.New(ctx, strings.Split(brokers, ","), lakeStore, opts...)
 			if err != nil {
 				return usageError("%s", cliText(err))
+			}
+			if metrics != nil {
+				metrics.attach(s)
 			}
 			runErr := s.Run(ctx)
 			stats := s.Stats()
@@ -124,6 +140,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
+	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics (records, objects, bytes, upload latency, retries, dead letters, fence refusals, lag per partition) on http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
 	kafka.flags(fl)
 	return cmd
 }
