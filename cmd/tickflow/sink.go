@@ -18,6 +18,7 @@ func init() { register(newSinkCmd) }
 func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
+		metricsAddr                                                                           string
 		gz, asJSON                                                                            bool
 		kafka                                                                                 kafkaSecurity
 		flushRecords, flushBytes                                                              int
@@ -29,7 +30,10 @@ func newSinkCmd() *cobra.Command {
 		Long: `sink joins a consumer group and writes <prefix>/stock_ticks/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<offset>
 objects, committing offsets only after the objects are in S3. It runs until SIGINT/SIGTERM (then flushes
 and commits cleanly) or, with --until-idle, until no record arrived for that long. Without --s3-endpoint
-it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given.`,
+it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given;
+with an --s3-endpoint on this machine and no credentials anywhere it uses tickflow serve's (and says so).
+It checks the bucket before joining the group (exit 2 naming it if missing) and gives up on an S3
+endpoint that does not connect or answer within --s3-timeout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if brokers == "" || bucket == "" {
@@ -55,6 +59,14 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			if err != nil {
 				return err
 			}
+			var metrics *sinkMetrics
+			if metricsAddr != "" {
+				if metrics, err = startSinkMetrics(metricsAddr, kopts, strings.Split(brokers, ","), group, topic); err != nil {
+					return err
+				}
+				defer metrics.stop()
+				fmt.Fprintf(cmd.ErrOrStderr(), "tickflow sink: Prometheus metrics at %s\n", metrics.url)
+			}
 			ak, sk := localCredentials(cmd.ErrOrStderr(), endpoint, accessKey, secretKey)
 			st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: endpoint, Bucket: bucket, Region: region,
 				AccessKey: ak, SecretKey: sk, MaxAttempts: 1, Timeout: s3Timeout}) // the sink retries itself
@@ -69,6 +81,10 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 				}
 				return err
 			}
+			var lakeStore objstore.Store = st
+			if metrics != nil {
+				lakeStore = metrics.store(st) // times every upload
+			}
 			opts := []sink.Option{sink.KafkaOptions(kopts...), sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
 				sink.WithFormat(sink.Format(format)), sink.FlushRecords(flushRecords), sink.FlushBytes(flushBytes),
 				sink.FlushInterval(flushInterval), sink.UntilIdle(untilIdle)}
@@ -81,9 +97,12 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			if heartbeat > 0 {
 				opts = append(opts, sink.HeartbeatInterval(heartbeat))
 			}
-			s, err := sink.New(ctx, strings.Split(brokers, ","), st, opts...)
+			s, err := sink.New(ctx, strings.Split(brokers, ","), lakeStore, opts...)
 			if err != nil {
 				return usageError("%s", cliText(err))
+			}
+			if metrics != nil {
+				metrics.attach(s)
 			}
 			runErr := s.Run(ctx)
 			stats := s.Stats()
@@ -117,10 +136,11 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.DurationVar(&untilIdle, "until-idle", 0, "exit cleanly after D without new records (0: run until SIGINT/SIGTERM)")
 	fl.DurationVar(&sessionTimeout, "session-timeout", 10*time.Second, "group session timeout: a crashed member's partitions move after this long (0: kgo's 45s; brokers allow 6s..30m by default)")
 	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
-	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain)")
+	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain; for a local --s3-endpoint with none set, tickflow serve's)")
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
+	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics (records, objects, bytes, upload latency, retries, dead letters, fence refusals, lag per partition) on http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
 	kafka.flags(fl)
 	return cmd
 }

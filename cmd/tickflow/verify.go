@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,7 +32,7 @@ func (s *lakeSource) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.bucket, "bucket", "", "S3 bucket")
 	fs.StringVar(&s.prefix, "prefix", "", "S3 prefix: the folder that holds stock_ticks/ (empty: the bucket root)")
 	fs.StringVar(&s.region, "region", "", "AWS region (default us-east-1 or the SDK's configuration)")
-	fs.StringVar(&s.accessKey, "access-key", "", "static S3 access key (default: the AWS SDK credential chain)")
+	fs.StringVar(&s.accessKey, "access-key", "", "static S3 access key (default: the AWS SDK credential chain; for a local --s3-endpoint with none set, tickflow serve's)")
 	fs.StringVar(&s.secretKey, "secret-key", "", "static S3 secret key")
 	fs.DurationVar(&s.timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 endpoint that does not connect or answer within this long")
 }
@@ -235,11 +236,11 @@ other missing offset still fails.`,
 			if f.table != "" {
 				b, err := os.ReadFile(f.table)
 				if err != nil {
-					return usageError("--table: %v", err)
+					return usageError("--table %s: %v; fix: give the file aws glue get-table or tickflow ddl wrote", f.table, errors.Unwrap(err))
 				}
 				def, err := lake.ParseTable(f.table, b)
 				if err != nil {
-					return usageError("--table: %v", err)
+					return usageError("--table %v", err)
 				}
 				opts = append(opts, lake.WithTable(def))
 			}

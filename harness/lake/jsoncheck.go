@@ -46,7 +46,7 @@ func (ji *jsonIssues) report(f *file) {
 		if is.rule == "L07" {
 			tail = "; the crawler infers the column's type from the first 1 MB"
 		}
-		f.problem(violation(is.rule, f.key, is.fix, "%d line(s): %s, first at line %d%s", is.count, is.what, is.first, tail))
+		f.problem(violation(is.rule, f.key, is.fix, "%s: %s, first at line %d%s", plural(is.count, "line", ""), is.what, is.first, tail))
 	}
 }
 

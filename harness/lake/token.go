@@ -135,7 +135,7 @@ func tokenize(src string) ([]token, error) {
 			if r == utf8.RuneError && n <= 1 {
 				return nil, &posError{tok: start, msg: "invalid UTF-8", fix: "save the file as UTF-8"}
 			}
-			return nil, &posError{tok: start, msg: fmt.Sprintf("unexpected character %q", r)}
+			return nil, &posError{tok: start, msg: fmt.Sprintf("unexpected character %q", r), fix: definitionFix}
 		}
 	}
 	return toks, nil
