@@ -84,7 +84,10 @@ func folderKey(root string, folders []string) string {
 func checkRules(rep *Report, files []*file, cfg *config, proj *projection) {
 	root := rep.Location
 	def := cfg.def
-	tiling := def.kafkaColumns() || sinkMetadata(files)
+	// Object names are checked where tickflow's sink names them: the
+	// built-in table, or objects with the sink's metadata. Other tables
+	// with Kafka columns get the offset coverage alone.
+	sinkNamed := def.sinkNames || sinkMetadata(files)
 	seenFolder := map[string]bool{}
 	for _, f := range files {
 		if f.marker != "" {
@@ -108,7 +111,7 @@ func checkRules(rep *Report, files []*file, cfg *config, proj *projection) {
 		} else if def.Format != "" && f.format != "" && f.format != def.Format {
 			rep.add(violation("L04", f.key, "", "%s is %s but the table declares %s (SerDe %s): Athena cannot read it (HIVE_CURSOR_ERROR or HIVE_BAD_DATA)", f.rel, formatOf(f), def.Format, def.SerDe))
 		}
-		if tiling && !objectName.MatchString(f.name) {
+		if sinkNamed && !objectName.MatchString(f.name) {
 			rep.add(violation("L12", f.key, "", "object name %q is not <topic>+<kafkaPartition>+<startOffset, 20 digits>.<parquet|json|json.gz>", f.name))
 		}
 		for _, v := range f.problems {
@@ -458,6 +461,15 @@ func checkDrift(rep *Report, files []*file, def *TableDef) {
 		for _, c := range f.schema {
 			if col, ok := def.column(c.Name); ok {
 				has[strings.ToLower(col.Name)]++
+			}
+		}
+	}
+	// A declared column no file carries is NULL in every row.
+	if len(readable) > 0 {
+		for _, col := range def.Columns {
+			if has[strings.ToLower(col.Name)] == 0 {
+				rep.add(violation("L19", rep.Location, fmt.Sprintf("write %s, or drop it from the table definition", col.Name),
+					"declared column %s is in none of the %s: Athena returns NULL for it in every row, with no error", col.Name, plural(len(readable), "data file", "")))
 			}
 		}
 	}

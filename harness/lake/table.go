@@ -70,6 +70,9 @@ type TableDef struct {
 	Source  string `json:"source,omitempty"` // the file it was parsed from
 
 	byName map[string]int // lowercase column name → index (prepared definitions)
+	// sinkNames: objects are named like tickflow's sink names them
+	// (<topic>+<partition>+<startOffset>), part of L12.
+	sinkNames bool
 }
 
 // StockTicks returns the built-in definition of the table tickflow's sink
@@ -90,7 +93,8 @@ func StockTicks() *TableDef {
 			"projection.dt.interval": "1", "projection.dt.interval.unit": "DAYS",
 			"projection.hour.type": "integer", "projection.hour.range": "0,23", "projection.hour.digits": "2",
 		},
-		Crawled: true,
+		Crawled:   true,
+		sinkNames: true,
 	}
 }
 

@@ -333,3 +333,45 @@ func TestJSONKindFlipsUndeclared(t *testing.T) {
 	require.Len(t, l07, 1, "%v", rep.Violations)
 	assert.Contains(t, l07[0].Message, "key venue is written as struct in 5 lines here but as string in most lines")
 }
+
+// TestDeclaredColumnNeverWritten: a declared column that no file carries
+// is NULL in every row (L19), named once for the table.
+func TestDeclaredColumnNeverWritten(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(lakesDir, "good-clicks", "clicks.glue.json"))
+	require.NoError(t, err)
+	src := strings.Replace(string(b), `{"Name": "url", "Type": "string"},`, `{"Name": "url", "Type": "string"}, {"Name": "campaign", "Type": "string"},`, 1)
+	def, err := lake.ParseTable("clicks.glue.json", []byte(src))
+	require.NoError(t, err)
+	rep, err := lake.Check(context.Background(), fixtureStore(t, "good-clicks"), "", lake.WithTable(def))
+	require.NoError(t, err)
+	require.Len(t, rep.Violations, 1, "%v", rep.Violations)
+	v := rep.Violations[0]
+	assert.Equal(t, "L19", v.Rule)
+	assert.Equal(t, "events/clicks/", v.Key)
+	assert.Contains(t, v.Message, "declared column campaign is in none of the 3 data files")
+}
+
+// TestKafkaColumnsWithoutSinkNames: a table of another sink with Kafka
+// coordinate columns gets the offset coverage, not tickflow's naming rule.
+func TestKafkaColumnsWithoutSinkNames(t *testing.T) {
+	ddl := "CREATE EXTERNAL TABLE events (id string, kafka_partition int, kafka_offset bigint) STORED AS PARQUET LOCATION 's3://ev-lake/events/'"
+	def, err := lake.ParseTable("events.sql", []byte(ddl))
+	require.NoError(t, err)
+	type ev struct {
+		ID        string `parquet:"id"`
+		Partition int32  `parquet:"kafka_partition"`
+		Offset    int64  `parquet:"kafka_offset"`
+	}
+	st, err := objstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, st.Put(ctx, "events/part-0000.parquet", parquetBytes(t, []ev{{"a", 0, 0}, {"b", 0, 1}}), nil))
+	require.NoError(t, st.Put(ctx, "events/part-0001.parquet", parquetBytes(t, []ev{{"c", 0, 3}}), nil))
+	rep, err := lake.Check(ctx, st, "", lake.WithTable(def))
+	require.NoError(t, err)
+	require.Len(t, rep.Violations, 1, "%v", rep.Violations)
+	assert.Equal(t, "L12", rep.Violations[0].Rule)
+	assert.Contains(t, rep.Violations[0].Message, "offsets 2 are missing")
+	require.Len(t, rep.Partitions, 1)
+	assert.Equal(t, int64(3), rep.Partitions[0].Distinct)
+}
