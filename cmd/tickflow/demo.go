@@ -216,6 +216,11 @@ func demoReport(ctx context.Context, stdout, stderr io.Writer, f demoFlags, live
 	var qerr error
 	if sum.LandedRows > 0 {
 		queries, qerr = demoQueries(ctx, live, f.out, sum)
+		if errors.Is(qerr, query.ErrNeedsCgo) {
+			// The static binary: the lake was still checked without SQL.
+			fmt.Fprintln(stderr, "tickflow demo: sample SQL query skipped: DuckDB is only in the cgo build (this binary was built with CGO_ENABLED=0)")
+			queries, qerr = nil, nil
+		}
 	}
 	var conn *demoConnect
 	if f.keepServing {
