@@ -5,13 +5,25 @@ BIN       ?= bin/tickflow
 RACE_PKGS ?= ./broker/... ./harness/... ./scenarios/...
 TEST_FLAGS ?= -timeout 15m
 
-.PHONY: all build test vet fmt-check demo bench interop long screenshot clean
+.PHONY: all build release test vet fmt-check demo bench interop long screenshot clean
 
 all: build
 
 # The commit goes into `tickflow --version` (GOFLAGS may disable VCS stamping).
 build:
 	$(GO) build -ldflags "-X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o $(BIN) ./cmd/tickflow
+
+# Two stripped binaries: bin/tickflow (cgo: every command, DuckDB for
+# `query`) and bin/tickflow-static (CGO_ENABLED=0: a static binary for
+# containers and VMs; everything but `query`, which says it needs the cgo build).
+release:
+	$(GO) build -trimpath -ldflags "-s -w -X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o $(BIN) ./cmd/tickflow
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.commit=$$(git rev-parse HEAD 2>/dev/null)" -o $(BIN)-static ./cmd/tickflow
+	@for b in $(BIN) $(BIN)-static; do \
+		size=$$(stat -c %s $$b); \
+		kind=$$(command -v file >/dev/null && file -b $$b | cut -d, -f1-2,4 || echo "install 'file' to see the linkage"); \
+		awk -v b=$$b -v s=$$size -v k="$$kind" 'BEGIN { printf "%-22s %6.1f MB  %s\n", b, s / 1048576, k }'; \
+	done
 
 vet:
 	$(GO) vet ./...

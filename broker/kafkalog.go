@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kbin"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -113,8 +112,12 @@ func (c *kafkaLogConn) logFrame(body []byte, whole bool) {
 
 // requestLog is the state the logging connections of one world share.
 type requestLog struct {
-	log     *slog.Logger
-	cluster atomic.Pointer[kfake.Cluster] // set once the cluster runs
+	log *slog.Logger
+	// lookup lists the cluster's topic ids and names; set once the world's
+	// admin client runs. It goes through the network like any client (never
+	// through kfake's admin channel, which blocks forever once the cluster
+	// has stopped) and is bounded by a timeout.
+	lookup atomic.Pointer[func() map[[16]byte]string]
 
 	mu    sync.Mutex
 	names map[[16]byte]string // topic id → name
@@ -129,15 +132,15 @@ func (rl *requestLog) topicName(id [16]byte) string {
 	if ok {
 		return name
 	}
-	if c := rl.cluster.Load(); c != nil {
-		if ti := c.TopicIDInfo(id); ti != nil {
+	if lookup := rl.lookup.Load(); lookup != nil {
+		if all := (*lookup)(); all != nil {
 			rl.mu.Lock()
-			if rl.names == nil {
-				rl.names = map[[16]byte]string{}
-			}
-			rl.names[id] = ti.Topic
+			rl.names = all
+			name, ok = all[id]
 			rl.mu.Unlock()
-			return ti.Topic
+			if ok {
+				return name
+			}
 		}
 	}
 	return fmt.Sprintf("id:%x", id)

@@ -146,9 +146,6 @@ func (w *World) startKafka(ctx context.Context) error {
 		return fmt.Errorf("broker: start kafka: %w", err)
 	}
 	w.cluster = c
-	if w.lns.rl != nil {
-		w.lns.rl.cluster.Store(c)
-	}
 	// Real Kafka answers INVALID_TOPIC_EXCEPTION for a Metadata request
 	// naming a topic it could never create ("bad topic", "x/../y"), with or
 	// without auto-creation; kfake would auto-create it. A one-request fault
@@ -208,6 +205,10 @@ func (w *World) startKafka(ctx context.Context) error {
 	}
 	w.kcl = kcl
 	w.adm = kadm.NewClient(kcl)
+	if w.lns.rl != nil {
+		lookup := w.topicIDs
+		w.lns.rl.lookup.Store(&lookup)
+	}
 
 	if w.dd != nil {
 		// Persisted state replaces seed topics: create configured topics that
@@ -220,6 +221,27 @@ func (w *World) startKafka(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// topicIDs lists the cluster's topics by id for the request log, or nil
+// once the world is closing or when the cluster does not answer in time.
+func (w *World) topicIDs() map[[16]byte]string {
+	select {
+	case <-w.done:
+		return nil
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	td, err := w.adm.ListTopics(ctx)
+	if err != nil {
+		return nil
+	}
+	out := make(map[[16]byte]string, len(td))
+	for name, d := range td {
+		out[d.ID] = name
+	}
+	return out
 }
 
 // KafkaAddrs returns the "127.0.0.1:port" bootstrap addresses of the brokers

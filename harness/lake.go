@@ -70,9 +70,12 @@ func (l *Lake) Report(opts ...lake.Option) *lake.Report {
 }
 
 // RequireContractClean fails the test unless the lake meets the lake
-// contract (no Error-severity violation of rules L01–L16, C01, R01),
-// listing the violations grouped by rule. opts go to lake.Check (e.g.
-// lake.ExpectRecords). It returns the report for further assertions.
+// contract (no Error-severity violation of any rule of
+// docs/lake-contract.md), listing the violations grouped by rule. opts go to
+// lake.Check: lake.ExpectRecords, or lake.WithTable(def) to check your own
+// table (def from lake.ParseTable; the prefix is then the folder that
+// mirrors the bucket, "" for the bucket root). It returns the report for
+// further assertions.
 func (l *Lake) RequireContractClean(opts ...lake.Option) *lake.Report {
 	l.t.Helper()
 	rep := l.Report(opts...)

@@ -60,6 +60,7 @@ type env struct {
 	cfg        Config
 	name       string
 	iteration  int
+	iterations int // of this scenario, for Config.Watch
 	rng        *rand.Rand
 	w          *broker.World
 	coord      *broker.Coordinator
@@ -425,6 +426,7 @@ func (sv *supervisor) stop() error {
 // (every record produced so far is in the lake or dead-lettered), bounded
 // by timeout.
 func (e *env) drain(ctx context.Context, timeout time.Duration) error {
+	e.emit(PhaseDraining, nil)
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last string

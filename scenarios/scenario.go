@@ -34,6 +34,10 @@ type Config struct {
 	SinkOptions []sink.Option
 	// Logger receives the world's and the sinks' logs. Default: discard.
 	Logger *slog.Logger
+	// Watch, when set, is told what the run is doing: each iteration's
+	// world once it is up, its phases, and each invariant as it is
+	// checked. It is called from the scenario's goroutine; keep it quick.
+	Watch func(Event)
 }
 
 // Result is the outcome of one scenario (summed over its iterations).
@@ -185,7 +189,11 @@ func (s Scenario) iteration(ctx context.Context, cfg Config, i int) (c counts, n
 	if err != nil {
 		return c, nil, 0, err
 	}
+	e.iterations = s.Iterations(cfg.Long)
+	defer e.emit(PhaseClosed, nil) // after close
 	defer e.close()
+	e.emit(PhaseStarted, nil)
+	e.emit(PhaseRunning, nil)
 	defer func() {
 		e.mu.Lock()
 		notes, restarts = e.notes, e.restarts
@@ -195,7 +203,9 @@ func (s Scenario) iteration(ctx context.Context, cfg Config, i int) (c counts, n
 		return c, nil, 0, err
 	}
 	// The scenario removed its faults and drained; from here on only reads.
+	e.emit(PhaseVerifying, nil)
 	c, err = e.verify(ctx)
+	e.emit(PhaseVerified, nil)
 	return c, nil, 0, err
 }
 

@@ -26,12 +26,19 @@ type counts struct {
 	objects                                                      int
 	failures                                                     []string
 	failed                                                       bool
+	nfail                                                        int    // every failure, kept or not
+	firstSince                                                   string // first failure since the last checked invariant, for Config.Watch
 }
 
 func (c *counts) failf(format string, args ...any) {
 	c.failed = true
+	msg := fmt.Sprintf(format, args...)
+	if c.firstSince == "" {
+		c.firstSince = msg
+	}
+	c.nfail++
 	if len(c.failures) < maxFailures {
-		c.failures = append(c.failures, fmt.Sprintf(format, args...))
+		c.failures = append(c.failures, msg)
 	}
 }
 
@@ -117,6 +124,12 @@ func (e *env) verify(ctx context.Context) (counts, error) {
 	c.rows = int64(len(rows))
 
 	// Exactly once, by sequence number (the volume column).
+	// Report each invariant to Config.Watch as it is checked.
+	mark := 0
+	step := func(i int) {
+		e.checked(i, &c, mark)
+		mark = c.nfail
+	}
 	seen := make(map[int64]int, len(rows))
 	covered := map[int32]map[int64]int{}
 	for _, r := range rows {
@@ -135,6 +148,7 @@ func (e *env) verify(ctx context.Context) (counts, error) {
 		}
 		covered[r.KafkaPartition][r.KafkaOffset]++
 	}
+	step(0)
 	var lostSeqs []int64
 	for seq := range expected {
 		if seen[seq] == 0 {
@@ -146,6 +160,7 @@ func (e *env) verify(ctx context.Context) (counts, error) {
 	if c.lost > 0 {
 		c.failf("%d produced records are not in the lake, e.g. sequence %s", c.lost, firstInts(lostSeqs, 5))
 	}
+	step(1)
 	var dupSeqs []int64
 	for seq, n := range seen {
 		if n > 1 {
@@ -158,6 +173,7 @@ func (e *env) verify(ctx context.Context) (counts, error) {
 		c.failf("%d rows are duplicates, e.g. sequence %s", c.duplicated, firstInts(dupSeqs, 5))
 	}
 
+	step(2)
 	// Per partition: ranges tile [0, end), every offset is a row or a dead
 	// letter, the commit is the last object's end, order per key holds.
 	parts := map[int32]bool{}
@@ -220,7 +236,9 @@ func (e *env) verify(ctx context.Context) (counts, error) {
 			c.failf("partition %d: committed offset %d, but no object holds it", p, committed)
 		}
 	}
+	step(3)
 	c.checkOrder(rows)
+	step(4)
 
 	// Dead letters: exactly the injected poison records.
 	for po := range poison {
@@ -235,6 +253,7 @@ func (e *env) verify(ctx context.Context) (counts, error) {
 		c.failf("%s.dlq holds %d distinct records, %d poison records were injected", e.topic, c.dlq, c.poison)
 	}
 
+	step(5)
 	// The contract checker.
 	if c.objects > 0 {
 		rep, err := lake.Check(vctx, e.check, "", lake.ExpectRecords(c.records))
@@ -247,6 +266,7 @@ func (e *env) verify(ctx context.Context) (counts, error) {
 	} else if c.records > 0 {
 		c.failf("the lake is empty, %d records were produced", c.records)
 	}
+	step(6)
 	return c, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tickflow/tickflow/harness/dashboard"
 	"github.com/tickflow/tickflow/harness/demo"
 	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/lake/query"
@@ -42,6 +44,7 @@ type demoFlags struct {
 	keepServing  bool
 	out          string
 	drainTimeout time.Duration
+	ui           uiFlag
 }
 
 func newDemoCmd() *cobra.Command {
@@ -59,13 +62,15 @@ Exit 0 only when the lake is complete, duplicate-free and contract-clean; 1 when
 		Example: `  tickflow demo
   tickflow demo --records 1000000 --consumers 3 --format json
   tickflow demo --csv indexProcessed.csv --out ./lake && tickflow query --dir ./lake "SELECT count(*) FROM stock_ticks"
-  tickflow demo --keep-serving     # then look with the aws CLI or kcat; Ctrl-C to stop`,
-		Args: cobra.NoArgs,
+  tickflow demo --keep-serving     # then look with the aws CLI or kcat; Ctrl-C to stop
+  tickflow demo --ui --records 200000 --rate 5000   # watch it live at http://127.0.0.1:8080/; Ctrl-C to stop`,
+		Args: uiArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config(cmd)
 			if err != nil {
 				return err
 			}
+			f.ui.explicit = cmd.Flags().Changed("ui") && f.ui.addr != dashboard.DefaultAddr
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, cfg)
 		},
 	}
@@ -81,6 +86,7 @@ Exit 0 only when the lake is complete, duplicate-free and contract-clean; 1 when
 	fl.BoolVar(&f.keepServing, "keep-serving", false, "keep Kafka and S3 up after the check, print how to connect, stop on Ctrl-C")
 	fl.StringVar(&f.out, "out", "", "also write the lake to this local folder (DIR/stock_ticks/...)")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 0, "give up waiting for the sink after this long (default 30s + 1s per 20,000 records)")
+	addUIFlag(fl, &f.ui, uiOff, "serve the live dashboard and /metrics while the demo runs, and keep it up after the check until Ctrl-C; --ui alone is 127.0.0.1:8080, --ui=ADDR another address")
 	return cmd
 }
 
@@ -129,6 +135,7 @@ type demoOutput struct {
 	*demo.Summary
 	SampleQuery []map[string]any `json:"sample_query"`
 	Connect     *demoConnect     `json:"connect,omitempty"`
+	UIURL       string           `json:"ui_url,omitempty"` // the dashboard, with --ui
 }
 
 type demoConnect struct {
@@ -146,17 +153,48 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, f demoFlags, cfg dem
 	if !f.json {
 		prog = newProgressLine(stderr)
 	}
+	ui, uiNote, err := startUI(ctx, f.ui, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	if ui != nil {
+		defer ui.Close()
+		note := ""
+		if uiNote != "" {
+			note = " (" + uiNote + ")"
+		}
+		fmt.Fprintf(stderr, "tickflow demo: dashboard at %s%s\n", ui.URL(), note)
+		cfg.Started = func(ctx context.Context, live *demo.Live) {
+			if err := ui.Watch(ctx, dashboard.Target{World: live.World, Store: live.Store, Prefix: live.Prefix}); err != nil {
+				fmt.Fprintf(stderr, "tickflow demo: dashboard: %v\n", err)
+			}
+		}
+	}
 	var holdErr error
 	cfg.Hold = func(ctx context.Context, live *demo.Live, sum *demo.Summary) error {
 		prog.clear()
-		holdErr = demoReport(ctx, stdout, stderr, f, live, sum)
+		if ui != nil {
+			ui.SetRun(&dashboard.RunStatus{Kind: "demo", Name: "demo", Phase: "done", Detail: demoVerdict(sum)})
+			_, _ = ui.Verify(ctx) // the page shows the result, also when it fails
+		}
+		holdErr = demoReport(ctx, stdout, stderr, f, live, sum, ui)
 		return holdErr
 	}
 	var progress func(demo.Progress)
 	if prog != nil {
 		progress = prog.update
 	}
-	_, err := demo.Run(ctx, cfg, progress)
+	if ui != nil {
+		show := progress
+		progress = func(pr demo.Progress) {
+			if show != nil {
+				show(pr)
+			}
+			ui.SetRun(&dashboard.RunStatus{Kind: "demo", Name: "demo", Phase: string(pr.Phase),
+				Detail: fmt.Sprintf("%s/%s produced · %s consumed · %s rows in S3", thousands(pr.Produced), thousands(pr.Target), thousands(pr.Consumed), thousands(pr.Rows))})
+		}
+	}
+	_, err = demo.Run(ctx, cfg, progress)
 	prog.clear()
 	switch {
 	case err == nil:
@@ -173,11 +211,16 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, f demoFlags, cfg dem
 // folder: DuckDB here has no S3 access), prints the results and the summary,
 // and with --keep-serving prints how to connect and waits for Ctrl-C. A query
 // failure or a query count that disagrees with the summary is an error.
-func demoReport(ctx context.Context, stdout, stderr io.Writer, f demoFlags, live *demo.Live, sum *demo.Summary) error {
+func demoReport(ctx context.Context, stdout, stderr io.Writer, f demoFlags, live *demo.Live, sum *demo.Summary, ui *dashboard.Server) error {
 	var queries []*query.Result
 	var qerr error
 	if sum.LandedRows > 0 {
 		queries, qerr = demoQueries(ctx, live, f.out, sum)
+		if errors.Is(qerr, query.ErrNeedsCgo) {
+			// The static binary: the lake was still checked without SQL.
+			fmt.Fprintln(stderr, "tickflow demo: sample SQL query skipped: DuckDB is only in the cgo build (this binary was built with CGO_ENABLED=0)")
+			queries, qerr = nil, nil
+		}
 	}
 	var conn *demoConnect
 	if f.keepServing {
@@ -188,6 +231,9 @@ func demoReport(ctx context.Context, stdout, stderr io.Writer, f demoFlags, live
 	}
 	if f.json {
 		out := demoOutput{Summary: sum, SampleQuery: []map[string]any{}, Connect: conn}
+		if ui != nil {
+			out.UIURL = ui.URL()
+		}
 		if len(queries) > 0 {
 			out.SampleQuery = queryMaps(queries[0])
 		}
@@ -204,9 +250,13 @@ func demoReport(ctx context.Context, stdout, stderr io.Writer, f demoFlags, live
 	if qerr != nil {
 		return qerr
 	}
-	if f.keepServing {
+	if f.keepServing || ui != nil {
 		if !f.json {
-			fmt.Fprintln(stderr, "tickflow demo: serving until Ctrl-C")
+			if ui != nil {
+				fmt.Fprintf(stderr, "tickflow demo: dashboard at %s until Ctrl-C\n", ui.URL())
+			} else {
+				fmt.Fprintln(stderr, "tickflow demo: serving until Ctrl-C")
+			}
 		}
 		<-ctx.Done()
 		if !f.json {
@@ -423,4 +473,12 @@ func thousands(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// demoVerdict is the run panel's last line.
+func demoVerdict(sum *demo.Summary) string {
+	if sum.OK {
+		return fmt.Sprintf("OK: %s produced = %s landed, no duplicates", thousands(sum.Produced), thousands(sum.LandedRows))
+	}
+	return "FAILED: " + strings.Join(sum.Problems, "; ")
 }

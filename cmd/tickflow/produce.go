@@ -32,6 +32,7 @@ func newProduceCmd() *cobra.Command {
 		seed                    uint64
 		rate, speedup           float64
 		strict, asJSON          bool
+		kafka                   kafkaSecurity
 	)
 	cmd := &cobra.Command{
 		Use:   "produce --brokers ADDRS [--csv FILE | --synthetic N --seed S] [--rate R | --speedup X] [--topic T] [--strict] [--json]",
@@ -91,7 +92,11 @@ shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 1
 				}
 				src = c
 			}
-			opts := []produce.Option{produce.Topic(topic), produce.Rate(rate), produce.Speedup(speedup)}
+			kopts, err := kafka.clientOptions(cmd.Context(), stderr, strings.Split(brokers, ","))
+			if err != nil {
+				return err
+			}
+			opts := []produce.Option{produce.Topic(topic), produce.Rate(rate), produce.Speedup(speedup), produce.KafkaOptions(kopts...)}
 			p, err := produce.New(cmd.Context(), strings.Split(brokers, ","), opts...)
 			if err != nil {
 				return usageError("--brokers %s: %s", brokers, cliText(err))
@@ -137,6 +142,7 @@ shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 1
 	fl.StringVar(&topic, "topic", "stock-ticks", "topic to produce to")
 	fl.BoolVar(&strict, "strict", false, "stop at the first bad row (exit 2)")
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	kafka.flags(fl)
 	return cmd
 }
 

@@ -23,6 +23,9 @@ partition keys dt and hour as strings. An S3 lake is first copied to a temporary
 Example: tickflow query "SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM stock_ticks" --dir ./lake`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !query.HaveDuckDB {
+				return usageError("query needs DuckDB, which only the cgo build links: this is the static (CGO_ENABLED=0) binary; run the cgo build (make release builds both)")
+			}
 			f := query.Format(format)
 			if f != query.Table && f != query.CSV && f != query.JSON {
 				return usageError("--format %q: want table, csv or json", format)

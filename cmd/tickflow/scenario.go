@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tickflow/tickflow/harness/dashboard"
 	"github.com/tickflow/tickflow/scenarios"
 )
 
@@ -64,6 +66,7 @@ func newScenarioRunCmd() *cobra.Command {
 	var (
 		all, asJSON, long bool
 		seed              int64
+		ui                uiFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "run NAME… | run --all [--seed S] [--json] [--long]",
@@ -98,10 +101,27 @@ counts (minutes). Exit 0: all passed; 1: a scenario failed or could not run; 2: 
 			if asJSON {
 				live = cmd.ErrOrStderr()
 			}
+			ui.explicit = cmd.Flags().Changed("ui") && ui.addr != dashboard.DefaultAddr
+			d, uiNote, err := startUI(cmd.Context(), ui, slog.New(slog.DiscardHandler))
+			if err != nil {
+				return err
+			}
+			started := func(s scenarios.Scenario) { fmt.Fprintf(live, "run   %s …\n", s.Name) }
+			done := func(r scenarios.Result) { fmt.Fprintln(live, r.Line()) }
+			if d != nil {
+				defer d.Close()
+				if uiNote != "" {
+					uiNote = " (" + uiNote + ")"
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "tickflow scenario: dashboard at %s%s\n", d.URL(), uiNote)
+				sui := newScenarioUI(cmd.Context(), d, seed)
+				defer sui.close()
+				cfg.Watch = sui.watch
+				started = func(s scenarios.Scenario) { fmt.Fprintf(live, "run   %s …\n", s.Name); sui.started(s) }
+				done = func(r scenarios.Result) { fmt.Fprintln(live, r.Line()); sui.finished(r) }
+			}
 			fmt.Fprintf(live, "seed %d\n", seed)
-			results, err := scenarios.RunAll(cmd.Context(), names, cfg,
-				func(s scenarios.Scenario) { fmt.Fprintf(live, "run   %s …\n", s.Name) },
-				func(r scenarios.Result) { fmt.Fprintln(live, r.Line()) })
+			results, err := scenarios.RunAll(cmd.Context(), names, cfg, started, done)
 			if errors.Is(err, scenarios.ErrUnknown) {
 				return usageError("%v", err)
 			}
@@ -127,6 +147,7 @@ counts (minutes). Exit 0: all passed; 1: a scenario failed or could not run; 2: 
 	cmd.Flags().Int64Var(&seed, "seed", 0, "seed for every random choice (default: derived from the clock and printed)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON (live lines go to stderr)")
 	cmd.Flags().BoolVar(&long, "long", false, "full iteration counts and fault durations (minutes instead of seconds)")
+	addUIFlag(cmd.Flags(), &ui, uiOff, "show the run live on the dashboard (the current scenario, its phase, its invariants as they are checked, its world); --ui alone is 127.0.0.1:8080, --ui=ADDR another address")
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,7 +40,14 @@ type serveFlags struct {
 	verbose    bool
 	ui         uiFlag
 	s3Auth     string
+	tls        bool
+	sasl       string
+	saslUser   string
 }
+
+// serveSASLPassword is serve --sasl's password unless $TICKFLOW_SASL_PASSWORD
+// sets another: fixed and printed, like the S3 keys.
+const serveSASLPassword = "tickflow-secret"
 
 func newServeCmd() *cobra.Command {
 	var f serveFlags
@@ -72,6 +80,9 @@ next ports. Port 0 picks random free ports.`,
 	fl.StringVar(&f.bucket, "bucket", broker.DefaultBucket, "S3 bucket created at start")
 	fl.BoolVar(&f.json, "json", false, "print the connection info as one JSON object on stdout")
 	fl.BoolVar(&f.verbose, "verbose", false, "log broker and S3 activity to stderr")
+	fl.BoolVar(&f.tls, "tls", false, "brokers speak TLS only: a CA and server certificate are generated at start (in --data-dir/tls or a temporary folder) and their paths printed")
+	fl.StringVar(&f.sasl, "sasl", "", "brokers require SASL: plain, scram-sha-256 or scram-sha-512 (user --sasl-user, password tickflow-secret or $"+saslPasswordEnv+")")
+	fl.StringVar(&f.saslUser, "sasl-user", "tickflow", "the SASL user --sasl creates")
 	fl.StringVar(&f.s3Auth, "s3-auth", "on", "on: S3 checks AWS Signature V4 against the printed keys and region, as AWS does; off: any request is accepted, signed or not")
 	addUIFlag(fl, &f.ui, dashboard.DefaultAddr, "serve the live dashboard and Prometheus /metrics on this address")
 	return cmd
@@ -100,6 +111,16 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	}
 	if f.dataDir != "" {
 		opts = append(opts, broker.DataDir(f.dataDir))
+	}
+	if f.tls {
+		dir := ""
+		if f.dataDir != "" {
+			dir = filepath.Join(f.dataDir, "tls")
+		}
+		opts = append(opts, broker.KafkaTLS(dir))
+	}
+	if f.sasl != "" {
+		opts = append(opts, broker.KafkaSASL(f.saslMechanism(), f.saslUser, f.saslPassword()))
 	}
 	w, err := broker.Start(ctx, opts...)
 	if err != nil {
@@ -198,6 +219,12 @@ func (f serveFlags) validate() error {
 	if f.s3Auth != "" && f.s3Auth != "on" && f.s3Auth != "off" {
 		return usageError("--s3-auth %q: want on or off", f.s3Auth)
 	}
+	if f.sasl != "" && f.saslMechanism() == "" {
+		return usageError("--sasl %q: want plain, scram-sha-256 or scram-sha-512", f.sasl)
+	}
+	if f.sasl != "" && strings.TrimSpace(f.saslUser) == "" {
+		return usageError("--sasl-user is empty: name the user --sasl creates")
+	}
 	if f.brokers < 1 || f.brokers > broker.MaxBrokers {
 		return usageError("--brokers %d: must be between 1 and %d", f.brokers, broker.MaxBrokers)
 	}
@@ -215,6 +242,26 @@ func (f serveFlags) validate() error {
 		return err
 	}
 	return checkBindable("--s3-addr", s3, 1)
+}
+
+// saslMechanism maps --sasl to the broker's mechanism name ("" if unknown).
+func (f serveFlags) saslMechanism() string {
+	switch strings.ToLower(f.sasl) {
+	case "plain":
+		return broker.SASLPlain
+	case "scram-sha-256":
+		return broker.SASLScramSHA256
+	case "scram-sha-512":
+		return broker.SASLScramSHA512
+	}
+	return ""
+}
+
+func (f serveFlags) saslPassword() string {
+	if p := os.Getenv(saslPasswordEnv); p != "" {
+		return p
+	}
+	return serveSASLPassword
 }
 
 // parseAddr parses IP:PORT; ok is false for anything broker.Start would refuse
@@ -277,21 +324,33 @@ func unwrapOp(err error) error {
 // serveInfo is what serve prints: everything a client needs, plus
 // copy-paste examples. With --json it is the one JSON object on stdout.
 type serveInfo struct {
-	KafkaBootstrap   string       `json:"kafka_bootstrap"` // comma-separated, as clients take it
-	KafkaBrokers     []string     `json:"kafka_brokers"`
-	Topic            string       `json:"topic"`
-	Partitions       int          `json:"partitions"`
-	AutoCreateTopics bool         `json:"auto_create_topics"`
-	S3Endpoint       string       `json:"s3_endpoint"`
-	Region           string       `json:"region"`
-	Bucket           string       `json:"bucket"`
-	AccessKey        string       `json:"access_key"`
-	SecretKey        string       `json:"secret_key"`
-	S3Auth           string       `json:"s3_auth"`            // "sigv4": signatures checked; "off": anything accepted
-	DataDir          string       `json:"data_dir,omitempty"` // empty: in memory
-	UIURL            string       `json:"ui_url,omitempty"`   // the dashboard; empty with --ui off
-	uiNote           string       // why the dashboard is not on --ui's default address
-	Examples         serveExample `json:"examples"`
+	KafkaBootstrap   string   `json:"kafka_bootstrap"` // comma-separated, as clients take it
+	KafkaBrokers     []string `json:"kafka_brokers"`
+	Topic            string   `json:"topic"`
+	Partitions       int      `json:"partitions"`
+	AutoCreateTopics bool     `json:"auto_create_topics"`
+	S3Endpoint       string   `json:"s3_endpoint"`
+	Region           string   `json:"region"`
+	Bucket           string   `json:"bucket"`
+	AccessKey        string   `json:"access_key"`
+	SecretKey        string   `json:"secret_key"`
+	S3Auth           string   `json:"s3_auth"` // "sigv4": signatures checked; "off": anything accepted
+	// KafkaSecurity is the Kafka security.protocol clients need:
+	// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+	KafkaSecurity string           `json:"kafka_security_protocol"`
+	TLS           *broker.TLSFiles `json:"tls,omitempty"`      // --tls: the CA clients trust, the brokers' certificate and key
+	SASL          *serveSASLInfo   `json:"sasl,omitempty"`     // --sasl: the login clients use
+	DataDir       string           `json:"data_dir,omitempty"` // empty: in memory
+	UIURL         string           `json:"ui_url,omitempty"`   // the dashboard; empty with --ui off
+	uiNote        string           // why the dashboard is not on --ui's default address
+	Examples      serveExample     `json:"examples"`
+}
+
+// serveSASLInfo is the SASL login serve --sasl created.
+type serveSASLInfo struct {
+	Mechanism string `json:"mechanism"` // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+	User      string `json:"user"`
+	Password  string `json:"password"`
 }
 
 // serveExample holds runnable commands and snippets: each is exactly what a
@@ -304,6 +363,9 @@ type serveExample struct {
 	AWSList      string `json:"aws_ls"`
 	KafkaPython  string `json:"kafka_python"`
 	Boto3        string `json:"boto3"`
+	// TickflowProduce produces the embedded sample with tickflow's own
+	// client, security flags included.
+	TickflowProduce string `json:"tickflow_produce"`
 }
 
 func newServeInfo(w *broker.World, f serveFlags) serveInfo {
@@ -326,26 +388,52 @@ func newServeInfo(w *broker.World, f serveFlags) serveInfo {
 	if f.s3Auth == "off" {
 		in.S3Auth = "off"
 	}
+	in.KafkaSecurity = "PLAINTEXT"
+	var kcatSec, pySec, tfSec, tfEnv string // security settings per client
+	if files, ok := w.TLSFiles(); ok {
+		in.TLS = &files
+		in.KafkaSecurity = "SSL"
+		kcatSec += " -X ssl.ca.location=" + shellQuote(files.CAFile)
+		pySec += fmt.Sprintf(", ssl_cafile=%s", pyQuote(files.CAFile))
+		tfSec += " --tls-ca " + shellQuote(files.CAFile)
+	}
+	if mech, user, pass, ok := w.SASLUser(); ok {
+		in.SASL = &serveSASLInfo{Mechanism: mech, User: user, Password: pass}
+		if in.KafkaSecurity == "SSL" {
+			in.KafkaSecurity = "SASL_SSL"
+		} else {
+			in.KafkaSecurity = "SASL_PLAINTEXT"
+		}
+		kcatSec += fmt.Sprintf(" -X sasl.mechanisms=%s -X sasl.username=%s -X sasl.password=%s", mech, shellQuote(user), shellQuote(pass))
+		pySec += fmt.Sprintf(", sasl_mechanism=%s, sasl_plain_username=%s, sasl_plain_password=%s", pyQuote(mech), pyQuote(user), pyQuote(pass))
+		tfSec += fmt.Sprintf(" --sasl %s --sasl-user %s", strings.ToLower(mech), shellQuote(user))
+		tfEnv = saslPasswordEnv + "=" + shellQuote(pass) + " "
+	}
+	if in.KafkaSecurity != "PLAINTEXT" {
+		kcatSec = " -X security.protocol=" + strings.ToLower(in.KafkaSecurity) + kcatSec
+		pySec = fmt.Sprintf(", security_protocol=%s", pyQuote(in.KafkaSecurity)) + pySec
+	}
 	awsEnv := fmt.Sprintf("AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s",
 		shellQuote(in.AccessKey), shellQuote(in.SecretKey), shellQuote(in.Region))
 	sample := `{"symbol":"HSI","trade_date":"2010-01-11","open":22300.5,"high":22450.1,"low":22250.0,"close":22411.5,"adj_close":22411.5,"volume":0,"close_usd":2891.1}`
 	pyList := "[" + pyQuoteList(addrs) + "]"
 	in.Examples = serveExample{
-		KcatMetadata: fmt.Sprintf("kcat -b %s -L", boot),
-		KcatProduce:  fmt.Sprintf("echo %s | kcat -b %s -t %s -P", shellQuote(sample), boot, in.Topic),
-		KcatConsume:  fmt.Sprintf("kcat -b %s -t %s -C -o beginning -e", boot, in.Topic),
+		KcatMetadata: fmt.Sprintf("kcat -b %s%s -L", boot, kcatSec),
+		KcatProduce:  fmt.Sprintf("echo %s | kcat -b %s%s -t %s -P", shellQuote(sample), boot, kcatSec, in.Topic),
+		KcatConsume:  fmt.Sprintf("kcat -b %s%s -t %s -C -o beginning -e", boot, kcatSec, in.Topic),
 		AWSCopy:      fmt.Sprintf("echo hello > hello.txt && %s aws --endpoint-url %s s3 cp hello.txt s3://%s/hello.txt", awsEnv, in.S3Endpoint, in.Bucket),
 		AWSList:      fmt.Sprintf("%s aws --endpoint-url %s s3 ls s3://%s/", awsEnv, in.S3Endpoint, in.Bucket),
 		KafkaPython: fmt.Sprintf(`from json import dumps
 from kafka import KafkaProducer
-producer = KafkaProducer(bootstrap_servers=%s, value_serializer=lambda x: dumps(x).encode('utf-8'))
+producer = KafkaProducer(bootstrap_servers=%s%s, value_serializer=lambda x: dumps(x).encode('utf-8'))
 producer.send('%s', value={'symbol': 'HSI', 'trade_date': '2010-01-11', 'close': 22411.5})
-producer.flush()`, pyList, in.Topic),
+producer.flush()`, pyList, pySec, in.Topic),
 		Boto3: fmt.Sprintf(`import boto3
 s3 = boto3.client('s3', endpoint_url='%s', region_name='%s', aws_access_key_id='%s', aws_secret_access_key='%s')
 s3.put_object(Bucket='%s', Key='hello.txt', Body=b'hello')
 print([o['Key'] for o in s3.list_objects_v2(Bucket='%s').get('Contents', [])])`,
 			in.S3Endpoint, in.Region, in.AccessKey, in.SecretKey, in.Bucket, in.Bucket),
+		TickflowProduce: fmt.Sprintf("%stickflow produce --brokers %s%s --topic %s", tfEnv, boot, tfSec, in.Topic),
 	}
 	return in
 }
@@ -372,6 +460,14 @@ func (in serveInfo) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "Kafka\n")
 	fmt.Fprintf(&b, "  bootstrap servers  %s\n", in.KafkaBootstrap)
 	fmt.Fprintf(&b, "  topic              %s (%d partitions; other topics are created on first use)\n", in.Topic, in.Partitions)
+	fmt.Fprintf(&b, "  security.protocol  %s\n", in.KafkaSecurity)
+	if in.TLS != nil {
+		fmt.Fprintf(&b, "  TLS CA             %s   (trust this; generated at start)\n", in.TLS.CAFile)
+		fmt.Fprintf(&b, "  TLS cert / key     %s / %s\n", in.TLS.CertFile, in.TLS.KeyFile)
+	}
+	if in.SASL != nil {
+		fmt.Fprintf(&b, "  SASL %-13s user %s, password %s\n", in.SASL.Mechanism, in.SASL.User, in.SASL.Password)
+	}
 	if in.S3Auth == "off" {
 		fmt.Fprintf(&b, "S3 (path-style; --s3-auth off: ANY request is accepted, signed or not, with any keys)\n")
 	} else {
@@ -393,6 +489,7 @@ func (in serveInfo) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "aws CLI\n  %s\n  %s\n\n", in.Examples.AWSCopy, in.Examples.AWSList)
 	fmt.Fprintf(&b, "Python (kafka-python)\n%s\n\n", indent(in.Examples.KafkaPython))
 	fmt.Fprintf(&b, "Python (boto3)\n%s\n\n", indent(in.Examples.Boto3))
+	fmt.Fprintf(&b, "tickflow (sink and verify take the same Kafka flags)\n  %s\n\n", in.Examples.TickflowProduce)
 	fmt.Fprintf(&b, "%s\n", serveReadyLine)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -411,6 +508,11 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// pyQuote quotes s as a Python string literal.
+func pyQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 func pyQuoteList(ss []string) string {

@@ -23,7 +23,9 @@ var sinkProgressEvery = 5 * time.Second
 func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
+		metricsAddr                                                                           string
 		gz, asJSON, verbose                                                                   bool
+		kafka                                                                                 kafkaSecurity
 		flushRecords, flushBytes                                                              int
 		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout, rebalance             time.Duration
 	)
@@ -33,7 +35,10 @@ func newSinkCmd() *cobra.Command {
 		Long: `sink joins a consumer group and writes <prefix>/stock_ticks/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<offset>
 objects, committing offsets only after the objects are in S3. It runs until SIGINT/SIGTERM (then flushes
 and commits cleanly) or, with --until-idle, until no record arrived for that long. Without --s3-endpoint
-it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given.`,
+it talks to real AWS S3 with the default credential chain unless --access-key/--secret-key are given;
+with an --s3-endpoint on this machine and no credentials anywhere it uses tickflow serve's (and says so).
+It checks the bucket before joining the group (exit 2 naming it if missing) and gives up on an S3
+endpoint that does not connect or answer within --s3-timeout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if brokers == "" || bucket == "" {
@@ -58,6 +63,18 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 				return usageError("--s3-timeout %s: want a duration > 0", s3Timeout)
 			}
 			ctx := cmd.Context()
+			kopts, err := kafka.clientOptions(ctx, cmd.ErrOrStderr(), strings.Split(brokers, ","))
+			if err != nil {
+				return err
+			}
+			var metrics *sinkMetrics
+			if metricsAddr != "" {
+				if metrics, err = startSinkMetrics(metricsAddr, kopts, strings.Split(brokers, ","), group, topic); err != nil {
+					return err
+				}
+				defer metrics.stop()
+				fmt.Fprintf(cmd.ErrOrStderr(), "tickflow sink: Prometheus metrics at %s\n", metrics.url)
+			}
 			ak, sk := localCredentials(cmd.ErrOrStderr(), endpoint, accessKey, secretKey)
 			st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: endpoint, Bucket: bucket, Region: region,
 				AccessKey: ak, SecretKey: sk, MaxAttempts: 1, Timeout: s3Timeout}) // the sink retries itself
@@ -72,12 +89,16 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 				}
 				return err
 			}
+			var lakeStore objstore.Store = st
+			if metrics != nil {
+				lakeStore = metrics.store(st) // times every upload
+			}
 			level := slog.LevelWarn
 			if verbose {
 				level = slog.LevelInfo
 			}
 			opts := []sink.Option{sink.Logger(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))),
-				sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
+				sink.KafkaOptions(kopts...), sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
 				sink.WithFormat(sink.Format(format)), sink.FlushRecords(flushRecords), sink.FlushBytes(flushBytes),
 				sink.FlushInterval(flushInterval), sink.UntilIdle(untilIdle)}
 			if gz {
@@ -92,9 +113,12 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 			if rebalance > 0 {
 				opts = append(opts, sink.RebalanceTimeout(rebalance))
 			}
-			s, err := sink.New(ctx, strings.Split(brokers, ","), st, opts...)
+			s, err := sink.New(ctx, strings.Split(brokers, ","), lakeStore, opts...)
 			if err != nil {
 				return usageError("%s", cliText(err))
+			}
+			if metrics != nil {
+				metrics.attach(s)
 			}
 			stderr := cmd.ErrOrStderr()
 			prog := startProgress(stderr, sinkProgressEvery, func() string {
@@ -137,11 +161,13 @@ it talks to real AWS S3 with the default credential chain unless --access-key/--
 	fl.DurationVar(&sessionTimeout, "session-timeout", 10*time.Second, "group session timeout: a crashed member's partitions move after this long (0: kgo's 45s; brokers allow 6s..30m by default)")
 	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
 	fl.DurationVar(&rebalance, "rebalance-timeout", 0, "how long the group waits for members to rejoin a rebalance (0: the S3 retry budget + 10s, at least 60s, so a member flushing a revoked partition is not evicted)")
-	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain)")
+	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain; for a local --s3-endpoint with none set, tickflow serve's)")
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
 	fl.BoolVar(&verbose, "verbose", false, "log assignments, adopted objects and retries (warnings are always logged)")
+	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics (records, objects, bytes, upload latency, retries, dead letters, fence refusals, lag per partition) on http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
+	kafka.flags(fl)
 	return cmd
 }
 

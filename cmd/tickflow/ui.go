@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
+	"sync"
 	"syscall"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/dashboard"
+	"github.com/tickflow/tickflow/scenarios"
 )
 
 // uiFlag is the --ui flag shared by serve, demo and scenario run: an
@@ -49,4 +54,103 @@ func startUI(ctx context.Context, f uiFlag, log *slog.Logger) (d *dashboard.Serv
 		return nil, "", usageError("--ui %s: %v", f.addr, err)
 	}
 	return d, note, nil
+}
+
+// uiArgs is cobra.NoArgs with a hint for `--ui ADDR` on commands where --ui
+// alone means the default address: there the address needs "=".
+func uiArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(args[0]); err == nil && cmd.Flags().Changed("ui") {
+		return usageError("--ui takes its address with '=': --ui=%s (--ui alone is %s)", args[0], dashboard.DefaultAddr)
+	}
+	return usageError("unexpected argument %q (see '%s --help')", args[0], cmd.CommandPath())
+}
+
+// scenarioUI shows a scenario run on the dashboard: each iteration's world
+// (attached by one goroutine, in order, so the scenario never waits for the
+// page), the phase, and the invariants as they are checked.
+type scenarioUI struct {
+	ui     *dashboard.Server
+	seed   int64
+	worlds chan *broker.World // nil: detach
+	done   chan struct{}
+
+	mu  sync.Mutex
+	run dashboard.RunStatus
+}
+
+func newScenarioUI(ctx context.Context, ui *dashboard.Server, seed int64) *scenarioUI {
+	s := &scenarioUI{ui: ui, seed: seed, worlds: make(chan *broker.World, 64), done: make(chan struct{}),
+		run: dashboard.RunStatus{Kind: "scenario", Seed: seed}}
+	go func() {
+		defer close(s.done)
+		for w := range s.worlds {
+			_ = ui.Watch(ctx, dashboard.Target{World: w})
+		}
+	}()
+	return s
+}
+
+// close stops attaching worlds and waits for the last one.
+func (s *scenarioUI) close() {
+	close(s.worlds)
+	<-s.done
+}
+
+func (s *scenarioUI) started(sc scenarios.Scenario) {
+	s.mu.Lock()
+	s.run.Name, s.run.Iteration, s.run.Iterations, s.run.Phase, s.run.Checks = sc.Name, 0, 0, "starting", nil
+	r := s.run
+	s.mu.Unlock()
+	s.ui.SetRun(&r)
+}
+
+func (s *scenarioUI) finished(r scenarios.Result) {
+	s.mu.Lock()
+	d := dashboard.RunDone{Name: r.Scenario, Status: r.Status(), Detail: r.Error}
+	if d.Detail == "" && len(r.Failures) > 0 {
+		d.Detail = r.Failures[0]
+	}
+	s.run.Finished = append(s.run.Finished, d)
+	s.run.Phase = r.Status()
+	run := s.run
+	s.mu.Unlock()
+	s.ui.SetRun(&run)
+}
+
+func (s *scenarioUI) watch(ev scenarios.Event) {
+	switch ev.Phase {
+	case scenarios.PhaseStarted:
+		s.worlds <- ev.World
+	case scenarios.PhaseClosed:
+		s.worlds <- nil
+	}
+	s.mu.Lock()
+	s.run.Name, s.run.Iteration, s.run.Iterations = ev.Scenario, ev.Iteration, ev.Iterations
+	switch ev.Phase {
+	case scenarios.PhaseStarted:
+		s.run.Checks = nil
+	case scenarios.PhaseVerifying:
+		s.run.Checks = make([]dashboard.Check, len(scenarios.Invariants))
+		for i, name := range scenarios.Invariants {
+			s.run.Checks[i] = dashboard.Check{Name: name, State: "pending"}
+		}
+	case scenarios.PhaseChecked:
+		for i := range s.run.Checks {
+			if s.run.Checks[i].Name == ev.Check.Name {
+				s.run.Checks[i].State, s.run.Checks[i].Detail = "fail", ev.Check.Detail
+				if ev.Check.Pass {
+					s.run.Checks[i].State = "pass"
+				}
+			}
+		}
+	}
+	if ev.Phase != scenarios.PhaseChecked {
+		s.run.Phase = ev.Phase
+	}
+	r := s.run
+	s.mu.Unlock()
+	s.ui.SetRun(&r)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,7 +32,7 @@ func (s *lakeSource) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.bucket, "bucket", "", "S3 bucket")
 	fs.StringVar(&s.prefix, "prefix", "", "S3 prefix: the folder that holds stock_ticks/ (empty: the bucket root)")
 	fs.StringVar(&s.region, "region", "", "AWS region (default us-east-1 or the SDK's configuration)")
-	fs.StringVar(&s.accessKey, "access-key", "", "static S3 access key (default: the AWS SDK credential chain)")
+	fs.StringVar(&s.accessKey, "access-key", "", "static S3 access key (default: the AWS SDK credential chain; for a local --s3-endpoint with none set, tickflow serve's)")
 	fs.StringVar(&s.secretKey, "secret-key", "", "static S3 secret key")
 	fs.DurationVar(&s.timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 endpoint that does not connect or answer within this long")
 }
@@ -86,12 +87,13 @@ type verifyFlags struct {
 	brokers, topic, dlqTopic string
 	dlqTimeout               time.Duration
 	skipped                  string
+	kafka                    kafkaSecurity // --tls, --sasl...: how to reach --brokers
 }
 
 // deadLetterOptions reads --skipped-offsets and the dead-letter topic
 // (--brokers) and returns the Check options that declare those offsets,
 // plus the DLQ read (nil without --brokers).
-func (f *verifyFlags) deadLetterOptions(ctx context.Context) ([]lake.Option, *lake.DeadLetters, error) {
+func (f *verifyFlags) deadLetterOptions(ctx context.Context, stderr io.Writer) ([]lake.Option, *lake.DeadLetters, error) {
 	var opts []lake.Option
 	if f.skipped != "" {
 		m, err := lake.ParseSkippedOffsets(f.skipped)
@@ -101,6 +103,9 @@ func (f *verifyFlags) deadLetterOptions(ctx context.Context) ([]lake.Option, *la
 		opts = append(opts, lake.SkippedOffsetMap(m))
 	}
 	if f.brokers == "" {
+		if f.kafka.enabled() {
+			return nil, nil, usageError("--tls/--sasl flags only apply with --brokers (reading the dead-letter topic)")
+		}
 		return opts, nil, nil
 	}
 	if f.topic == "" {
@@ -119,9 +124,13 @@ func (f *verifyFlags) deadLetterOptions(ctx context.Context) ([]lake.Option, *la
 			brokers = append(brokers, b)
 		}
 	}
+	kopts, err := f.kafka.clientOptions(ctx, stderr, brokers)
+	if err != nil {
+		return nil, nil, err
+	}
 	rctx, cancel := context.WithTimeout(ctx, f.dlqTimeout)
 	defer cancel()
-	d, err := lake.ReadDeadLetters(rctx, brokers, dlq, f.topic)
+	d, err := lake.ReadDeadLetters(rctx, brokers, dlq, f.topic, kopts...)
 	if err != nil {
 		return nil, nil, usageError("verify: %v (--brokers, --dlq-topic, --dlq-timeout %s; without Kafka access use --skipped-offsets)", err, f.dlqTimeout)
 	}
@@ -220,7 +229,7 @@ other missing offset still fails.`,
 			if f.infer {
 				return f.runInfer(cmd, st, prefix)
 			}
-			opts, dlq, err := f.deadLetterOptions(cmd.Context())
+			opts, dlq, err := f.deadLetterOptions(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -228,11 +237,11 @@ other missing offset still fails.`,
 			if f.table != "" {
 				b, err := os.ReadFile(f.table)
 				if err != nil {
-					return usageError("--table: %v", err)
+					return usageError("--table %s: %v; fix: give the file aws glue get-table or tickflow ddl wrote", f.table, errors.Unwrap(err))
 				}
 				def, err := lake.ParseTable(f.table, b)
 				if err != nil {
-					return usageError("--table: %v", err)
+					return usageError("--table %v", err)
 				}
 				opts = append(opts, lake.WithTable(def))
 			}
@@ -276,7 +285,7 @@ other missing offset still fails.`,
 	}
 	f.src.flags(cmd.Flags())
 	cmd.Flags().Int64Var(&f.expect, "expect-records", 0, "number of records produced: the lake must hold exactly this many distinct (partition, offset)")
-	cmd.Flags().BoolVar(&f.production, "production", false, "production checks too (L15 small files, warning only)")
+	cmd.Flags().BoolVar(&f.production, "production", false, "production checks too (L15 small files, L26 empty projected partitions; warnings only)")
 	cmd.Flags().BoolVar(&f.allowGaps, "allow-gaps", false, "do not fail on offset gaps (transactional or compacted topics); overlaps still fail")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as JSON")
 	cmd.Flags().BoolVar(&f.infer, "infer", false, "only print the tables a default Glue crawler would create under --dir/--prefix (every folder a candidate table), for a lake nobody has described")
@@ -285,6 +294,7 @@ other missing offset still fails.`,
 	cmd.Flags().StringVar(&f.topic, "topic", tick.DefaultTopic, "source topic the lake was written from (with --brokers)")
 	cmd.Flags().StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic (default TOPIC.dlq)")
 	cmd.Flags().DurationVar(&f.dlqTimeout, "dlq-timeout", 30*time.Second, "bound on reading the dead-letter topic")
+	f.kafka.flags(cmd.Flags())
 	cmd.Flags().StringVar(&f.skipped, "skipped-offsets", "", "offsets known to be dead letters, PARTITION:OFFSET[-LAST],... (no Kafka access needed)")
 	return cmd
 }

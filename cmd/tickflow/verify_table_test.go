@@ -71,10 +71,10 @@ func TestVerifyTableBadDefinitions(t *testing.T) {
 	cases := []struct {
 		name, file, body, want string
 	}{
-		{"missing file", "nope.sql", "", "--table: open"},
+		{"missing file", "nope.sql", "", "no such file"},
 		{"bad type", "t.sql", "CREATE EXTERNAL TABLE t (\n  a int,\n  b strin\n) STORED AS PARQUET LOCATION 's3://b/t/'", `t.sql:3:5: unknown type "strin"`},
 		{"csv table", "csv.sql", "CREATE EXTERNAL TABLE t (a int)\nROW FORMAT DELIMITED FIELDS TERMINATED BY ','\nLOCATION 's3://b/t/'", "csv.sql:2:12: ROW FORMAT DELIMITED"},
-		{"no location", "noloc.sql", "CREATE EXTERNAL TABLE t (a int) STORED AS PARQUET", "noloc.sql:1:1: the table has no location (fix: add LOCATION"},
+		{"no location", "noloc.sql", "CREATE EXTERNAL TABLE t (a int) STORED AS PARQUET", "noloc.sql:1:1: the table has no location; fix: add LOCATION"},
 		{"key is a column", "dup.sql", "CREATE EXTERNAL TABLE t (a int, dt string) PARTITIONED BY (dt string) STORED AS PARQUET LOCATION 's3://b/t/'", "dup.sql:1:60: partition key \"dt\" is declared twice"},
 		{"broken json", "t.json", "{\"Table\": {\"Name\": \"t\",\n \"StorageDescriptor\": {\"Columns\": [}}}", "t.json:2:35: invalid JSON"},
 		{"bad glue type", "g.json", `{"Table": {"Name": "t", "StorageDescriptor": {"Location": "s3://b/t/", "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"},
@@ -203,4 +203,33 @@ func TestVerifyHelpListsRules(t *testing.T) {
 	for _, r := range lake.Rules {
 		assert.Contains(t, out, r.ID+" "+r.Name, "verify --help does not list %s", r.ID)
 	}
+}
+
+// TestDDLStartFromLake: with the lake named (--dir or S3), ddl starts the
+// date projection at the lake's first day, and verify --table with that DDL
+// finds every folder reachable.
+func TestDDLStartFromLake(t *testing.T) {
+	lakeDir := filepath.Join(fixtureLakes, "good-parquet")
+	out, code := runLakeCmd(t, "ddl", "--location", "s3://lake-bucket/", "--dir", lakeDir)
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "'projection.dt.range'='2024-01-05,NOW'")
+
+	url := serveFolderAsS3(t, lakeDir, "mirror")
+	out, code = runLakeCmd(t, "ddl", "--location", "s3://lake-bucket/", "--glue-json", "--s3-endpoint", url, "--bucket", "mirror", "--access-key", "k", "--secret-key", "s")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, `"projection.dt.range": "2024-01-05,NOW"`)
+
+	def := filepath.Join(t.TempDir(), "t.json")
+	require.NoError(t, os.WriteFile(def, []byte(out), 0o644))
+	out, code = runLakeCmd(t, "verify", "--dir", lakeDir, "--table", def, "--production")
+	assert.Equal(t, 0, code, out)
+	assert.NotContains(t, out, "L25")
+	assert.NotContains(t, out, "L26")
+
+	out, code = runLakeCmd(t, "ddl", "--location", "s3://lake-bucket/", "--dir", lakeDir, "--start-date", "2024-01-01")
+	assert.Equal(t, 2, code, out)
+	assert.Contains(t, out, "give one")
+	out, code = runLakeCmd(t, "ddl", "--location", "s3://lake-bucket/", "--dir", filepath.Join(fixtureLakes, "bad-non-hive"))
+	assert.Equal(t, 2, code, out)
+	assert.Contains(t, out, "no dt=YYYY-MM-DD folder")
 }

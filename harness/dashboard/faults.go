@@ -196,5 +196,16 @@ func (s *Server) SetRun(r *RunStatus) {
 		}
 		s.logEvent(r.Kind, fmt.Sprintf("%s%s: %s", r.Name, it, r.Phase), nil)
 	}
-	s.Refresh()
+	// Push at once what a person waits for (a new phase, a check's verdict);
+	// a changed Detail (progress counts) waits for the next sample.
+	if runKey(prev) != runKey(r) {
+		s.notify()
+	}
+}
+
+func runKey(r *RunStatus) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s|%s|%d|%s|%v|%v", r.Kind, r.Name, r.Iteration, r.Phase, r.Checks, r.Finished)
 }

@@ -180,11 +180,11 @@ func (s *Server) Messages(ctx context.Context, q MessageQuery) (*MessagePage, er
 
 // read consumes the partitions from their offsets up to stop.
 func (t *target) read(ctx context.Context, q MessageQuery, consume map[int32]kgo.Offset, stop map[int32]int64, page *MessagePage) error {
-	cl, err := kgo.NewClient(append(kafkaOpts(),
+	cl, err := kgo.NewClient(append(append(kafkaOpts(),
 		kgo.SeedBrokers(t.w.KafkaAddrs()...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{q.Topic: consume}),
 		kgo.FetchMaxWait(200*time.Millisecond),
-	)...)
+	), t.w.KafkaClientOptions()...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

@@ -58,7 +58,7 @@ func newTarget(ctx context.Context, t Target) (*target, error) {
 			return nil, fmt.Errorf("dashboard: S3 client for %s: %w", w.S3Endpoint(), err)
 		}
 	}
-	kcl, err := kgo.NewClient(append(kafkaOpts(), kgo.SeedBrokers(w.KafkaAddrs()...))...)
+	kcl, err := kgo.NewClient(append(append(kafkaOpts(), kgo.SeedBrokers(w.KafkaAddrs()...)), w.KafkaClientOptions()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: Kafka client for %v: %w", w.KafkaAddrs(), err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/tick"
 )
@@ -74,6 +75,10 @@ type Config struct {
 	// keep serving until ctx is done (tickflow demo --keep-serving). Its
 	// error is returned by Run.
 	Hold func(ctx context.Context, live *Live, sum *Summary) error
+	// Started, when set, is called once the world and the lake's store are
+	// up, before the sinks start and anything is produced: to attach a
+	// live view such as harness/dashboard (tickflow demo --ui).
+	Started func(ctx context.Context, live *Live)
 	// Logger receives the world's and the pipeline's debug messages.
 	// Default: discard.
 	Logger *slog.Logger
@@ -91,6 +96,7 @@ type Live struct {
 	AccessKey  string         // credentials the fake S3 accepts
 	SecretKey  string         //
 	Store      objstore.Store // the lake's bucket, ready to read
+	World      *broker.World  // the embedded world itself (Coordinator, fault knobs, S3 counters)
 }
 
 func (c Config) withDefaults() (Config, error) {

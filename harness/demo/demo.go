@@ -119,6 +119,9 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 	if err := r.startWorld(ctx); err != nil {
 		return nil, err
 	}
+	if r.cfg.Started != nil {
+		r.cfg.Started(ctx, r.live())
+	}
 	if err := r.startSinks(ctx); err != nil {
 		return nil, err
 	}
@@ -550,7 +553,7 @@ func (r *runner) live() *Live {
 	return &Live{
 		Bootstrap: w.KafkaAddrs(), Topic: tick.DefaultTopic, Group: DefaultGroup,
 		S3Endpoint: w.S3Endpoint(), Bucket: w.Bucket(), Prefix: r.cfg.Prefix, Region: w.Region(),
-		AccessKey: broker.AccessKey, SecretKey: broker.SecretKey, Store: r.store,
+		AccessKey: broker.AccessKey, SecretKey: broker.SecretKey, Store: r.store, World: w,
 	}
 }
 

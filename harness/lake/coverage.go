@@ -92,7 +92,7 @@ func checkCoverage(rep *Report, files []*file, cfg *config) {
 	ranges := map[int32][]fileRange{}
 	offsets := map[int32][]int64{}
 	for _, f := range files {
-		if !f.readable() || len(f.folders) == 0 {
+		if !f.readable() || (len(f.folders) == 0 && len(cfg.def.PartitionKeys) > 0) {
 			continue // root objects are outside every partition: invisible to Athena
 		}
 		if !f.hasOffsets {

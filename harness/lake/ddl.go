@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -201,4 +202,38 @@ func GlueTableInput(prefixLocation string, opts ...DDLOption) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// FirstDay returns the earliest dt=YYYY-MM-DD partition of the stock_ticks
+// table under prefix (the folder that holds stock_ticks/): the start of
+// projection.dt.range that leaves no partition invisible and lists no empty
+// days before the data (rules L25, L26).
+func FirstDay(ctx context.Context, st objstore.Store, prefix string) (string, error) {
+	prefix = strings.TrimPrefix(prefix, "/")
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	root := prefix + tick.Table + "/"
+	objs, err := st.List(ctx, root)
+	if err != nil {
+		return "", fmt.Errorf("lake: list %s %s: %w", st, root, err)
+	}
+	if len(objs) == 0 {
+		return "", fmt.Errorf("%w %s in %s", ErrEmptyLake, root, st)
+	}
+	first := ""
+	for _, o := range objs {
+		seg, _, _ := strings.Cut(strings.TrimPrefix(o.Key, root), "/")
+		v, ok := strings.CutPrefix(seg, "dt=")
+		if !ok {
+			continue
+		}
+		if _, err := time.Parse(time.DateOnly, v); err == nil && (first == "" || v < first) {
+			first = v
+		}
+	}
+	if first == "" {
+		return "", fmt.Errorf("lake: no dt=YYYY-MM-DD folder under %s in %s (run tickflow verify)", root, st)
+	}
+	return first, nil
 }

@@ -122,9 +122,10 @@ func parseDDL(src string) (*TableDef, error) {
 	if first.kind == tokEOF {
 		return nil, &posError{tok: first, msg: "the file is empty", fix: ddlFix}
 	}
-	if err := p.keyword("create"); err != nil {
-		return nil, err
+	if t := p.peek(); !t.is("create") {
+		return nil, &posError{tok: t, msg: "not a table definition: expected CREATE, found " + t.describe(), fix: definitionFix}
 	}
+	p.next()
 	p.accept("external")
 	if err := p.keyword("table"); err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ type file struct {
 	recs        []record          // one per row, when kafka_offset and kafka_partition exist
 	hasOffsets  bool
 	hasEvent    bool
-	jsonNumbers map[string]string // JSON only: column → "bigint" or "double" as written (L07)
+	jsonKinds   map[string]map[string]int // JSON only: undeclared key → kind as written (bigint, double, string, …) → lines (L07)
 }
 
 // record is what the coverage and partition checks need from one row.

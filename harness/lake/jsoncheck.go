@@ -46,24 +46,30 @@ func (ji *jsonIssues) report(f *file) {
 		if is.rule == "L07" {
 			tail = "; the crawler infers the column's type from the first 1 MB"
 		}
-		f.problem(violation(is.rule, f.key, is.fix, "%d line(s): %s, first at line %d%s", is.count, is.what, is.first, tail))
+		f.problem(violation(is.rule, f.key, is.fix, "%s: %s, first at line %d%s", plural(is.count, "line", ""), is.what, is.first, tail))
 	}
 }
 
-// hiveTimestamp is what the JSON SerDes parse as a timestamp by default:
-// yyyy-MM-dd HH:mm:ss with up to 9 fraction digits (A hive-json-serde,
-// A openx-json-serde).
 var (
-	hiveTimestamp = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$`)
-	isoTimestamp  = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$`)
-	isoDate       = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
-	jsonNumber    = regexp.MustCompile(`^-?\d+(\.\d+)?([eE][+-]?\d+)?$`)
+	isoTimestamp = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$`)
+	isoDate      = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+	jsonNumber   = regexp.MustCompile(`^-?\d+(\.\d+)?([eE][+-]?\d+)?$`)
 )
 
 // checkJSONKeys applies L21 to one object's keys: two keys equal but for
 // case are a duplicate key for the SerDe, and upper-case keys are NULL when
 // the SerDe matches case-sensitively.
 func (f *file) checkJSONKeys(fields []jsonField, line int, ji *jsonIssues) {
+	upper := false
+	for _, fl := range fields {
+		if strings.ToLower(fl.name) != fl.name {
+			upper = true
+			break
+		}
+	}
+	if !upper {
+		return // keys that are all lowercase cannot clash by case
+	}
 	caseSensitive := f.def.SerDe == SerDeHiveJSON || strings.EqualFold(f.def.SerDeParameters["case.insensitive"], "false")
 	seen := map[string]string{}
 	for _, fl := range fields {
@@ -75,8 +81,12 @@ func (f *file) checkJSONKeys(fields []jsonField, line int, ji *jsonIssues) {
 		seen[low] = fl.name
 		if caseSensitive && low != fl.name {
 			if _, declared := f.def.column(fl.name); declared {
+				how := "case.insensitive=false"
+				if f.def.SerDe == SerDeHiveJSON {
+					how = "the Hive JSON SerDe (observed, not documented by AWS)"
+				}
 				ji.add("L21", low, line, "write keys in lowercase, as Athena's column names are",
-					"key %q has upper-case letters and the SerDe matches keys case-sensitively against the lowercase column %s: the column reads as NULL", fl.name, low)
+					"key %q has upper-case letters and the SerDe matches keys case-sensitively (%s) against the lowercase column %s: the column reads as NULL", fl.name, how, low)
 			}
 		}
 	}
@@ -99,9 +109,7 @@ func (f *file) checkJSONValue(path string, want *htype, raw []byte, line int, ji
 		switch k {
 		case "bigint":
 			bits, _ := want.integer()
-			v, ok := new(big.Int).SetString(string(raw), 10)
-			lim := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
-			if ok && (v.Cmp(lim) >= 0 || v.Cmp(new(big.Int).Neg(lim)) < 0) {
+			if !intFits(raw, bits) {
 				ji.add("L20", path, line, fmt.Sprintf("declare %s bigint (or a wider type), or keep the values in range", path),
 					"%s = %s does not fit %s (%d bits): HIVE_BAD_DATA: Error parsing field value … Numeric value out of range", path, clip(raw), want, bits)
 			}
@@ -143,27 +151,26 @@ func (f *file) checkJSONValue(path string, want *htype, raw []byte, line int, ji
 			bad("HIVE_BAD_DATA")
 		}
 	case "date":
-		var s string
-		if k != "string" || json.Unmarshal(raw, &s) != nil || !isoDate.MatchString(s) {
+		if str, ok := jsonText(raw); !ok || !isoDate.Match(str) {
 			ji.add("L22", path, line, "write dates as \"YYYY-MM-DD\"", "%s = %s is not a \"YYYY-MM-DD\" string: the SerDe cannot read it as a date (HIVE_BAD_DATA or NULL)", path, clip(raw))
 		}
 	case "timestamp":
-		var s string
-		if k != "string" || json.Unmarshal(raw, &s) != nil {
+		str, ok := jsonText(raw)
+		if !ok {
 			if k == "bigint" && f.def.SerDe == SerDeOpenXJSON {
 				return // OpenX reads epoch milliseconds
 			}
 			ji.add("L22", path, line, timestampFix, "%s = %s is not a timestamp string: HIVE_BAD_DATA or NULL", path, clip(raw))
 			return
 		}
-		if hiveTimestamp.MatchString(s) || f.def.SerDeParameters["timestamp.formats"] != "" {
+		if hiveTimestampText(str) || f.def.SerDeParameters["timestamp.formats"] != "" {
 			return
 		}
 		what := "not in the form yyyy-MM-dd HH:mm:ss[.fff]"
-		if isoTimestamp.MatchString(s) {
+		if isoTimestamp.Match(str) {
 			what = "ISO 8601 with T/Z, which the JSON SerDe does not parse by default"
 		}
-		ji.add("L22", path, line, timestampFix, "%s = %q is %s: Athena returns NULL for it (no error), so the row silently loses its time", path, s, what)
+		ji.add("L22", path, line, timestampFix, "%s = %q is %s: Athena returns NULL for it (no error), so the row silently loses its time", path, str, what)
 	case "string", "char", "varchar":
 		if k == "struct" || k == "array" {
 			bad("the SerDe returns the JSON text or fails; declare the nested type")
@@ -199,6 +206,74 @@ func (f *file) checkJSONValue(path string, want *htype, raw []byte, line int, ji
 			}
 		}
 	}
+}
+
+// hiveTimestampText reports whether s is what the JSON SerDes parse as a
+// timestamp by default: yyyy-MM-dd HH:mm:ss with up to 9 fraction digits
+// (A hive-json-serde, A openx-json-serde). Hand-written: it runs per value.
+func hiveTimestampText(s []byte) bool {
+	const layout = "dddd-dd-dd dd:dd:dd"
+	if len(s) < len(layout) {
+		return false
+	}
+	for i := 0; i < len(layout); i++ {
+		if layout[i] == 'd' {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		} else if s[i] != layout[i] {
+			return false
+		}
+	}
+	frac := s[len(layout):]
+	if len(frac) == 0 {
+		return true
+	}
+	if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+		return false
+	}
+	for _, c := range frac[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonText returns a JSON string literal's text (without copying when it
+// has no escapes); ok is false for anything but a string.
+func jsonText(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+// intFits reports whether the integer literal raw fits a signed integer of
+// bits bits.
+func intFits(raw []byte, bits int) bool {
+	digits := bytes.TrimPrefix(raw, []byte("-"))
+	if len(digits) <= 18 {
+		var v int64
+		for _, c := range digits {
+			v = v*10 + int64(c-'0')
+		}
+		if raw[0] == '-' {
+			v = -v
+		}
+		return bits >= 64 || (v >= -(1<<(bits-1)) && v < 1<<(bits-1))
+	}
+	v, ok := new(big.Int).SetString(string(raw), 10)
+	lim := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+	return !ok || (v.Cmp(lim) < 0 && v.Cmp(new(big.Int).Neg(lim)) >= 0)
 }
 
 const timestampFix = "write timestamps as \"yyyy-MM-dd HH:mm:ss.SSS\" in UTC, or declare the format with the SerDe property timestamp.formats"

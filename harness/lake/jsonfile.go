@@ -214,7 +214,7 @@ func (f *file) checkJSONLines(body []byte) {
 	}
 	var badUTF8, blank, notObject lineIssue
 	var ji jsonIssues
-	f.jsonNumbers = map[string]string{}
+	f.jsonKinds = map[string]map[string]int{}
 	for i, line := range lines {
 		n := i + 1
 		if !utf8.Valid(line) {
@@ -243,11 +243,15 @@ func (f *file) checkJSONLines(body []byte) {
 		f.checkJSONKeys(fields, n, &ji)
 		for _, fl := range fields {
 			k := jsonKind(fl.raw)
-			if k == "bigint" || k == "double" {
-				f.jsonNumbers[fl.name] = mergeKind(f.jsonNumbers[fl.name], k)
-			}
 			if col, ok := f.def.column(fl.name); ok {
 				f.checkJSONValue(col.Name, col.htype(), fl.raw, n, &ji, 0)
+			} else if k != "" {
+				m := f.jsonKinds[fl.name]
+				if m == nil {
+					m = map[string]int{}
+					f.jsonKinds[fl.name] = m
+				}
+				m[k]++
 			}
 			switch fl.name {
 			case "kafka_partition":
@@ -277,15 +281,15 @@ func (f *file) checkJSONLines(body []byte) {
 		}
 	}
 	if badUTF8.count > 0 {
-		f.problem(violation("L06", f.key, "", "%d line(s) are not valid UTF-8, first at line %d", badUTF8.count, badUTF8.first))
+		f.problem(violation("L06", f.key, "", "%s not valid UTF-8, first at line %d", plural(badUTF8.count, "line", ""), badUTF8.first))
 	}
 	if blank.count > 0 {
-		f.problem(violation("L06", f.key, "", "%d blank line(s), first at line %d", blank.count, blank.first))
+		f.problem(violation("L06", f.key, "", "%s, first at line %d", plural(blank.count, "blank line", ""), blank.first))
 	}
 	if notObject.count > 0 {
 		f.problem(violation("L06", f.key, "",
-			"%d line(s) are not one complete JSON object (pretty-printed or multi-line JSON?), first at line %d: %s; Athena fails with HIVE_CURSOR_ERROR",
-			notObject.count, notObject.first, notObject.what))
+			"%s not one complete JSON object (pretty-printed or multi-line JSON?), first at line %d: %s; Athena fails with HIVE_CURSOR_ERROR",
+			plural(notObject.count, "line", ""), notObject.first, notObject.what))
 	}
 	if f.rows == 0 && badUTF8.count+blank.count+notObject.count == 0 {
 		f.problem(violation("L06", f.key, "", "the file holds no JSON rows"))

@@ -89,10 +89,10 @@ func (f *file) analyseParquet(body []byte) {
 		return
 	}
 	if nullKey > 0 {
-		f.problem(violation("L12", f.key, "", "%d row(s) have a null kafka_partition or kafka_offset, so they cannot be reconciled", nullKey))
+		f.problem(violation("L12", f.key, "", "%s with a null kafka_partition or kafka_offset cannot be reconciled", plural(nullKey, "row", "")))
 	}
 	if nullEvent > 0 {
-		f.problem(violation("L10", f.key, "", "%d row(s) have a null or unreadable event_time, so their partition cannot be checked", nullEvent))
+		f.problem(violation("L10", f.key, "", "%s with a null or unreadable event_time: their partition cannot be checked", plural(nullEvent, "row", "")))
 	}
 }
 

@@ -204,7 +204,7 @@ func TestCheckNullOffsetsNoFalseDuplicate(t *testing.T) {
 	for _, v := range rep.Errors() {
 		msgs = append(msgs, v.Message)
 	}
-	assert.Contains(t, strings.Join(msgs, "\n"), "1 row(s) have a null kafka_partition or kafka_offset")
+	assert.Contains(t, strings.Join(msgs, "\n"), "1 row with a null kafka_partition or kafka_offset")
 }
 
 // TestCheckUnreadableObjects: objects the store lists but cannot read are an

@@ -84,13 +84,16 @@ func folderKey(root string, folders []string) string {
 func checkRules(rep *Report, files []*file, cfg *config, proj *projection) {
 	root := rep.Location
 	def := cfg.def
-	tiling := def.kafkaColumns() || sinkMetadata(files)
+	// Object names are checked where tickflow's sink names them: the
+	// built-in table, or objects with the sink's metadata. Other tables
+	// with Kafka columns get the offset coverage alone.
+	sinkNamed := def.sinkNames || sinkMetadata(files)
 	seenFolder := map[string]bool{}
 	for _, f := range files {
 		if f.marker != "" {
 			msg := fmt.Sprintf("%s is %s", f.rel, f.marker)
 			if f.hidden {
-				msg += fmt.Sprintf(": its %d row(s) are invisible to every query", f.rows)
+				msg += fmt.Sprintf(": its %s invisible to every query", plural(f.rows, "row is", "rows are"))
 			} else {
 				msg += "; Athena reads every object under the location"
 			}
@@ -108,7 +111,7 @@ func checkRules(rep *Report, files []*file, cfg *config, proj *projection) {
 		} else if def.Format != "" && f.format != "" && f.format != def.Format {
 			rep.add(violation("L04", f.key, "", "%s is %s but the table declares %s (SerDe %s): Athena cannot read it (HIVE_CURSOR_ERROR or HIVE_BAD_DATA)", f.rel, formatOf(f), def.Format, def.SerDe))
 		}
-		if tiling && !objectName.MatchString(f.name) {
+		if sinkNamed && !objectName.MatchString(f.name) {
 			rep.add(violation("L12", f.key, "", "object name %q is not <topic>+<kafkaPartition>+<startOffset, 20 digits>.<parquet|json|json.gz>", f.name))
 		}
 		for _, v := range f.problems {
@@ -183,7 +186,7 @@ func checkFolders(rep *Report, key string, folders []string, def *TableDef, proj
 	if proj != nil && proj.template != nil {
 		vals, ok := proj.values(folders)
 		if !ok {
-			rep.add(violation("L01", key, "", "folders %s do not have the shape of storage.location.template (%d level(s) below the location)", strings.Join(folders, "/"), len(proj.template)))
+			rep.add(violation("L01", key, "", "folders %s do not have the shape of storage.location.template (%s below the location)", strings.Join(folders, "/"), plural(len(proj.template), "level", "")))
 			return
 		}
 		for _, k := range def.PartitionKeys {
@@ -207,7 +210,7 @@ func checkFolders(rep *Report, key string, folders []string, def *TableDef, proj
 		for i, k := range keys {
 			names[i] = strings.ToLower(k.Name) + "=…"
 		}
-		l01 = append(l01, fmt.Sprintf("objects are %d folder level(s) below the table root, the table has %d (%s)", len(folders), len(keys), strings.Join(names, "/")))
+		l01 = append(l01, fmt.Sprintf("objects are %s below the table root, the table has %d (%s)", plural(len(folders), "folder level", ""), len(keys), strings.Join(names, "/")))
 	}
 	for i, seg := range folders {
 		k, v, ok := parsePartition(seg)
@@ -308,12 +311,12 @@ func checkPartitionMatch(rep *Report, f *file) {
 		}
 	}
 	if outside > 0 {
-		rep.add(violation("L10", f.key, "", "%d row(s) have event_time outside %s, e.g. %s (offset order)",
-			outside, strings.Join(f.folders, "/"), time.UnixMilli(firstOut).UTC().Format(EventTimeLayout)))
+		rep.add(violation("L10", f.key, "", "%s with event_time outside %s, e.g. %s (offset order)",
+			plural(outside, "row", ""), strings.Join(f.folders, "/"), time.UnixMilli(firstOut).UTC().Format(EventTimeLayout)))
 	}
 	if unparsable > 0 {
-		rep.add(violation("L10", f.key, "", "%d row(s) have an event_time that is not %q, e.g. %s, so their partition cannot be checked",
-			unparsable, "YYYY-MM-DD HH:MM:SS.mmm", firstRaw))
+		rep.add(violation("L10", f.key, "", "%s with an event_time that is not %q, e.g. %s: their partition cannot be checked",
+			plural(unparsable, "row", ""), "YYYY-MM-DD HH:MM:SS.mmm", firstRaw))
 	}
 }
 
@@ -461,6 +464,15 @@ func checkDrift(rep *Report, files []*file, def *TableDef) {
 			}
 		}
 	}
+	// A declared column no file carries is NULL in every row.
+	if len(readable) > 0 {
+		for _, col := range def.Columns {
+			if has[strings.ToLower(col.Name)] == 0 {
+				rep.add(violation("L19", rep.Location, fmt.Sprintf("write %s, or drop it from the table definition", col.Name),
+					"declared column %s is in none of the %s: Athena returns NULL for it in every row, with no error", col.Name, plural(len(readable), "data file", "")))
+			}
+		}
+	}
 	for _, f := range readable {
 		present := map[string]bool{}
 		var extra []tick.Column
@@ -482,8 +494,8 @@ func checkDrift(rep *Report, files []*file, def *TableDef) {
 			for _, e := range extra {
 				if f.format == "json" || expectedKind(col, f.format) == e.Type {
 					rep.add(violation("L19", f.key, fmt.Sprintf("write the column as %s (or rewrite these files); renaming a column is not a compatible change for Parquet or JSON", col.Name),
-						"declared column %s is missing here but the file has the undeclared column %s (%s) and %d other file(s) have %s: a rename; Athena matches columns by name and returns NULL for %s in these %d row(s), with no error",
-						col.Name, e.Name, e.Type, has[name], col.Name, col.Name, f.rows))
+						"declared column %s is missing here but the file has the undeclared column %s (%s) and %s %s: a rename; Athena matches columns by name and returns NULL for %s in this file's %s, with no error",
+						col.Name, e.Name, e.Type, plural(has[name], "other file has", "other files have"), col.Name, col.Name, plural(f.rows, "row", "")))
 					break
 				}
 			}
@@ -569,32 +581,64 @@ func badName(name string) string {
 	return ""
 }
 
-// checkJSONFlips applies L07 across files for columns the table does not
-// declare (declared columns are checked value by value while reading).
+// checkJSONFlips applies L07 to keys the table does not declare, in a
+// crawled table: one JSON kind per key across all lines and files (int vs
+// double vs string vs object), since the crawler infers the column's type
+// from what it samples. (Declared columns are checked value by value while
+// reading; Athena ignores undeclared keys in a table nobody crawls.)
 func checkJSONFlips(rep *Report, files []*file, def *TableDef) {
+	if !def.Crawled {
+		return
+	}
 	kinds := map[string]map[string]int{}
 	for _, f := range files {
-		for col, k := range f.jsonNumbers {
-			if _, ok := def.column(col); ok {
-				continue
-			}
+		for col, ks := range f.jsonKinds {
 			if kinds[col] == nil {
 				kinds[col] = map[string]int{}
 			}
-			kinds[col][k]++
+			for k, n := range ks {
+				kinds[col][k] += n
+			}
 		}
 	}
-	for col, ks := range kinds {
+	cols := make([]string, 0, len(kinds))
+	for col := range kinds {
+		cols = append(cols, col)
+	}
+	sort.Strings(cols)
+	for _, col := range cols {
+		ks := kinds[col]
 		if len(ks) < 2 {
 			continue
 		}
 		main := majority(ks)
 		for _, f := range files {
-			if k, ok := f.jsonNumbers[col]; ok && k != main {
-				rep.add(violation("L07", f.key, "", "column %s is written as %s here but as %s in most files; the crawler's inferred type flips", col, k, main))
+			var other []string
+			for k, n := range f.jsonKinds[col] {
+				if k != main {
+					other = append(other, fmt.Sprintf("%s in %s", k, plural(n, "line", "")))
+				}
+			}
+			if len(other) > 0 {
+				sort.Strings(other)
+				rep.add(violation("L07", f.key, "", "key %s is written as %s here but as %s in most lines; the crawler's inferred type flips (to %s)",
+					col, strings.Join(other, ", "), main, mergeKindsOf(ks)))
 			}
 		}
 	}
+}
+
+func mergeKindsOf(ks map[string]int) string {
+	names := make([]string, 0, len(ks))
+	for k := range ks {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	t := ""
+	for _, k := range names {
+		t = mergeKind(t, k)
+	}
+	return t
 }
 
 // checkProjection applies L25 (folders partition projection never
@@ -671,8 +715,8 @@ func checkProjection(rep *Report, files []*file, def *TableDef, proj *projection
 			}
 		}
 		if len(why) > 0 {
-			rep.add(violation("L25", fk, "", "partition projection never generates this folder (%s): Athena never reads its %d row(s) in %d file(s), with no error",
-				strings.Join(why, "; "), fo.rows, fo.files))
+			rep.add(violation("L25", fk, "", "partition projection never generates this folder (%s): Athena never reads its %s in %s, with no error",
+				strings.Join(why, "; "), plural(fo.rows, "row", ""), plural(fo.files, "file", "")))
 		}
 	}
 	if !production {
@@ -700,8 +744,8 @@ func checkProjection(rep *Report, files []*file, def *TableDef, proj *projection
 			// A relative start (NOW-3YEARS) is a rolling window: empty days
 			// before the first folder are expected there.
 			if !first.IsZero() && !pk.relStart && first.Sub(pk.start) > 24*time.Hour {
-				rep.add(violation("L26", rep.Location, "", "projection.%s.range starts %s but the first folder is %s: queries without a %s filter list %.0f empty day(s) first",
-					pk.name, pk.start.Format(pk.layout), first.Format(pk.layout), pk.name, first.Sub(pk.start).Hours()/24))
+				rep.add(violation("L26", rep.Location, "", "projection.%s.range starts %s but the first folder is %s: queries without a %s filter list %s first",
+					pk.name, pk.start.Format(pk.layout), first.Format(pk.layout), pk.name, plural(int64(first.Sub(pk.start).Hours()/24), "empty day", "")))
 			}
 		}
 	}
@@ -723,7 +767,7 @@ func checkFileSizes(rep *Report, root string, files []*file) {
 			med = (sizes[len(sizes)/2-1] + sizes[len(sizes)/2]) / 2
 		}
 		if med < MinProductionObjectSize {
-			rep.add(violation("L15", k, "", "median object size is %d bytes over %d object(s), below 64 MiB; many small files slow Athena down", med, len(sizes)))
+			rep.add(violation("L15", k, "", "median object size is %d bytes over %s, below 64 MiB; many small files slow Athena down", med, plural(len(sizes), "object", "")))
 		}
 	}
 }

@@ -68,6 +68,11 @@ type TableDef struct {
 	// how Athena reads each file (rule L19).
 	Crawled bool   `json:"crawled"`
 	Source  string `json:"source,omitempty"` // the file it was parsed from
+
+	byName map[string]int // lowercase column name → index (prepared definitions)
+	// sinkNames: objects are named like tickflow's sink names them
+	// (<topic>+<partition>+<startOffset>), part of L12.
+	sinkNames bool
 }
 
 // StockTicks returns the built-in definition of the table tickflow's sink
@@ -88,7 +93,8 @@ func StockTicks() *TableDef {
 			"projection.dt.interval": "1", "projection.dt.interval.unit": "DAYS",
 			"projection.hour.type": "integer", "projection.hour.range": "0,23", "projection.hour.digits": "2",
 		},
-		Crawled: true,
+		Crawled:   true,
+		sinkNames: true,
 	}
 }
 
@@ -98,8 +104,10 @@ func (d *TableDef) prepared() *TableDef {
 	c := *d
 	c.Columns = append([]Column(nil), d.Columns...)
 	c.PartitionKeys = append([]Column(nil), d.PartitionKeys...)
+	c.byName = make(map[string]int, len(c.Columns))
 	for i := range c.Columns {
 		c.Columns[i].htype()
+		c.byName[strings.ToLower(c.Columns[i].Name)] = i
 	}
 	for i := range c.PartitionKeys {
 		c.PartitionKeys[i].htype()
@@ -112,6 +120,15 @@ var builtin = StockTicks().prepared()
 
 // column returns the data column called name (case-insensitive).
 func (d *TableDef) column(name string) (*Column, bool) {
+	if d.byName != nil {
+		if i, ok := d.byName[name]; ok {
+			return &d.Columns[i], true
+		}
+		if i, ok := d.byName[strings.ToLower(name)]; ok {
+			return &d.Columns[i], true
+		}
+		return nil, false
+	}
 	for i := range d.Columns {
 		if strings.EqualFold(d.Columns[i].Name, name) {
 			return &d.Columns[i], true
@@ -183,7 +200,7 @@ type DefinitionError struct {
 func (e *DefinitionError) Error() string {
 	s := fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
 	if e.Fix != "" {
-		s += " (fix: " + e.Fix + ")"
+		s += "; fix: " + e.Fix
 	}
 	return s
 }
@@ -239,6 +256,8 @@ func resolveFormat(serde, input, stored, classification string) (format, lib str
 	}
 	return "", "", false
 }
+
+const definitionFix = "give the JSON of aws glue get-table, a Glue TableInput (tickflow ddl --glue-json), or one Athena CREATE EXTERNAL TABLE statement"
 
 const formatFix = "declare STORED AS PARQUET, or ROW FORMAT SERDE '" + SerDeOpenXJSON + "' (or '" + SerDeHiveJSON + "') for JSON Lines"
 

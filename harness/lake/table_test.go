@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -95,7 +96,7 @@ func TestParseTableErrors(t *testing.T) {
 		msg       string
 	}{
 		{"empty", "", 1, 1, "the file is empty"},
-		{"not DDL", "SELECT 1", 1, 1, "expected CREATE"},
+		{"not DDL", "SELECT 1", 1, 1, "not a table definition: expected CREATE"},
 		{"unterminated string", "CREATE EXTERNAL TABLE t (a int) LOCATION 's3://b/t/", 1, 42, "unterminated ' quote"},
 		{"unknown type", "CREATE TABLE t (\n  a integer,\n  b text\n) STORED AS PARQUET LOCATION 's3://b/t/'", 3, 5, `unknown type "text"`},
 		{"decimal too wide", "CREATE TABLE t (a decimal(39,2)) STORED AS PARQUET LOCATION 's3://b/t/'", 1, 19, "precision must be 1–38"},
@@ -192,5 +193,185 @@ func ExampleParseTable() {
 	fmt.Println(err)
 	// Output:
 	// clicks parquet s3://web-lake/events/clicks/ 2 columns
-	// bad.sql:3:9: unknown type "money" (fix: use a Glue/Hive type: string, tinyint, smallint, int, bigint, float, double, boolean, date, timestamp, binary, decimal(p,s), char(n), varchar(n), array<T>, map<K,V>, struct<name:T,...>)
+	// bad.sql:3:9: unknown type "money"; fix: use a Glue/Hive type: string, tinyint, smallint, int, bigint, float, double, boolean, date, timestamp, binary, decimal(p,s), char(n), varchar(n), array<T>, map<K,V>, struct<name:T,...>
+}
+
+// TestTimestampEncodingsReported: the report states every Parquet timestamp
+// column's unit and isAdjustedToUTC.
+func TestTimestampEncodingsReported(t *testing.T) {
+	for name, want := range map[string][]lake.TimestampColumn{
+		"good-clicks": {{Column: "clicked_at", Encoding: "INT64 TIMESTAMP(MILLIS), isAdjustedToUTC=true", Files: 3}},
+		"bad-clicks-micros": {
+			{Column: "clicked_at", Encoding: "INT64 TIMESTAMP(MICROS), isAdjustedToUTC=true", Files: 1},
+			{Column: "clicked_at", Encoding: "INT64 TIMESTAMP(MILLIS), isAdjustedToUTC=true", Files: 2},
+		},
+		"bad-int96": {{Column: "event_time", Encoding: "INT96 (legacy, no time zone semantics)", Files: 5}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fx := fixture(t, name)
+			opts := []lake.Option{}
+			if fx.Table != "" {
+				b, err := os.ReadFile(filepath.Join(lakesDir, name, fx.Table))
+				require.NoError(t, err)
+				def, err := lake.ParseTable(fx.Table, b)
+				require.NoError(t, err)
+				opts = append(opts, lake.WithTable(def))
+			}
+			rep, err := lake.Check(context.Background(), fixtureStore(t, name), "", opts...)
+			require.NoError(t, err)
+			assert.Equal(t, want, rep.Timestamps)
+			var b strings.Builder
+			require.NoError(t, rep.WriteText(&b))
+			assert.Contains(t, b.String(), want[0].Encoding)
+		})
+	}
+}
+
+// TestDottedTopicNames: topic names may contain dots (and end in .json);
+// the object name is still read from its known extension.
+func TestDottedTopicNames(t *testing.T) {
+	good := fixture(t, "good-json").Objects
+	st, err := objstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	for _, o := range good {
+		if o.Path == "README.md" {
+			continue
+		}
+		require.NoError(t, st.Put(context.Background(), strings.Replace(o.Path, "stock-ticks+", "prod.ticks.v2.json+", 1), o.Body, nil))
+	}
+	rep, err := lake.Check(context.Background(), st, "", lake.ExpectRecords(25))
+	require.NoError(t, err)
+	assert.Empty(t, rep.Violations)
+	assert.Len(t, rep.Partitions, 2)
+}
+
+func TestProjectionRelativeDates(t *testing.T) {
+	ddl := "CREATE EXTERNAL TABLE recent (a int) PARTITIONED BY (dt string) STORED AS PARQUET LOCATION 's3://b-lake/recent/'\n" +
+		"TBLPROPERTIES ('projection.enabled'='true','projection.dt.type'='date','projection.dt.format'='yyyyMMdd','projection.dt.range'='NOW-7DAYS,NOW')"
+	def, err := lake.ParseTable("recent.sql", []byte(ddl))
+	require.NoError(t, err)
+	type row struct {
+		A int32 `parquet:"a"`
+	}
+	body := parquetBytes(t, []row{{1}, {2}})
+	st, err := objstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	// Yesterday is projected; a folder from two years ago and one in another
+	// format (2024-01-05 instead of 20240105) are not.
+	now := time.Now().UTC()
+	for _, d := range []string{now.AddDate(0, 0, -1).Format("20060102"), now.AddDate(-2, 0, 0).Format("20060102"), "2024-01-05"} {
+		require.NoError(t, st.Put(context.Background(), "recent/dt="+d+"/part-0.parquet", body, nil))
+	}
+	rep, err := lake.Check(context.Background(), st, "", lake.WithTable(def))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"L01", "L25"}, rep.Rules(), "%v", rep.Violations)
+	for _, v := range rep.Violations {
+		switch v.Rule {
+		case "L25":
+			assert.Equal(t, "recent/dt="+now.AddDate(-2, 0, 0).Format("20060102")+"/", v.Key)
+			assert.Contains(t, v.Message, "2 rows")
+		case "L01":
+			assert.Equal(t, "recent/dt=2024-01-05/", v.Key)
+			assert.Contains(t, v.Message, "yyyyMMdd")
+		}
+	}
+}
+
+// TestCrawledTable: a Glue table a crawler maintains is judged by the
+// crawler's view (L05, C01); the same table without a crawler by how Athena
+// reads each file (L19).
+func TestCrawledTable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(lakesDir, "good-clicks", "clicks.glue.json"))
+	require.NoError(t, err)
+	crawled := strings.Replace(string(b), `"EXTERNAL": "TRUE",`, `"EXTERNAL": "TRUE", "UPDATED_BY_CRAWLER": "clicks-crawler",`, 1)
+	require.NotEqual(t, string(b), crawled)
+	def, err := lake.ParseTable("clicks.glue.json", []byte(crawled))
+	require.NoError(t, err)
+	require.True(t, def.Crawled)
+	for lakeName, want := range map[string][]string{
+		"good-clicks":        nil,
+		"bad-clicks-renamed": {"C01", "L05"},
+	} {
+		rep, err := lake.Check(context.Background(), fixtureStore(t, lakeName), "", lake.WithTable(def))
+		require.NoError(t, err)
+		if want == nil {
+			assert.Empty(t, rep.Violations, lakeName)
+			require.Len(t, rep.Tables, 1)
+			assert.Equal(t, "clicks", rep.Tables[0].Name)
+			continue
+		}
+		assert.Equal(t, want, rep.Rules(), "%s: %v", lakeName, rep.Violations)
+	}
+}
+
+// TestJSONKindFlipsUndeclared: in a crawled table a key the table does not
+// declare must keep one JSON kind, or the crawler's type flips (L07).
+func TestJSONKindFlipsUndeclared(t *testing.T) {
+	good := fixture(t, "good-json").Objects
+	st, err := objstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	n := 0
+	for _, o := range good {
+		if !strings.HasSuffix(o.Path, ".json") {
+			continue
+		}
+		venue := `"venue":"HKEX",`
+		if n == 0 {
+			venue = `"venue":{"code":"HKEX"},`
+		}
+		n++
+		require.NoError(t, st.Put(context.Background(), o.Path, []byte(strings.ReplaceAll(string(o.Body), `{"symbol"`, `{`+venue+`"symbol"`)), nil))
+	}
+	rep, err := lake.Check(context.Background(), st, "")
+	require.NoError(t, err)
+	var l07 []lake.Violation
+	for _, v := range rep.Violations {
+		if v.Rule == "L07" {
+			l07 = append(l07, v)
+		}
+	}
+	require.Len(t, l07, 1, "%v", rep.Violations)
+	assert.Contains(t, l07[0].Message, "key venue is written as struct in 5 lines here but as string in most lines")
+}
+
+// TestDeclaredColumnNeverWritten: a declared column that no file carries
+// is NULL in every row (L19), named once for the table.
+func TestDeclaredColumnNeverWritten(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(lakesDir, "good-clicks", "clicks.glue.json"))
+	require.NoError(t, err)
+	src := strings.Replace(string(b), `{"Name": "url", "Type": "string"},`, `{"Name": "url", "Type": "string"}, {"Name": "campaign", "Type": "string"},`, 1)
+	def, err := lake.ParseTable("clicks.glue.json", []byte(src))
+	require.NoError(t, err)
+	rep, err := lake.Check(context.Background(), fixtureStore(t, "good-clicks"), "", lake.WithTable(def))
+	require.NoError(t, err)
+	require.Len(t, rep.Violations, 1, "%v", rep.Violations)
+	v := rep.Violations[0]
+	assert.Equal(t, "L19", v.Rule)
+	assert.Equal(t, "events/clicks/", v.Key)
+	assert.Contains(t, v.Message, "declared column campaign is in none of the 3 data files")
+}
+
+// TestKafkaColumnsWithoutSinkNames: a table of another sink with Kafka
+// coordinate columns gets the offset coverage, not tickflow's naming rule.
+func TestKafkaColumnsWithoutSinkNames(t *testing.T) {
+	ddl := "CREATE EXTERNAL TABLE events (id string, kafka_partition int, kafka_offset bigint) STORED AS PARQUET LOCATION 's3://ev-lake/events/'"
+	def, err := lake.ParseTable("events.sql", []byte(ddl))
+	require.NoError(t, err)
+	type ev struct {
+		ID        string `parquet:"id"`
+		Partition int32  `parquet:"kafka_partition"`
+		Offset    int64  `parquet:"kafka_offset"`
+	}
+	st, err := objstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, st.Put(ctx, "events/part-0000.parquet", parquetBytes(t, []ev{{"a", 0, 0}, {"b", 0, 1}}), nil))
+	require.NoError(t, st.Put(ctx, "events/part-0001.parquet", parquetBytes(t, []ev{{"c", 0, 3}}), nil))
+	rep, err := lake.Check(ctx, st, "", lake.WithTable(def))
+	require.NoError(t, err)
+	require.Len(t, rep.Violations, 1, "%v", rep.Violations)
+	assert.Equal(t, "L12", rep.Violations[0].Rule)
+	assert.Contains(t, rep.Violations[0].Message, "offsets 2 are missing")
+	require.Len(t, rep.Partitions, 1)
+	assert.Equal(t, int64(3), rep.Partitions[0].Distinct)
 }

@@ -164,6 +164,18 @@ var rulesByID = func() map[string]Rule {
 	return m
 }()
 
+// plural writes n with its noun, singular or plural ("1 row", "3 rows");
+// many is the plural when it is not noun+"s".
+func plural[N int | int64](n N, noun, many string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if many == "" {
+		many = noun + "s"
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 // violation builds a Violation of rule id; fix overrides the rule's generic
 // fix when not empty. Observed rules say so in the message.
 func violation(id, key, fix, format string, args ...any) Violation {

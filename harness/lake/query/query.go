@@ -1,7 +1,9 @@
 // Package query runs SQL over a stock_ticks lake offline through DuckDB, with
 // a view stock_ticks that has exactly the schema Athena sees: the contract's
 // columns and types in order, then the partition keys dt and hour as strings.
-// It links DuckDB (cgo), so it lives apart from harness/lake.
+// It links DuckDB (cgo), so it lives apart from harness/lake. Built without
+// cgo (CGO_ENABLED=0, the static release binary) Run and RunStore return
+// ErrNeedsCgo; everything else here works.
 //
 //	res, err := query.Run(ctx, "/tmp/lake", "SELECT count(*) FROM stock_ticks")
 //	res.Write(os.Stdout, query.Table)
@@ -13,7 +15,6 @@ package query
 import (
 	"compress/gzip"
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -26,11 +27,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
 	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/tick"
 )
+
+// ErrNeedsCgo is returned by Run and RunStore in a build without cgo: DuckDB
+// is C++ and links only with cgo.
+var ErrNeedsCgo = errors.New("query: this tickflow was built without cgo (CGO_ENABLED=0) and has no DuckDB; use the cgo build (make release builds both: bin/tickflow next to bin/tickflow-static)")
 
 // Result is a query's columns and rows (values as database/sql returns them).
 type Result struct {
@@ -177,6 +181,9 @@ func ViewSQL(dir, format string) string {
 // that holds stock_ticks/). Errors name what went wrong: no lake, an unknown
 // column (with the view's columns listed), a syntax error.
 func Run(ctx context.Context, dir, query string) (*Result, error) {
+	if !HaveDuckDB {
+		return nil, ErrNeedsCgo
+	}
 	if strings.TrimSpace(query) == "" {
 		return nil, errors.New("query: empty SQL")
 	}
@@ -188,50 +195,7 @@ func Run(ctx context.Context, dir, query string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		return nil, fmt.Errorf("query: open duckdb: %w", err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("query: duckdb: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, ViewSQL(dir, format)); err != nil {
-		return nil, fmt.Errorf("query: define view %s over %s: %w", tick.Table, dir, err)
-	}
-	rows, err := conn.QueryContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("query: %w%s", err, hint(err))
-	}
-	defer rows.Close()
-	res := &Result{}
-	if res.Columns, err = rows.Columns(); err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	cts, err := rows.ColumnTypes()
-	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	for _, ct := range cts {
-		res.Types = append(res.Types, ct.DatabaseTypeName())
-	}
-	for rows.Next() {
-		vals := make([]any, len(res.Columns))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("query: %w", err)
-		}
-		res.Rows = append(res.Rows, vals)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	return res, nil
+	return runDuckDB(ctx, dir, format, query)
 }
 
 // hint lists the view's columns when DuckDB could not bind a name.
@@ -251,6 +215,9 @@ func hint(err error) string {
 // RunStore mirrors the lake under prefix of st into a temporary folder and
 // runs query there; the folder is removed afterwards.
 func RunStore(ctx context.Context, st objstore.Store, prefix, query string) (*Result, error) {
+	if !HaveDuckDB {
+		return nil, ErrNeedsCgo // before mirroring a whole lake for nothing
+	}
 	tmp, err := os.MkdirTemp("", "tickflow-query-")
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
