@@ -318,6 +318,10 @@ type putResult struct {
 // the same name (deleted and re-created): its offsets are not this topic's.
 var errOtherIncarnation = errors.New("object belongs to another incarnation of the topic")
 
+// errForeignObject marks a lake object the sink cannot account for (no or
+// bad offset metadata): only a person can decide what to do with it.
+var errForeignObject = errors.New("foreign object in the lake")
+
 func (s *Sink) upload(ctx context.Context, p int32, seg *segment) (putResult, error) {
 	if !s.owns(p, seg.gen) {
 		s.stats.refused.Add(1)
@@ -382,8 +386,8 @@ func (s *Sink) settle(ctx context.Context, key string, seg *segment) (putResult,
 	start, err1 := strconv.ParseInt(h.Metadata[MetaStartOffset], 10, 64)
 	end, err2 := strconv.ParseInt(h.Metadata[MetaEndOffset], 10, 64)
 	if err1 != nil || err2 != nil || start != seg.start || end <= start {
-		return putResult{}, fmt.Errorf("sink: %s already exists and was not written by a tickflow sink (metadata %s=%q %s=%q); move it away so the sink can write the range",
-			key, MetaStartOffset, h.Metadata[MetaStartOffset], MetaEndOffset, h.Metadata[MetaEndOffset])
+		return putResult{}, fmt.Errorf("sink: %w: %s already exists and was not written by a tickflow sink (metadata %s=%q %s=%q); move it away so the sink can write the range",
+			errForeignObject, key, MetaStartOffset, h.Metadata[MetaStartOffset], MetaEndOffset, h.Metadata[MetaEndOffset])
 	}
 	if end == seg.end {
 		s.cfg.log.Debug("sink: object already there with the same range", "key", key, "end", end)
