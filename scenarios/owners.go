@@ -32,8 +32,8 @@ func (e *env) track(p *sinkProc) *sinkProc {
 	return p
 }
 
-func (e *env) sinkProcVia(bin, endpoint string) (*sinkProc, error) {
-	p, err := e.startSinkProcVia(bin, endpoint, ownerFlags...)
+func (e *env) sinkProcVia(bin, endpoint string, extra ...string) (*sinkProc, error) {
+	p, err := e.startSinkProcVia(bin, endpoint, append(append([]string(nil), ownerFlags...), extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +227,14 @@ func rollingRestartSlowS3(ctx context.Context, e *env) error {
 // and releases the held PUT at a seeded moment: before or after the new
 // owner wrote the same key.
 func hungPut(ctx context.Context, e *env) error {
+	hold := time.Duration(e.intn(1500, 5000)) * time.Millisecond
+	return e.hungPutWith(ctx, hold, nil, nil, false)
+}
+
+// hungPutWith is hungPut with the hold, extra flags for the first (a) and
+// the second (b) sink, and whether the whole load is produced before the
+// first sink starts (so its cuts follow --flush-records exactly).
+func (e *env) hungPutWith(ctx context.Context, hold time.Duration, aFlags, bFlags []string, preload bool) error {
 	bin, err := e.tickflowBin()
 	if err != nil {
 		return err
@@ -236,25 +244,30 @@ func hungPut(ctx context.Context, e *env) error {
 		return err
 	}
 	n := scale(e, 3000, 5000)
-	load := e.produceAsync(ctx, n, loadOptions{rate: float64(n) / 4})
-	fail := func(err error) error { _ = load.wait(); return err }
-	a, err := e.sinkProcVia(bin, px.url())
-	if err != nil {
-		return fail(err)
+	var load *loadRun
+	if preload {
+		if err := e.produce(ctx, n, loadOptions{}); err != nil {
+			return err
+		}
+	} else {
+		load = e.produceAsync(ctx, n, loadOptions{rate: float64(n) / 4})
 	}
-	if err := e.awaitMembers(ctx, 1, a); err != nil {
-		return fail(err)
+	fail := func(err error) error {
+		if load != nil {
+			_ = load.wait()
+		}
+		return err
 	}
-	if err := sleep(ctx, time.Duration(e.intn(200, 800))*time.Millisecond); err != nil {
-		return fail(err)
-	}
-	hold := time.Duration(e.intn(1500, 5000)) * time.Millisecond
 	px.holdNextPUT(hold)
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = poll(wctx, func() bool { return px.held.Load() > 0 })
-	cancel()
+	a, err := e.sinkProcVia(bin, px.url(), aFlags...)
 	if err != nil {
-		return fail(precondition("no PUT reached the S3 proxy within 10s"))
+		return fail(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	err = poll(wctx, func() bool { return px.held.Load() > 0 || a.exited() })
+	cancel()
+	if err != nil || a.exited() {
+		return fail(precondition("no PUT of the first sink reached the S3 proxy (%v): %s", err, a.out.String()))
 	}
 	a.kill()
 	e.mu.Lock()
@@ -263,13 +276,15 @@ func hungPut(ctx context.Context, e *env) error {
 	if _, err := e.awaitEmptyGroup(ctx); err != nil {
 		return fail(err)
 	}
-	b, err := e.sinkProcVia(bin, e.w.S3Endpoint())
+	b, err := e.sinkProcVia(bin, e.w.S3Endpoint(), bFlags...)
 	if err != nil {
 		return fail(err)
 	}
 	e.notef("killed a sink with a PUT held %s at the proxy; the next sink took over", hold)
-	if err := load.wait(); err != nil {
-		return err
+	if load != nil {
+		if err := load.wait(); err != nil {
+			return err
+		}
 	}
 	return e.finish(ctx, px, b)
 }

@@ -24,7 +24,7 @@ func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
 		metricsAddr                                                                           string
-		gz, asJSON, verbose                                                                   bool
+		gz, asJSON, verbose, unsafePut                                                        bool
 		kafka                                                                                 kafkaSecurity
 		flushRecords, flushBytes                                                              int
 		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout, rebalance             time.Duration
@@ -113,6 +113,9 @@ endpoint that does not connect or answer within --s3-timeout.`,
 			if rebalance > 0 {
 				opts = append(opts, sink.RebalanceTimeout(rebalance))
 			}
+			if unsafePut {
+				opts = append(opts, sink.UnsafeUnconditionalPut())
+			}
 			s, err := sink.New(ctx, strings.Split(brokers, ","), lakeStore, opts...)
 			if err != nil {
 				return usageError("%s", cliText(err))
@@ -168,6 +171,9 @@ endpoint that does not connect or answer within --s3-timeout.`,
 	fl.BoolVar(&verbose, "verbose", false, "log assignments, adopted objects and retries (warnings are always logged)")
 	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics (records, objects, bytes, upload latency, retries, dead letters, fence refusals, lag per partition) on http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
 	kafka.flags(fl)
+	// For the scenario suite's proof that its two-owner invariants can fail.
+	fl.BoolVar(&unsafePut, "unsafe-unconditional-put", false, "TESTS ONLY: write objects without If-None-Match (breaks exactly-once)")
+	_ = fl.MarkHidden("unsafe-unconditional-put")
 	return cmd
 }
 

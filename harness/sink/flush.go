@@ -351,6 +351,9 @@ func (s *Sink) upload(ctx context.Context, p int32, seg *segment) (putResult, er
 		meta[MetaTopicID] = tid
 	}
 	err := s.retry(ctx, "upload "+key+" to "+s.store.String(), func(ctx context.Context) error {
+		if s.cfg.unsafePlainPut {
+			return s.store.Put(ctx, key, buf.Bytes(), meta)
+		}
 		return s.store.PutIfAbsent(ctx, key, buf.Bytes(), meta)
 	})
 	res := putResult{key: key, end: seg.end}

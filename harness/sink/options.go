@@ -39,6 +39,7 @@ type config struct {
 	log                  *slog.Logger
 	hook                 func(HookEvent) error
 	unsafeCommitFirst    bool
+	unsafePlainPut       bool
 	rebalance            time.Duration // 0: derived from the retry budget
 	pipeline             int           // batches of sealed segments queued for the flusher
 	decoders             int           // partitions decoded in parallel per poll
@@ -183,3 +184,9 @@ func Hook(fn func(HookEvent) error) Option { return func(c *config) { c.hook = f
 // objects are uploaded, which breaks exactly-once (a crash after the commit
 // loses records). Scenario suites use it to prove their invariants can fail.
 func UnsafeCommitBeforeUpload() Option { return func(c *config) { c.unsafeCommitFirst = true } }
+
+// UnsafeUnconditionalPut is for tests only: it writes objects with a plain
+// PUT instead of If-None-Match: *, so a late PUT of a member that lost its
+// partition overwrites the next owner's object. Scenario suites use it to
+// prove the two-owner invariants can fail.
+func UnsafeUnconditionalPut() Option { return func(c *config) { c.unsafePlainPut = true } }
