@@ -374,3 +374,12 @@ func TestVerifyReportsRuleIDs(t *testing.T) {
 	require.NotNil(t, s.Verify)
 	assert.Equal(t, v.Rules, s.Verify.Rules, "the page shows the latest result")
 }
+
+func TestEmptyHostMeansLoopback(t *testing.T) {
+	for _, addr := range []string{":0", "localhost:0"} {
+		d, err := dashboard.Start(context.Background(), dashboard.Addr(addr))
+		require.NoError(t, err, addr)
+		assert.True(t, strings.HasPrefix(d.URL(), "http://127.0.0.1:"), "%s → %s", addr, d.URL())
+		require.NoError(t, d.Close())
+	}
+}
