@@ -284,7 +284,7 @@ other missing offset still fails.`,
 	}
 	f.src.flags(cmd.Flags())
 	cmd.Flags().Int64Var(&f.expect, "expect-records", 0, "number of records produced: the lake must hold exactly this many distinct (partition, offset)")
-	cmd.Flags().BoolVar(&f.production, "production", false, "production checks too (L15 small files, warning only)")
+	cmd.Flags().BoolVar(&f.production, "production", false, "production checks too (L15 small files, L26 empty projected partitions; warnings only)")
 	cmd.Flags().BoolVar(&f.allowGaps, "allow-gaps", false, "do not fail on offset gaps (transactional or compacted topics); overlaps still fail")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as JSON")
 	cmd.Flags().BoolVar(&f.infer, "infer", false, "only print the tables a default Glue crawler would create under --dir/--prefix (every folder a candidate table), for a lake nobody has described")

@@ -12,10 +12,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/dashboard"
 	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/sink"
 	"github.com/tickflow/tickflow/harness/tick"
 )
 
@@ -300,4 +302,75 @@ func TestMessageBrowser(t *testing.T) {
 	}
 	code, _, body = get("topic=no-such-topic")
 	assert.Equal(t, http.StatusNotFound, code, body)
+}
+
+// Dead letters are browsable like any topic, with the sink's headers.
+func TestMessageBrowserShowsDeadLetters(t *testing.T) {
+	f := start(t)
+	produceTicks(t, f.w, 20)
+	cl, err := kgo.NewClient(kafkaOpts(f.w)...)
+	require.NoError(t, err)
+	defer cl.Close()
+	poison := &kgo.Record{Topic: tick.DefaultTopic, Key: []byte("bad"), Value: []byte("not a tick")}
+	require.NoError(t, cl.ProduceSync(context.Background(), poison).FirstErr())
+	runSink(t, f.w, "dlq-sink")
+
+	dlq := tick.DefaultTopic + ".dlq"
+	var page dashboard.MessagePage
+	eventually(t, 30*time.Second, "the dead letter in "+dlq, func() (bool, string) {
+		code, body := f.get(t, "api/messages?topic="+dlq)
+		if code != http.StatusOK {
+			return false, body
+		}
+		page = dashboard.MessagePage{}
+		require.NoError(t, json.Unmarshal([]byte(body), &page))
+		return len(page.Messages) == 1, body
+	})
+	m := page.Messages[0]
+	assert.Equal(t, "not a tick", m.Value)
+	headers := map[string]string{}
+	for _, h := range m.Headers {
+		headers[h.Key] = h.Value
+	}
+	assert.Equal(t, fmt.Sprint(poison.Partition), headers[sink.HeaderPartition])
+	assert.Equal(t, fmt.Sprint(poison.Offset), headers[sink.HeaderOffset])
+	assert.NotEmpty(t, headers[sink.HeaderError])
+}
+
+// The verify button reports the contract's rule IDs for a broken lake.
+func TestVerifyReportsRuleIDs(t *testing.T) {
+	f := start(t)
+	code, body := f.post(t, "api/verify", map[string]any{}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	var v dashboard.VerifyResult
+	require.NoError(t, json.Unmarshal([]byte(body), &v))
+	assert.Contains(t, v.Error, "no objects", "an empty lake is an error, not a pass")
+	assert.False(t, v.OK)
+
+	produceTicks(t, f.w, 50)
+	runSink(t, f.w, "verify-sink")
+	eventually(t, 30*time.Second, "rows in the lake", func() (bool, string) {
+		s := f.state(t)
+		return s.World != nil && s.World.Lake.Rows == 50, fmt.Sprint(s.World.Lake.Rows)
+	})
+	// A stray CSV file in a partition folder breaks the contract.
+	st, err := objstore.NewS3(context.Background(), objstore.S3Config{Endpoint: f.w.S3Endpoint(), Bucket: f.w.Bucket(), Region: f.w.Region(),
+		AccessKey: broker.AccessKey, SecretKey: broker.SecretKey})
+	require.NoError(t, err)
+	require.NoError(t, st.Put(context.Background(), "stock_ticks/dt=2024-03-04/hour=09/export.csv", []byte("a,b\n1,2\n"), nil))
+	code, body = f.post(t, "api/verify", map[string]any{}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	v = dashboard.VerifyResult{}
+	require.NoError(t, json.Unmarshal([]byte(body), &v))
+	assert.Empty(t, v.Error)
+	assert.False(t, v.OK, "%+v", v)
+	require.NotEmpty(t, v.Rules)
+	for _, r := range v.Rules {
+		assert.Regexp(t, `^[A-Z]\d\d$`, r)
+	}
+	require.NotEmpty(t, v.Violations)
+	assert.Equal(t, "stock_ticks/dt=2024-03-04/hour=09/export.csv", v.Violations[0].Key)
+	s := f.state(t)
+	require.NotNil(t, s.Verify)
+	assert.Equal(t, v.Rules, s.Verify.Rules, "the page shows the latest result")
 }

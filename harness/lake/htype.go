@@ -34,7 +34,11 @@ func (t *htype) String() string {
 	case "struct":
 		parts := make([]string, len(t.fields))
 		for i, f := range t.fields {
-			parts[i] = f.name + ":" + f.t.String()
+			name := f.name
+			if name == "" || strings.ContainsAny(name, "<>,:()` \t\r\n") {
+				name = "`" + name + "`"
+			}
+			parts[i] = name + ":" + f.t.String()
 		}
 		return "struct<" + strings.Join(parts, ",") + ">"
 	}
@@ -256,7 +260,7 @@ func (p *typeParser) parse(depth int) (*htype, error) {
 
 // parseTypeString parses a type written as text (a Glue column's Type).
 func parseTypeString(s string) (*htype, error) {
-	toks, err := tokenize(s)
+	toks, err := tokenizeType(s)
 	if err != nil {
 		return nil, err
 	}

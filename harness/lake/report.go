@@ -120,7 +120,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		ew.printf("expected records: %d\n", r.ExpectedRecords)
 	}
 	if !r.Production {
-		ew.printf("production checks (L15 file size) off; run tickflow verify --production for a real lake\n")
+		ew.printf("production checks (L15 file size, L26 empty projected partitions) off; run tickflow verify --production for a real lake\n")
 	}
 	if len(r.Violations) > 0 {
 		ew.printf("\nVIOLATIONS\n")

@@ -141,6 +141,48 @@ func tokenize(src string) ([]token, error) {
 	return toks, nil
 }
 
+// tokenizeType splits a Glue type string. Unlike DDL, struct field names
+// there are not quoted and may hold any character but the type syntax's
+// own (a crawler keeps JSON keys such as "user-agent" as they are).
+func tokenizeType(src string) ([]token, error) {
+	var toks []token
+	for i := 0; i < len(src); {
+		c := src[i]
+		start := token{line: 1, col: utf8.RuneCountInString(src[:i]) + 1, off: i}
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			i++
+		case strings.IndexByte("<>,:()", c) >= 0:
+			start.kind, start.text = tokPunct, string(c)
+			toks = append(toks, start)
+			i++
+		case c == '`':
+			j := strings.IndexByte(src[i+1:], '`')
+			if j < 0 {
+				return nil, &posError{tok: start, msg: "unterminated ` quote", fix: "close the quoted name with `"}
+			}
+			start.kind, start.text = tokQuotedIdent, src[i+1:i+1+j]
+			toks = append(toks, start)
+			i += j + 2
+		default:
+			j := i
+			for j < len(src) && strings.IndexByte("<>,:()` \t\r\n", src[j]) < 0 {
+				j++
+			}
+			start.kind, start.text = tokIdent, src[i:j]
+			if strings.Trim(start.text, "0123456789") == "" {
+				start.kind = tokNumber
+			}
+			if !utf8.ValidString(start.text) {
+				return nil, &posError{tok: start, msg: "invalid UTF-8", fix: "save the file as UTF-8"}
+			}
+			toks = append(toks, start)
+			i = j
+		}
+	}
+	return toks, nil
+}
+
 // lineCol turns a byte offset of src into a 1-based line and column.
 func lineCol(src []byte, off int) (int, int) {
 	if off > len(src) {

@@ -38,7 +38,9 @@ function render(s) {
   const errs = s.errors || [];
   $("#errors").hidden = errs.length === 0;
   setHTML($("#errors"), errs.map(esc).join("<br>"));
-  $("#worldinfo").textContent = w ? `Kafka ${w.bootstrap.join(",")} · S3 ${w.s3_endpoint}/${w.bucket} · sampled in ${w.sample_ms.toFixed(0)} ms` : "no world running";
+  const boot = w ? (w.bootstrap.length > 2 ? `${w.bootstrap[0]} (+${w.bootstrap.length - 1} brokers)` : w.bootstrap.join(",")) : "";
+  $("#worldinfo").textContent = w ? `Kafka ${boot} · S3 ${w.s3_endpoint}/${w.bucket} · sampled in ${w.sample_ms.toFixed(0)} ms` : "no world running";
+  $("#worldinfo").title = w ? w.bootstrap.join(",") : "";
   renderRun(s.run);
   renderBrokers(w);
   renderGroups(w);
@@ -128,8 +130,8 @@ function renderLake(w) {
   const folders = l.folders.map((f) => `<tr><td>dt=${esc(f.dt)}/hour=${esc(f.hour)}</td><td class="num">${num(f.objects)}</td><td class="num">${num(f.rows)}</td><td class="num">${bytes(f.bytes)}</td>` +
     `<td><svg width="120" height="10"><rect x="0" y="1" height="8" width="${(120 * f.rows / maxRows).toFixed(1)}" fill="#2b6cb0"/></svg></td></tr>`).join("");
   const newest = l.newest.map((o) => `<tr><td class="obj" title="${esc(o.key)}">${esc(o.key.split("/").slice(-1)[0])}</td><td class="num">${o.partition < 0 ? "" : o.partition}</td><td class="num">${o.end < 0 ? num(o.start) + "–?" : num(o.start) + "–" + num(o.end)}</td><td class="num">${o.rows < 0 ? "?" : num(o.rows)}</td><td class="num">${bytes(o.size)}</td><td>${clock(o.seen)}</td></tr>`).join("");
-  h += `<div class="row"><div class="scroll grow"><h3>Rows per dt/hour folder${l.folder_count > l.folders.length ? ` (latest ${l.folders.length} of ${num(l.folder_count)})` : ""}</h3><table id="folders"><thead><tr><th>folder</th><th class="num">objects</th><th class="num">rows</th><th class="num">bytes</th><th></th></tr></thead><tbody>${folders || `<tr><td colspan="5" class="muted">no objects yet</td></tr>`}</tbody></table></div>` +
-    `<div class="scroll grow"><h3>Newest objects</h3><table><thead><tr><th>object</th><th class="num">partition</th><th class="num">offsets</th><th class="num">rows</th><th class="num">size</th><th>seen</th></tr></thead><tbody>${newest}</tbody></table></div></div>`;
+  h += `<div class="split"><div class="scroll"><h3>Rows per dt/hour folder${l.folder_count > l.folders.length ? ` (latest ${l.folders.length} of ${num(l.folder_count)})` : ""}</h3><table id="folders"><thead><tr><th>folder</th><th class="num">objects</th><th class="num">rows</th><th class="num">bytes</th><th></th></tr></thead><tbody>${folders || `<tr><td colspan="5" class="muted">no objects yet</td></tr>`}</tbody></table></div>` +
+    `<div class="scroll"><h3>Newest objects</h3><table><thead><tr><th>object</th><th class="num">partition</th><th class="num">offsets</th><th class="num">rows</th><th class="num">size</th><th>seen</th></tr></thead><tbody>${newest}</tbody></table></div></div>`;
   setHTML($("#lake"), h);
 }
 
