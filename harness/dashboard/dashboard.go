@@ -108,10 +108,11 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("dashboard: start: %w", err)
 	}
-	if err := checkAddr(cfg.addr); err != nil {
+	addr, err := checkAddr(cfg.addr)
+	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: listen on %s (--ui): %w; pick another address (port 0 picks a free one) or --ui off", cfg.addr, err)
 	}
@@ -142,19 +143,23 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 }
 
 // checkAddr refuses what cannot work before binding: a malformed address or
-// a host name (the page checks the Host header against IP addresses).
-func checkAddr(addr string) error {
+// a host name (the page checks the Host header against IP addresses). An
+// empty host or localhost means 127.0.0.1, never every interface.
+func checkAddr(addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("dashboard: address %q (--ui) is not host:port: use e.g. 127.0.0.1:8080, or --ui off", addr)
+		return "", fmt.Errorf("dashboard: address %q (--ui) is not host:port: use e.g. 127.0.0.1:8080, or --ui off", addr)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return fmt.Errorf("dashboard: address %q (--ui): port %q is not a number in 0..65535", addr, port)
+		return "", fmt.Errorf("dashboard: address %q (--ui): port %q is not a number in 0..65535", addr, port)
 	}
-	if host != "" && host != "localhost" && net.ParseIP(host) == nil {
-		return fmt.Errorf("dashboard: address %q (--ui): host %q is not an IP address: use 127.0.0.1 (or another local IP)", addr, host)
+	switch {
+	case host == "" || host == "localhost":
+		host = "127.0.0.1"
+	case net.ParseIP(host) == nil:
+		return "", fmt.Errorf("dashboard: address %q (--ui): host %q is not an IP address: use 127.0.0.1 (or another local IP)", addr, host)
 	}
-	return nil
+	return net.JoinHostPort(host, port), nil
 }
 
 // URL is the page's address, e.g. "http://127.0.0.1:8080/".
