@@ -404,3 +404,33 @@ func TestSecuredWorld(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, `"key":"k"`)
 }
+
+// Changes made outside the page (a scenario's faults, a Go test) show in the
+// event log too; the page's own actions are logged once.
+func TestEventLogObservesOutsideChanges(t *testing.T) {
+	f := start(t)
+	c := f.w.Coordinator()
+	require.NoError(t, c.StopBroker(0)) // not through the page
+	eventually(t, 10*time.Second, "the outside stop in the event log", func() (bool, string) {
+		for _, e := range f.state(t).Events {
+			if e.Action == "observed" && e.Detail == "broker 0 went down" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(f.state(t).Events)
+	})
+	code, body := f.post(t, "api/faults", dashboard.Action{Action: "stop-broker", Broker: ptr(int32(1))}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.NoError(t, c.RestartBroker(0))
+	eventually(t, 10*time.Second, "the outside restart in the event log", func() (bool, string) {
+		for _, e := range f.state(t).Events {
+			if e.Action == "observed" && e.Detail == "broker 0 is up again" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(f.state(t).Events)
+	})
+	for _, e := range f.state(t).Events {
+		assert.NotEqual(t, "broker 1 went down", e.Detail, "the page's own stop is logged once, as its action")
+	}
+}

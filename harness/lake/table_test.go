@@ -375,3 +375,36 @@ func TestKafkaColumnsWithoutSinkNames(t *testing.T) {
 	require.Len(t, rep.Partitions, 1)
 	assert.Equal(t, int64(3), rep.Partitions[0].Distinct)
 }
+
+// ExampleWithTable checks a folder that mirrors the bucket web-lake against
+// the clicks table as `aws glue get-table` printed it.
+func ExampleWithTable() {
+	ctx := context.Background()
+	b, err := os.ReadFile("../../testdata/lakes/bad-clicks-renamed/clicks.glue.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	def, err := lake.ParseTable("clicks.glue.json", b)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	st, err := objstore.NewDir("../../testdata/lakes/bad-clicks-renamed") // aws s3 sync s3://web-lake DIR
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rep, err := lake.Check(ctx, st, "", lake.WithTable(def))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(rep.Location, rep.Rows, "rows", rep.OK())
+	for _, v := range rep.Violations {
+		fmt.Println(v.Rule, v.Key)
+	}
+	// Output:
+	// events/clicks/ 12 rows false
+	// L19 events/clicks/day=2024-03-01/region=eu/part-00000.parquet
+}
