@@ -80,4 +80,3 @@ func expectedKind(col Column, format string) string {
 	d := &TableDef{Columns: []Column{col}}
 	return expectedColumns(d, format)[0].Type
 }
-
