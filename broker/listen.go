@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -15,7 +16,9 @@ var ErrAddrInUse = errors.New("address already in use")
 // connections would otherwise keep being served by a "dead" broker.
 type trackedListener struct {
 	net.Listener
-	rl *requestLog // non-nil: log each Kafka request (see kafkaLogConn)
+	rl   *requestLog // non-nil: log each Kafka request (see kafkaLogConn)
+	tls  *tls.Config // non-nil: KafkaTLS (done here, so what follows sees plain Kafka)
+	sasl bool        // KafkaSASL: translate old clients' SASL (saslConn)
 
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
@@ -42,6 +45,12 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 	conn, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
+	}
+	if l.tls != nil {
+		conn = tls.Server(conn, l.tls)
+	}
+	if l.sasl {
+		conn = newSASLConn(conn)
 	}
 	if l.rl != nil {
 		conn = &kafkaLogConn{Conn: conn, rl: l.rl, broker: l.Addr().String()}
@@ -86,6 +95,8 @@ func (l *trackedListener) cut() {
 type listenerSet struct {
 	host string
 	rl   *requestLog // non-nil: listeners log each Kafka request
+	tls  *tls.Config // non-nil: listeners speak TLS
+	sasl bool        // listeners translate old clients' SASL
 
 	mu     sync.Mutex
 	byAddr map[string]*trackedListener
@@ -105,7 +116,7 @@ func (s *listenerSet) listen(network, address string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	tl := &trackedListener{Listener: ln, rl: s.rl, conns: map[*trackedConn]struct{}{}}
+	tl := &trackedListener{Listener: ln, rl: s.rl, tls: s.tls, sasl: s.sasl, conns: map[*trackedConn]struct{}{}}
 	s.mu.Lock()
 	s.byAddr[ln.Addr().String()] = tl
 	s.mu.Unlock()

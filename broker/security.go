@@ -176,10 +176,9 @@ func serial() *big.Int {
 
 // kfakeSecurity returns kfake's options for the configured TLS and SASL.
 func (w *World) kfakeSecurity() []kfake.Opt {
+	// TLS is not kfake.TLS: the listeners do it (listen.go), so saslConn
+	// and the request log see plain Kafka frames.
 	var opts []kfake.Opt
-	if w.tls != nil {
-		opts = append(opts, kfake.TLS(w.tls.server))
-	}
 	if s := w.cfg.sasl; s != nil {
 		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(s.mechanism, s.user, s.password))
 	}

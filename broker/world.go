@@ -105,6 +105,10 @@ func (w *World) startKafka(ctx context.Context) error {
 		w.tls = kt
 	}
 	w.lns = newListenerSet(host)
+	if w.tls != nil {
+		w.lns.tls = w.tls.server
+	}
+	w.lns.sasl = cfg.sasl != nil
 	if logsKafka(w.log) {
 		w.lns.rl = &requestLog{log: w.log}
 	}

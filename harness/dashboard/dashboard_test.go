@@ -374,3 +374,63 @@ func TestVerifyReportsRuleIDs(t *testing.T) {
 	require.NotNil(t, s.Verify)
 	assert.Equal(t, v.Rules, s.Verify.Rules, "the page shows the latest result")
 }
+
+func TestEmptyHostMeansLoopback(t *testing.T) {
+	for _, addr := range []string{":0", "localhost:0"} {
+		d, err := dashboard.Start(context.Background(), dashboard.Addr(addr))
+		require.NoError(t, err, addr)
+		assert.True(t, strings.HasPrefix(d.URL(), "http://127.0.0.1:"), "%s → %s", addr, d.URL())
+		require.NoError(t, d.Close())
+	}
+}
+
+// A world with TLS and SASL: the dashboard's own clients use the world's
+// security, so offsets, groups and messages still show.
+func TestSecuredWorld(t *testing.T) {
+	f := start(t, broker.KafkaTLS(""), broker.KafkaSASL(broker.SASLScramSHA256, "alice", "alice-secret"))
+	cl, err := kgo.NewClient(append(kafkaOpts(f.w), f.w.KafkaClientOptions()...)...)
+	require.NoError(t, err)
+	defer cl.Close()
+	rec := &kgo.Record{Topic: tick.DefaultTopic, Key: []byte("k"), Value: []byte("v")}
+	require.NoError(t, cl.ProduceSync(context.Background(), rec).FirstErr())
+	eventually(t, 10*time.Second, "the record counted on the page", func() (bool, string) {
+		s := f.state(t)
+		if s.World == nil || len(s.World.Topics) == 0 {
+			return false, fmt.Sprintf("%+v", s.Errors)
+		}
+		return s.World.Topics[0].Records == 1, fmt.Sprintf("records %d, errors %v", s.World.Topics[0].Records, s.Errors)
+	})
+	code, body := f.get(t, fmt.Sprintf("api/messages?topic=%s&partition=%d&offset=%d", tick.DefaultTopic, rec.Partition, rec.Offset))
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `"key":"k"`)
+}
+
+// Changes made outside the page (a scenario's faults, a Go test) show in the
+// event log too; the page's own actions are logged once.
+func TestEventLogObservesOutsideChanges(t *testing.T) {
+	f := start(t)
+	c := f.w.Coordinator()
+	require.NoError(t, c.StopBroker(0)) // not through the page
+	eventually(t, 10*time.Second, "the outside stop in the event log", func() (bool, string) {
+		for _, e := range f.state(t).Events {
+			if e.Action == "observed" && e.Detail == "broker 0 went down" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(f.state(t).Events)
+	})
+	code, body := f.post(t, "api/faults", dashboard.Action{Action: "stop-broker", Broker: ptr(int32(1))}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.NoError(t, c.RestartBroker(0))
+	eventually(t, 10*time.Second, "the outside restart in the event log", func() (bool, string) {
+		for _, e := range f.state(t).Events {
+			if e.Action == "observed" && e.Detail == "broker 0 is up again" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(f.state(t).Events)
+	})
+	for _, e := range f.state(t).Events {
+		assert.NotEqual(t, "broker 1 went down", e.Detail, "the page's own stop is logged once, as its action")
+	}
+}

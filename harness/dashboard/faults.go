@@ -49,7 +49,16 @@ func badAction(format string, args ...any) error {
 // Do performs a fault action on the watched world and logs it in the event
 // log. The page's buttons call it through POST /api/faults.
 func (s *Server) Do(a Action) (string, error) {
+	// Noted before the action, so a sample taken meanwhile does not log it
+	// as an outside change; withdrawn when it fails.
+	t := s.current()
+	if t != nil {
+		t.expect(a, true)
+	}
 	msg, err := s.do(a)
+	if t != nil && err != nil {
+		t.expect(a, false)
+	}
 	s.logEvent(a.Action, msg, err)
 	if err == nil {
 		s.mu.Lock()

@@ -27,10 +27,16 @@ type target struct {
 	mu       sync.Mutex // guards the fields below
 	prevEnds map[string]map[int32]int64
 	prevAt   time.Time
-	s3Errors *broker.Fault
-	s3Errs   string
-	s3Delay  *broker.Fault
-	s3Delays string
+	// What the previous sample saw, to log changes nobody made through the
+	// page (a scenario's faults, a Go test's): broker up/down, leaders.
+	prevUp      map[int32]bool
+	prevLeaders map[string]int32 // "topic/partition" → leader
+	expectUp    map[int32]bool   // changes the page's own actions made
+	expectMoves bool
+	s3Errors    *broker.Fault
+	s3Errs      string
+	s3Delay     *broker.Fault
+	s3Delays    string
 }
 
 // kafkaOpts keeps the dashboard's own clients quick to notice leader moves
@@ -106,6 +112,9 @@ func (s *Server) sampleOnce(ctx context.Context, lags map[string][]LagPoint) {
 		sctx, cancel := context.WithTimeout(ctx, max(2*s.cfg.interval, 3*time.Second))
 		wv, errs := t.sample(sctx)
 		cancel()
+		for _, o := range t.observe(wv) {
+			s.logEvent("observed", o, nil)
+		}
 		snap.World, snap.Errors = wv, errs
 		now := snap.Time.UnixMilli()
 		cut := now - s.cfg.history.Milliseconds()
@@ -272,4 +281,78 @@ func (t *target) activeFaults() []ActiveFault {
 		out = append(out, ActiveFault{Kind: "s3-latency", Desc: t.s3Delays, Hits: t.s3Delay.Hits()})
 	}
 	return out
+}
+
+// observe compares a sample with the previous one and describes what
+// changed without an action from the page.
+func (t *target) observe(wv *WorldView) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	up := map[int32]bool{}
+	for _, b := range wv.Brokers {
+		up[b.ID] = b.Up
+		was, seen := t.prevUp[b.ID]
+		if !seen || was == b.Up {
+			continue
+		}
+		if want, ok := t.expectUp[b.ID]; ok && want == b.Up {
+			delete(t.expectUp, b.ID)
+			continue
+		}
+		if b.Up {
+			out = append(out, fmt.Sprintf("broker %d is up again", b.ID))
+		} else {
+			out = append(out, fmt.Sprintf("broker %d went down", b.ID))
+		}
+	}
+	t.prevUp = up
+	if len(wv.Topics) == 0 {
+		return out // the metadata could not be read: keep the last leaders
+	}
+	leaders := map[string]int32{}
+	moved := 0
+	for _, tp := range wv.Topics {
+		for _, p := range tp.Partitions {
+			k := fmt.Sprintf("%s/%d", tp.Name, p.Partition)
+			leaders[k] = p.Leader
+			if was, ok := t.prevLeaders[k]; ok && was != p.Leader {
+				moved++
+			}
+		}
+	}
+	switch {
+	case moved > 0 && t.expectMoves:
+		t.expectMoves = false
+	case moved == 1:
+		out = append(out, "the leader of 1 partition moved")
+	case moved > 1:
+		out = append(out, fmt.Sprintf("the leaders of %d partitions moved", moved))
+	}
+	t.prevLeaders = leaders
+	return out
+}
+
+// expect notes (on) or withdraws (!on) the changes an action of the page
+// makes, so observe does not report them a second time.
+func (t *target) expect(a Action, on bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.expectUp == nil {
+		t.expectUp = map[int32]bool{}
+	}
+	switch a.Action {
+	case "stop-broker", "restart-broker":
+		if a.Broker == nil {
+			return
+		}
+		if on {
+			t.expectUp[*a.Broker] = a.Action == "restart-broker"
+		} else {
+			delete(t.expectUp, *a.Broker)
+		}
+		t.expectMoves = on
+	case "move-leader", "shuffle-leaders":
+		t.expectMoves = on
+	}
 }

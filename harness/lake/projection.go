@@ -3,6 +3,7 @@ package lake
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -337,4 +338,114 @@ func projDate(s, layout string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is neither a date in the projection's format nor NOW[+-N UNIT]", s)
 	}
 	return t, nil
+}
+
+// checkProjection applies L25 (folders partition projection never
+// generates: their rows are invisible, with no error) and, in production
+// mode, L26 (enum values with no folder, or an absolute date range that
+// starts long before the first folder: empty work for every query).
+func checkProjection(rep *Report, files []*file, def *TableDef, proj *projection, production bool) {
+	type folder struct {
+		key   string
+		vals  map[string]string
+		rows  int64
+		files int
+	}
+	byKey := map[string]*folder{}
+	var order []string
+	for _, f := range files {
+		if !f.isData() || len(f.folders) == 0 {
+			continue
+		}
+		var vals map[string]string
+		if proj.template != nil {
+			v, ok := proj.values(f.folders)
+			if !ok {
+				continue
+			}
+			vals = v
+		} else {
+			if len(f.folders) != len(def.PartitionKeys) {
+				continue
+			}
+			vals = map[string]string{}
+			for i, seg := range f.folders {
+				k, v, ok := parsePartition(seg)
+				if !ok || k != strings.ToLower(def.PartitionKeys[i].Name) {
+					vals = nil
+					break
+				}
+				vals[k] = v
+			}
+			if vals == nil {
+				continue
+			}
+		}
+		fk := folderKey(rep.Location, f.folders)
+		fo := byKey[fk]
+		if fo == nil {
+			fo = &folder{key: fk, vals: vals}
+			byKey[fk] = fo
+			order = append(order, fk)
+		}
+		fo.rows += f.rows
+		fo.files++
+	}
+	sort.Strings(order)
+	seen := map[string]map[string]bool{}
+	for _, fk := range order {
+		fo := byKey[fk]
+		var why []string
+		for _, pk := range proj.keys {
+			v, ok := fo.vals[pk.name]
+			if !ok {
+				continue
+			}
+			if seen[pk.name] == nil {
+				seen[pk.name] = map[string]bool{}
+			}
+			seen[pk.name][v] = true
+			if _, ok := pk.wellFormed(v); !ok {
+				why = nil // L01's business
+				break
+			}
+			if w := pk.reach(v); w != "" {
+				why = append(why, w)
+			}
+		}
+		if len(why) > 0 {
+			rep.add(violation("L25", fk, "", "partition projection never generates this folder (%s): Athena never reads its %s in %s, with no error",
+				strings.Join(why, "; "), plural(fo.rows, "row", ""), plural(fo.files, "file", "")))
+		}
+	}
+	if !production {
+		return
+	}
+	for _, pk := range proj.keys {
+		switch pk.typ {
+		case "enum":
+			var empty []string
+			for _, v := range pk.values {
+				if !seen[pk.name][v] {
+					empty = append(empty, v)
+				}
+			}
+			if len(empty) > 0 {
+				rep.add(violation("L26", rep.Location, "", "projection.%s.values lists %s, which no folder has: every query without a %s filter reads empty prefixes", pk.name, strings.Join(empty, ","), pk.name))
+			}
+		case "date":
+			var first time.Time
+			for v := range seen[pk.name] {
+				if t, err := time.Parse(pk.layout, v); err == nil && (first.IsZero() || t.Before(first)) {
+					first = t
+				}
+			}
+			// A relative start (NOW-3YEARS) is a rolling window: empty days
+			// before the first folder are expected there.
+			if !first.IsZero() && !pk.relStart && first.Sub(pk.start) > 24*time.Hour {
+				rep.add(violation("L26", rep.Location, "", "projection.%s.range starts %s but the first folder is %s: queries without a %s filter list %s first",
+					pk.name, pk.start.Format(pk.layout), first.Format(pk.layout), pk.name, plural(int64(first.Sub(pk.start).Hours()/24), "empty day", "")))
+			}
+		}
+	}
 }

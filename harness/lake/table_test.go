@@ -375,3 +375,55 @@ func TestKafkaColumnsWithoutSinkNames(t *testing.T) {
 	require.Len(t, rep.Partitions, 1)
 	assert.Equal(t, int64(3), rep.Partitions[0].Distinct)
 }
+
+// ExampleWithTable checks a folder that mirrors the bucket web-lake against
+// the clicks table as `aws glue get-table` printed it.
+func ExampleWithTable() {
+	ctx := context.Background()
+	b, err := os.ReadFile("../../testdata/lakes/bad-clicks-renamed/clicks.glue.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	def, err := lake.ParseTable("clicks.glue.json", b)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	st, err := objstore.NewDir("../../testdata/lakes/bad-clicks-renamed") // aws s3 sync s3://web-lake DIR
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rep, err := lake.Check(ctx, st, "", lake.WithTable(def))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(rep.Location, rep.Rows, "rows", rep.OK())
+	for _, v := range rep.Violations {
+		fmt.Println(v.Rule, v.Key)
+	}
+	// Output:
+	// events/clicks/ 12 rows false
+	// L19 events/clicks/day=2024-03-01/region=eu/part-00000.parquet
+}
+
+// TestJSONIntegerInDoubleColumn: 5 in a double column reads as 5.0 through
+// the SerDe; it matters only where a crawler infers the type.
+func TestJSONIntegerInDoubleColumn(t *testing.T) {
+	st, err := objstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	require.NoError(t, st.Put(context.Background(), "prices/p.json", []byte("{\"sku\":\"a\",\"price\":5}\n{\"sku\":\"b\",\"price\":5.5}\n"), nil))
+	ddl := "CREATE EXTERNAL TABLE prices (sku string, price double) ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' LOCATION 's3://shop-lake/prices/'"
+	def, err := lake.ParseTable("prices.sql", []byte(ddl))
+	require.NoError(t, err)
+	rep, err := lake.Check(context.Background(), st, "", lake.WithTable(def))
+	require.NoError(t, err)
+	assert.Empty(t, rep.Violations)
+
+	def.Crawled = true
+	rep, err = lake.Check(context.Background(), st, "", lake.WithTable(def))
+	require.NoError(t, err)
+	assert.Contains(t, rep.Rules(), "L07")
+}

@@ -230,8 +230,8 @@ func compareTypes(path string, want *htype, got *fileType, inNested bool) []type
 	case "tinyint", "smallint", "int", "bigint":
 		wb, _ := want.integer()
 		if gb, ok := g.integer(); ok {
-			if gb == wb {
-				return nil
+			if gb == wb || (gb < wb && wb <= 32) {
+				return nil // same width, or a narrower annotation on the same INT32
 			}
 			if gb < wb {
 				return mismatch(fmt.Sprintf("Athena's Parquet reader checks the physical type and fails with HIVE_BAD_DATA (%s in parquet is incompatible with type %s)", got.phys, want), fmt.Sprintf("write %s as %s, or declare it %s", path, physicalFor(want), g))

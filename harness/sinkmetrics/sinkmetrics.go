@@ -47,8 +47,9 @@ type Metrics struct {
 	mu sync.Mutex
 	s  *sink.Sink
 
-	uploads  *prometheus.HistogramVec
-	refusals prometheus.Counter
+	uploads   *prometheus.HistogramVec
+	refusals  prometheus.Counter
+	lagErrors prometheus.Counter
 }
 
 var (
@@ -78,6 +79,10 @@ func New(opts ...Option) *Metrics {
 			Name: "tickflow_sink_fence_refusals_total",
 			Help: "Conditional uploads (If-None-Match: *) the store refused because the key already held an object: a retry whose earlier attempt landed, or another writer's object.",
 		}),
+		lagErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickflow_sink_lag_errors_total",
+			Help: "Scrapes whose lag query to the brokers failed; tickflow_sink_lag is missing from those scrapes.",
+		}),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -106,12 +111,14 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	}
 	m.uploads.Describe(ch)
 	m.refusals.Describe(ch)
+	m.lagErrors.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.uploads.Collect(ch)
 	m.refusals.Collect(ch)
+	defer m.lagErrors.Collect(ch) // after a failed lag query has counted itself
 	m.mu.Lock()
 	s := m.s
 	m.mu.Unlock()
@@ -140,9 +147,11 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	// A failed query must not fail the whole scrape: the other metrics
+	// matter most exactly when the brokers are in trouble.
 	lags, err := m.adm.Lag(ctx, m.group)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(descLag, err)
+		m.lagErrors.Inc()
 		return
 	}
 	gl, ok := lags[m.group]
@@ -150,7 +159,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	if err := gl.Error(); err != nil {
-		ch <- prometheus.NewInvalidMetric(descLag, err)
+		m.lagErrors.Inc()
 		return
 	}
 	for _, l := range gl.Lag.Sorted() {

@@ -194,3 +194,23 @@ func TestFenceRefusalsAreCounted(t *testing.T) {
 	_, ok := value(fams, "tickflow_sink_records_consumed_total")
 	assert.False(t, ok, "no sink attached: no sink counters")
 }
+
+// Brokers that do not answer cost the lag, not the scrape.
+func TestLagErrorKeepsTheScrape(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.DialTimeout(100*time.Millisecond), kgo.RetryTimeout(200*time.Millisecond))
+	require.NoError(t, err)
+	defer cl.Close()
+	m := sinkmetrics.New(sinkmetrics.Lag(kadm.NewClient(cl), "g", tick.DefaultTopic))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	m.Attach(&sink.Sink{}) // zero counters
+	fams := scrape(t, srv.URL)
+	v, ok := value(fams, "tickflow_sink_lag_errors_total")
+	assert.True(t, ok)
+	assert.Equal(t, float64(1), v)
+	_, ok = value(fams, "tickflow_sink_records_consumed_total")
+	assert.True(t, ok, "the sink's counters are still there")
+	assert.NotContains(t, fams, "tickflow_sink_lag")
+}
