@@ -151,9 +151,7 @@ func zombieSink(ctx context.Context, e *env) error {
 	serr := sleep(ctx, freeze-time.Since(frozen))
 	px.holdPUTs(nil) // PUTs already held still land late
 	_ = a.cmd.Process.Signal(syscall.SIGCONT)
-	e.mu.Lock()
-	e.restarts++
-	e.mu.Unlock()
+	e.restarted(1)
 	e.notef("froze the first sink %s with PUTs held %s at the proxy; second sink started meanwhile", freeze.Round(time.Millisecond), hold)
 	if serr != nil {
 		return fail(serr)
@@ -177,10 +175,7 @@ func rollingRestartSlowS3(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	// The proxy calls this under its own lock: give it its own seeded
-	// generator (e.rng belongs to the scenario goroutine).
-	prng := rand.New(rand.NewPCG(uint64(e.intn(0, 1<<30)), 1))
-	px.holdPUTs(func() time.Duration { return time.Duration(150+prng.IntN(450)) * time.Millisecond })
+	px.holdPUTs(e.delays(150*time.Millisecond, 600*time.Millisecond))
 	n := scale(e, 4000, 6000)
 	rounds := scale(e, 2, 3)
 	load := e.produceAsync(ctx, n, loadOptions{rate: float64(n) / 5})
@@ -209,9 +204,7 @@ func rollingRestartSlowS3(ctx context.Context, e *env) error {
 			return fail(fmt.Errorf("rolling restart %d: the old sink did not stop cleanly: %w", i, err))
 		}
 		notes = append(notes, fmt.Sprintf("#%d with %d PUTs held", i, held))
-		e.mu.Lock()
-		e.restarts++
-		e.mu.Unlock()
+		e.restarted(1)
 		old = next
 	}
 	e.notef("rolling restarts over a slow S3: %s", strings.Join(notes, ", "))
@@ -270,9 +263,7 @@ func (e *env) hungPutWith(ctx context.Context, hold time.Duration, aFlags, bFlag
 		return fail(precondition("no PUT of the first sink reached the S3 proxy (%v): %s", err, a.out.String()))
 	}
 	a.kill()
-	e.mu.Lock()
-	e.restarts++
-	e.mu.Unlock()
+	e.restarted(1)
 	if _, err := e.awaitEmptyGroup(ctx); err != nil {
 		return fail(err)
 	}
@@ -317,12 +308,8 @@ func twoOwnerSoak(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	prng := rand.New(rand.NewPCG(uint64(e.intn(0, 1<<30)), 2))
-	between := func(lo, hi time.Duration) func() time.Duration {
-		return func() time.Duration { return lo + time.Duration(prng.Int64N(int64(hi-lo))) }
-	}
-	slow.holdPUTs(between(scale(e, 500*time.Millisecond, 3*time.Second), scale(e, time.Second, 5*time.Second)))
-	stall.holdPUTs(between(scale(e, 2*time.Second, 12*time.Second), scale(e, 3*time.Second, 15*time.Second)))
+	slow.holdPUTs(e.delays(scale(e, 500*time.Millisecond, 3*time.Second), scale(e, time.Second, 5*time.Second)))
+	stall.holdPUTs(e.delays(scale(e, 2*time.Second, 12*time.Second), scale(e, 3*time.Second, 15*time.Second)))
 	n := scale(e, 12_000, 200_000)
 	rate := scale(e, 3000.0, 1800.0)
 	rounds := scale(e, 1, 3)
@@ -381,9 +368,7 @@ func twoOwnerSoak(ctx context.Context, e *env) error {
 		_ = stallM.cmd.Process.Signal(syscall.SIGSTOP)
 		serr := sleep(ctx, freeze)
 		_ = stallM.cmd.Process.Signal(syscall.SIGCONT)
-		e.mu.Lock()
-		e.restarts += 2
-		e.mu.Unlock()
+		e.restarted(2)
 		e.notef("round %d: SIGTERM a slow member while a fast one joined; froze the stalled member %s with %d PUTs in flight", r, freeze, held)
 		if serr != nil {
 			return fail(serr)
@@ -412,4 +397,19 @@ func twoOwnerSoak(ctx context.Context, e *env) error {
 	}
 	e.notef("stall proxy: %s", stall.summary())
 	return err
+}
+
+// delays returns seeded random durations in [lo, hi) for a proxy's holds.
+// The proxy calls it under its own lock, so it gets a generator of its own
+// (e.rng belongs to the scenario goroutine).
+func (e *env) delays(lo, hi time.Duration) func() time.Duration {
+	prng := rand.New(rand.NewPCG(uint64(e.intn(0, 1<<30)), 1))
+	return func() time.Duration { return lo + time.Duration(prng.Int64N(int64(hi-lo))) }
+}
+
+// restarted counts n process faults (kills, SIGTERMs, freezes) the scenario caused.
+func (e *env) restarted(n int) {
+	e.mu.Lock()
+	e.restarts += n
+	e.mu.Unlock()
 }
