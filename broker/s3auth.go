@@ -19,10 +19,8 @@ import (
 // the AWS SDK's own signer over exactly the headers the client says it
 // signed, so what passes here passes on AWS and the reverse. Both forms are
 // checked: the Authorization header and presigned URLs (X-Amz-* query
-// parameters). The payload hash is taken as the client sent it
-// (x-amz-content-sha256: a hex SHA-256, UNSIGNED-PAYLOAD, or one of the
-// STREAMING-* aws-chunked values); the content is not re-hashed and the
-// per-chunk signatures of STREAMING-AWS4-HMAC-SHA256-PAYLOAD are not checked.
+// parameters). The body is checked against the payload hash the signature
+// covers as it is read (s3payload.go).
 
 // maxSkew is how far a request's X-Amz-Date may be from the server's clock
 // (AWS: 15 minutes).
