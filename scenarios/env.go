@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,6 +80,8 @@ type env struct {
 	poison   map[partOff]bool       // injected poison records
 	notes    []string
 	restarts int
+
+	closers []func() // run by close, before the world stops
 }
 
 type expectedTick struct {
@@ -92,6 +95,7 @@ type partOff struct {
 
 type envOptions struct {
 	brokers, partitions int
+	topic               string // default tick.DefaultTopic
 }
 
 func newEnv(ctx context.Context, cfg Config, name string, iteration int, o envOptions) (*env, error) {
@@ -108,7 +112,7 @@ func newEnv(ctx context.Context, cfg Config, name string, iteration int, o envOp
 	e := &env{
 		cfg: cfg, name: name, iteration: iteration,
 		rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(iteration)+1)),
-		topic: tick.DefaultTopic, group: "scenario-" + name, partitions: o.partitions,
+		topic: cmp.Or(o.topic, tick.DefaultTopic), group: "scenario-" + name, partitions: o.partitions,
 		expected: map[int64]expectedTick{}, poison: map[partOff]bool{}, log: log.With("scenario", name, "iteration", iteration),
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -145,6 +149,9 @@ func newEnv(ctx context.Context, cfg Config, name string, iteration int, o envOp
 }
 
 func (e *env) close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
 	if e.kcl != nil {
 		e.kcl.Close()
 	}

@@ -166,3 +166,29 @@ func TestPreconditionIsAnError(t *testing.T) {
 	assert.Equal(t, "ERROR", res.Status())
 	assert.Contains(t, res.Error, ErrPrecondition.Error())
 }
+
+// TestLatePutWithoutConditionalWritesIsCaught proves the two-owner
+// invariants can fail: with plain PUTs (no If-None-Match) a PUT held at a
+// proxy past its writer's death lands after the next owner wrote the same
+// key with another cut, and the checker must see the overlap.
+func TestLatePutWithoutConditionalWritesIsCaught(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.TickflowBin = tickflowBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e, err := newEnv(ctx, cfg, "hung-put-unsafe", 0, envOptions{})
+	require.NoError(t, err)
+	defer e.close()
+	unsafe := "--unsafe-unconditional-put"
+	// The first sink cuts every 50 records (the load is there before it
+	// starts), the next one every 7: the late object overlaps.
+	err = e.hungPutWith(ctx, 12*time.Second,
+		[]string{"--flush-records", "50", "--flush-interval", "1h", unsafe}, []string{"--flush-records", "7", unsafe}, true)
+	require.NoError(t, err)
+	c, err := e.verify(ctx)
+	require.NoError(t, err)
+	t.Logf("lost=%d duplicated=%d overlaps=%d gaps=%d notes=%v failures=%v", c.lost, c.duplicated, c.overlaps, c.gaps, e.notes, c.failures)
+	assert.True(t, c.failed, "a late unconditional PUT must break the lake and be caught")
+	assert.Positive(t, c.overlaps+c.gaps, "the overwritten object's range no longer tiles")
+}

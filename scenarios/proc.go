@@ -53,7 +53,7 @@ func (e *env) tickflowBin() (string, error) {
 		bin = os.Getenv("TICKFLOW_BIN")
 	}
 	if bin == "" {
-		return "", precondition("sink-kill-9 needs the tickflow binary: set Config.TickflowBin or $TICKFLOW_BIN")
+		return "", precondition("this scenario runs `tickflow sink` processes and needs the binary: set Config.TickflowBin or $TICKFLOW_BIN")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		return "", precondition("tickflow binary: %v", err)
@@ -63,9 +63,15 @@ func (e *env) tickflowBin() (string, error) {
 
 // startSinkProc starts `tickflow sink` against the env's world.
 func (e *env) startSinkProc(bin string) (*sinkProc, error) {
+	return e.startSinkProcVia(bin, e.w.S3Endpoint())
+}
+
+// startSinkProcVia starts `tickflow sink` writing to S3 at endpoint (the
+// world's, or a proxy in front of it), with extra flags appended.
+func (e *env) startSinkProcVia(bin, endpoint string, extra ...string) (*sinkProc, error) {
 	args := []string{"sink",
 		"--brokers", strings.Join(e.w.KafkaAddrs(), ","),
-		"--s3-endpoint", e.w.S3Endpoint(), "--bucket", e.w.Bucket(),
+		"--s3-endpoint", endpoint, "--bucket", e.w.Bucket(),
 		"--topic", e.topic, "--group", e.group,
 		"--region", e.w.Region(), "--access-key", broker.AccessKey, "--secret-key", broker.SecretKey,
 		"--flush-records", "150", "--flush-interval", "200ms",
@@ -73,7 +79,7 @@ func (e *env) startSinkProc(bin string) (*sinkProc, error) {
 		// production (only shorter).
 		"--session-timeout", killedSessionTimeout.String(), "--heartbeat-interval", "100ms",
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, append(args, extra...)...)
 	p := &sinkProc{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
@@ -205,7 +211,7 @@ func sinkKill9(ctx context.Context, e *env) error {
 // joinTimeout bounds how long a started sink process may take to become
 // the group's stable member: process start-up and one rebalance, with room
 // for a loaded CI machine.
-const joinTimeout = 30 * time.Second
+const joinTimeout = 60 * time.Second
 
 // describeGroup returns the group's state and member IDs.
 func (e *env) describeGroup(ctx context.Context) (state string, members []string, err error) {

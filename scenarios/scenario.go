@@ -88,6 +88,7 @@ type Scenario struct {
 	// iterations in the short and the long form; each gets a fresh world.
 	short, long int
 	env         envOptions
+	proc        bool // runs `tickflow sink` processes: needs Config.TickflowBin
 	run         func(ctx context.Context, e *env) error
 }
 

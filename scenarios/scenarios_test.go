@@ -68,7 +68,7 @@ func TestScenarios(t *testing.T) {
 		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig(t)
-			if s.Name == "sink-kill-9" {
+			if s.proc {
 				cfg.TickflowBin = tickflowBinary(t)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

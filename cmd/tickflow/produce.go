@@ -102,7 +102,7 @@ shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 1
 				return usageError("--brokers %s: %s", brokers, cliText(err))
 			}
 			defer p.Close()
-			var prog *produceProgress
+			var prog *progress
 			if rate > 0 || speedup > 0 {
 				prog = startProduceProgress(stderr, p, total)
 			}
@@ -252,21 +252,35 @@ func (b *badRows) summary() {
 	}
 }
 
-// produceProgress shows a paced produce's progress on stderr: one line
+// startProduceProgress shows a paced produce's progress on stderr: one line
 // rewritten in place on a terminal, a plain line every produceProgressEvery
 // otherwise.
-type produceProgress struct {
-	line  *statusLine
-	p     *produce.Producer
-	total int64
-	start time.Time
-	done  chan struct{}
-	wg    sync.WaitGroup
+func startProduceProgress(w io.Writer, p *produce.Producer, total int64) *progress {
+	start := time.Now()
+	return startProgress(w, produceProgressEvery, func() string {
+		n := p.Produced()
+		el := time.Since(start)
+		of := ""
+		if total > 0 {
+			of = " of " + thousands(total)
+		}
+		return fmt.Sprintf("tickflow produce: %s%s records acknowledged, %.1f records/s, %s elapsed",
+			thousands(n), of, float64(n)/max(el.Seconds(), 1e-9), el.Round(time.Second))
+	})
 }
 
-func startProduceProgress(w io.Writer, p *produce.Producer, total int64) *produceProgress {
-	pp := &produceProgress{line: newStatusLine(w), p: p, total: total, start: time.Now(), done: make(chan struct{})}
-	every := produceProgressEvery
+// progress redraws a status line while a long command runs: every 250ms
+// in place on a terminal, as a plain line every `plain` otherwise.
+type progress struct {
+	line *statusLine
+	text func() string
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startProgress(w io.Writer, plain time.Duration, text func() string) *progress {
+	pp := &progress{line: newStatusLine(w), text: text, done: make(chan struct{})}
+	every := plain
 	if pp.line.tty {
 		every = 250 * time.Millisecond
 	}
@@ -287,19 +301,10 @@ func startProduceProgress(w io.Writer, p *produce.Producer, total int64) *produc
 	return pp
 }
 
-func (pp *produceProgress) print() {
-	n := pp.p.Produced()
-	el := time.Since(pp.start)
-	of := ""
-	if pp.total > 0 {
-		of = " of " + thousands(pp.total)
-	}
-	pp.line.show(fmt.Sprintf("tickflow produce: %s%s records acknowledged, %.1f records/s, %s elapsed",
-		thousands(n), of, float64(n)/max(el.Seconds(), 1e-9), el.Round(time.Second)))
-}
+func (pp *progress) print() { pp.line.show(pp.text()) }
 
 // stop ends the progress display; nil does nothing.
-func (pp *produceProgress) stop() {
+func (pp *progress) stop() {
 	if pp == nil {
 		return
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -15,14 +16,18 @@ import (
 
 func init() { register(newSinkCmd) }
 
+// sinkProgressEvery is how often the sink prints a progress line when
+// stderr is not a terminal (a variable for tests).
+var sinkProgressEvery = 5 * time.Second
+
 func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
 		metricsAddr                                                                           string
-		gz, asJSON                                                                            bool
+		gz, asJSON, verbose, unsafePut                                                        bool
 		kafka                                                                                 kafkaSecurity
 		flushRecords, flushBytes                                                              int
-		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout                        time.Duration
+		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout, rebalance             time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sink --brokers ADDRS --bucket B [--s3-endpoint URL] [--prefix P] [--group G] [--topic T] [--format parquet|json] [--gzip] [--flush-records N --flush-bytes B --flush-interval D] [--until-idle D] [--session-timeout D --heartbeat-interval D]",
@@ -47,6 +52,9 @@ endpoint that does not connect or answer within --s3-timeout.`,
 			}
 			if flushRecords <= 0 || flushBytes <= 0 || flushInterval <= 0 || untilIdle < 0 {
 				return usageError("--flush-records, --flush-bytes and --flush-interval must be positive")
+			}
+			if rebalance < 0 {
+				return usageError("--rebalance-timeout %s: want a duration >= 0", rebalance)
 			}
 			if sessionTimeout < 0 || heartbeat < 0 || (sessionTimeout > 0 && heartbeat > 0 && heartbeat >= sessionTimeout) {
 				return usageError("--session-timeout %s / --heartbeat-interval %s: want positive durations, the heartbeat shorter than the session timeout", sessionTimeout, heartbeat)
@@ -85,7 +93,12 @@ endpoint that does not connect or answer within --s3-timeout.`,
 			if metrics != nil {
 				lakeStore = metrics.store(st) // times every upload
 			}
-			opts := []sink.Option{sink.KafkaOptions(kopts...), sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelInfo
+			}
+			opts := []sink.Option{sink.Logger(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))),
+				sink.KafkaOptions(kopts...), sink.Topic(topic), sink.Group(group), sink.Prefix(prefix),
 				sink.WithFormat(sink.Format(format)), sink.FlushRecords(flushRecords), sink.FlushBytes(flushBytes),
 				sink.FlushInterval(flushInterval), sink.UntilIdle(untilIdle)}
 			if gz {
@@ -97,6 +110,12 @@ endpoint that does not connect or answer within --s3-timeout.`,
 			if heartbeat > 0 {
 				opts = append(opts, sink.HeartbeatInterval(heartbeat))
 			}
+			if rebalance > 0 {
+				opts = append(opts, sink.RebalanceTimeout(rebalance))
+			}
+			if unsafePut {
+				opts = append(opts, sink.UnsafeUnconditionalPut())
+			}
 			s, err := sink.New(ctx, strings.Split(brokers, ","), lakeStore, opts...)
 			if err != nil {
 				return usageError("%s", cliText(err))
@@ -104,7 +123,15 @@ endpoint that does not connect or answer within --s3-timeout.`,
 			if metrics != nil {
 				metrics.attach(s)
 			}
+			stderr := cmd.ErrOrStderr()
+			prog := startProgress(stderr, sinkProgressEvery, func() string {
+				st := s.Stats()
+				return fmt.Sprintf("tickflow sink: %s consumed, %s written in %s, %s owned, lag %s",
+					plural(st.Consumed, "record", ""), plural(st.Written, "row", ""), plural(st.Objects, "object", ""),
+					plural(int64(st.Partitions), "partition", ""), thousands(st.Lag))
+			})
 			runErr := s.Run(ctx)
+			prog.stop()
 			stats := s.Stats()
 			if asJSON {
 				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(newSinkJSON(stats))
@@ -136,12 +163,17 @@ endpoint that does not connect or answer within --s3-timeout.`,
 	fl.DurationVar(&untilIdle, "until-idle", 0, "exit cleanly after D without new records (0: run until SIGINT/SIGTERM)")
 	fl.DurationVar(&sessionTimeout, "session-timeout", 10*time.Second, "group session timeout: a crashed member's partitions move after this long (0: kgo's 45s; brokers allow 6s..30m by default)")
 	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
+	fl.DurationVar(&rebalance, "rebalance-timeout", 0, "how long the group waits for members to rejoin a rebalance (0: the S3 retry budget + 10s, at least 60s, so a member flushing a revoked partition is not evicted)")
 	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain; for a local --s3-endpoint with none set, tickflow serve's)")
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
 	fl.BoolVar(&asJSON, "json", false, "print the final stats as JSON")
+	fl.BoolVar(&verbose, "verbose", false, "log assignments, adopted objects and retries (warnings are always logged)")
 	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics (records, objects, bytes, upload latency, retries, dead letters, fence refusals, lag per partition) on http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
 	kafka.flags(fl)
+	// For the scenario suite's proof that its two-owner invariants can fail.
+	fl.BoolVar(&unsafePut, "unsafe-unconditional-put", false, "TESTS ONLY: write objects without If-None-Match (breaks exactly-once)")
+	_ = fl.MarkHidden("unsafe-unconditional-put")
 	return cmd
 }
 
@@ -154,12 +186,16 @@ type sinkJSON struct {
 	DLQ            int64            `json:"dlq"`
 	OrphansDeleted int64            `json:"orphans_deleted"`
 	Retries        int64            `json:"retries"`
+	Adopted        int64            `json:"adopted"`   // objects another writer had put at this sink's next key
+	Refused        int64            `json:"refused"`   // commits/uploads not made: partition no longer owned
+	Expired        int64            `json:"expired"`   // offsets retention removed before the sink read them
 	Committed      map[string]int64 `json:"committed"` // partition → committed offset (exclusive end)
 }
 
 func newSinkJSON(s sink.Stats) sinkJSON {
 	out := sinkJSON{Consumed: s.Consumed, Written: s.Written, Objects: s.Objects, Bytes: s.Bytes, DLQ: s.DLQ,
-		OrphansDeleted: s.OrphansDeleted, Retries: s.Retries, Committed: map[string]int64{}}
+		OrphansDeleted: s.OrphansDeleted, Retries: s.Retries, Adopted: s.Adopted, Refused: s.Refused, Expired: s.Expired,
+		Committed: map[string]int64{}}
 	for p, o := range s.Committed {
 		out.Committed[strconv.Itoa(int(p))] = o
 	}

@@ -50,8 +50,12 @@ func startUI(ctx context.Context, f uiFlag, log *slog.Logger) (d *dashboard.Serv
 		note = fmt.Sprintf("%s was in use; --ui ADDR picks the address", f.addr)
 		log.Info("dashboard: default address in use, serving on a free port", "addr", f.addr)
 	}
-	if err != nil {
-		return nil, "", usageError("--ui %s: %v", f.addr, err)
+	var ae *dashboard.AddrError
+	switch {
+	case errors.As(err, &ae):
+		return nil, "", usageError("--ui %s: %s", f.addr, ae.Reason)
+	case err != nil:
+		return nil, "", usageError("--ui %s: %s", f.addr, cliText(err))
 	}
 	return d, note, nil
 }

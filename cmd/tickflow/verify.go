@@ -210,6 +210,7 @@ Rules it reports (each with the object, the fix and the AWS source):
   L20 json-int-range        L21 json-key-case      L22 json-date-time
   L23 nested-table-root     L25 projection-unreachable  L26 projection-empty (warning, --production)
   C01 crawler-one-table (crawled tables)  R01 record-count (--expect-records)
+  K01 retention-expired (warning: offsets Kafka retention removed before the sink read them)
 Exit 0: clean; 1: violations; 2: bad flags, a bad table definition, or the lake could not be read.
 --production adds the warnings L15 and L26. --infer only prints what a default Glue crawler would
 create from every folder under --dir/--prefix (the crawler emulation, for any data).

@@ -114,7 +114,12 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("dashboard: listen on %s (--ui): %w; pick another address (port 0 picks a free one) or --ui off", cfg.addr, err)
+		reason := err.Error()
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			reason = op.Err.Error() // without "listen tcp ADDR:", which repeats the address
+		}
+		return nil, &AddrError{Addr: cfg.addr, Reason: reason + "; pick another address (port 0 picks a free one) or turn the dashboard off", Err: err}
 	}
 	sctx, stop := context.WithCancel(context.Background())
 	s := &Server{
@@ -142,22 +147,34 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
+// AddrError is returned by Start for an address it cannot serve on (Addr,
+// or --ui in the CLI): malformed, not an IP address, or not bindable (Err
+// then wraps the listen error, e.g. syscall.EADDRINUSE).
+type AddrError struct {
+	Addr   string
+	Reason string // what is wrong and the fix
+	Err    error
+}
+
+func (e *AddrError) Error() string { return fmt.Sprintf("dashboard: address %q: %s", e.Addr, e.Reason) }
+func (e *AddrError) Unwrap() error { return e.Err }
+
 // checkAddr refuses what cannot work before binding: a malformed address or
 // a host name (the page checks the Host header against IP addresses). An
 // empty host or localhost means 127.0.0.1, never every interface.
 func checkAddr(addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", fmt.Errorf("dashboard: address %q (--ui) is not host:port: use e.g. 127.0.0.1:8080, or --ui off", addr)
+		return "", &AddrError{Addr: addr, Reason: "not host:port: use e.g. 127.0.0.1:8080 (port 0 picks a free one)"}
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return "", fmt.Errorf("dashboard: address %q (--ui): port %q is not a number in 0..65535", addr, port)
+		return "", &AddrError{Addr: addr, Reason: fmt.Sprintf("port %q is not a number in 0..65535: use e.g. 127.0.0.1:8080", port)}
 	}
 	switch {
 	case host == "" || host == "localhost":
 		host = "127.0.0.1"
 	case net.ParseIP(host) == nil:
-		return "", fmt.Errorf("dashboard: address %q (--ui): host %q is not an IP address: use 127.0.0.1 (or another local IP)", addr, host)
+		return "", &AddrError{Addr: addr, Reason: fmt.Sprintf("host %q is not an IP address: use 127.0.0.1 (or another local IP)", host)}
 	}
 	return net.JoinHostPort(host, port), nil
 }

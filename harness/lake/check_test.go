@@ -102,6 +102,7 @@ func TestSinkMetadata(t *testing.T) {
 	meta := func(start, end, records, dlq string) map[string]string {
 		return map[string]string{"tickflow-start-offset": start, "tickflow-end-offset": end, "tickflow-records": records, "tickflow-dlq": dlq}
 	}
+	expired := func(m map[string]string, n string) map[string]string { m["tickflow-expired"] = n; return m }
 	cases := []struct {
 		name  string
 		meta  map[string]string
@@ -114,6 +115,8 @@ func TestSinkMetadata(t *testing.T) {
 		{"records wrong", meta("5", "10", "4", "2"), []string{"L12"}, "tickflow-records=4"},
 		{"end too small", meta("5", "9", "3", "1"), []string{"L12"}, "tickflow-end-offset=9"},
 		{"start differs from name", meta("4", "10", "3", "3"), []string{"L12"}, "the name says 5"},
+		{"expired by retention", expired(meta("5", "10", "3", "1"), "1"), []string{"K01"}, "1 offset(s) of 5–9 were removed by Kafka retention"},
+		{"expired count wrong", expired(meta("5", "10", "3", "0"), "1"), []string{"L12"}, "0 dead-lettered records (and 1 expired)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,6 +136,10 @@ func TestSinkMetadata(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tc.rules, rep.Rules(), "%v", rep.Violations)
+			if tc.rules[0] == "K01" {
+				assert.Equal(t, int64(1), rep.Partitions[0].Expired)
+				assert.True(t, rep.OK(), "expired offsets warn; the sink did not lose them")
+			}
 			var msgs []string
 			for _, v := range rep.Violations {
 				msgs = append(msgs, v.Message)

@@ -42,6 +42,7 @@ type PartitionCoverage struct {
 	LastOffset  int64         `json:"last_offset"`
 	Gaps        []OffsetRange `json:"gaps,omitempty"`     // missing offsets not declared skipped
 	Skipped     int64         `json:"skipped,omitempty"`  // missing offsets declared skipped (DLQ)
+	Expired     int64         `json:"expired,omitempty"`  // offsets the sink never read: retention removed them first (K01)
 	Overlaps    int           `json:"overlaps,omitempty"` // objects whose range overlaps an earlier one
 }
 
@@ -81,6 +82,7 @@ func parseOffsetList(s string) []int64 {
 
 func checkCoverage(rep *Report, files []*file, cfg *config) {
 	skipped := map[int32]map[int64]bool{}
+	expiredBy := map[int32]int64{}
 	for p, offs := range cfg.skipped {
 		skipped[p] = map[int64]bool{}
 		for o := range offs {
@@ -146,7 +148,11 @@ func checkCoverage(rep *Report, files []*file, cfg *config) {
 				rep.add(violation("L12", f.key, "", "the name says start offset %d but the file holds kafka_offset %d", nameStart, mm[0]))
 			}
 		}
-		if dead := checkMetadata(rep, f, nameStart, byPart); len(dead) > 0 {
+		dead, exp := checkMetadata(rep, f, nameStart, byPart)
+		for p := range byPart {
+			expiredBy[p] += exp
+		}
+		if len(dead) > 0 {
 			for p := range byPart {
 				if skipped[p] == nil {
 					skipped[p] = map[int64]bool{}
@@ -166,7 +172,7 @@ func checkCoverage(rep *Report, files []*file, cfg *config) {
 	for _, p := range parts {
 		offs := offsets[p]
 		sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
-		pc := PartitionCoverage{Partition: p, Objects: len(ranges[p]), Rows: int64(len(offs)), FirstOffset: offs[0], LastOffset: offs[len(offs)-1]}
+		pc := PartitionCoverage{Partition: p, Objects: len(ranges[p]), Rows: int64(len(offs)), FirstOffset: offs[0], LastOffset: offs[len(offs)-1], Expired: expiredBy[p]}
 		frs := ranges[p]
 		sort.Slice(frs, func(i, j int) bool {
 			if frs[i].min != frs[j].min {
@@ -246,14 +252,15 @@ const (
 	metaEnd     = "tickflow-end-offset"
 	metaRecords = "tickflow-records"
 	metaDLQ     = "tickflow-dlq"
+	metaExpired = "tickflow-expired" // offsets of the range retention removed before the sink read them
 )
 
 // checkMetadata cross-checks the sink's metadata against the rows and returns
 // the offsets of the object's range that are legitimately absent (dead
 // letters), when the metadata accounts for exactly those.
-func checkMetadata(rep *Report, f *file, nameStart int64, byPart map[int32][2]int64) []int64 {
+func checkMetadata(rep *Report, f *file, nameStart int64, byPart map[int32][2]int64) (dead []int64, expired int64) {
 	if len(byPart) != 1 {
-		return nil
+		return nil, 0
 	}
 	var mm [2]int64
 	for _, v := range byPart {
@@ -275,6 +282,7 @@ func checkMetadata(rep *Report, f *file, nameStart int64, byPart map[int32][2]in
 	end, okE := num(metaEnd)
 	records, okR := num(metaRecords)
 	dlq, okD := num(metaDLQ)
+	expired, _ = num(metaExpired)
 	if okS && nameStart >= 0 && start != nameStart {
 		rep.add(violation("L12", f.key, "", "S3 metadata %s=%d but the name says %d", metaStart, start, nameStart))
 	}
@@ -285,7 +293,7 @@ func checkMetadata(rep *Report, f *file, nameStart int64, byPart map[int32][2]in
 		rep.add(violation("L12", f.key, "", "S3 metadata %s=%d but the file holds %d rows", metaRecords, records, len(f.recs)))
 	}
 	if !okS || !okE || !okD || end <= start || end-start > 1<<22 {
-		return nil
+		return nil, 0
 	}
 	present := make(map[int64]bool, len(f.recs))
 	for _, r := range f.recs {
@@ -297,12 +305,20 @@ func checkMetadata(rep *Report, f *file, nameStart int64, byPart map[int32][2]in
 			missing = append(missing, o)
 		}
 	}
-	if int64(len(missing)) != dlq {
-		rep.add(violation("L12", f.key, "", "S3 metadata says %d dead-lettered records in offsets %s but %d offsets of that range are missing",
-			dlq, OffsetRange{start, end - 1}, len(missing)))
-		return nil
+	if int64(len(missing)) != dlq+expired {
+		also := ""
+		if expired > 0 {
+			also = fmt.Sprintf(" (and %d expired)", expired)
+		}
+		rep.add(violation("L12", f.key, "", "S3 metadata says %d dead-lettered records%s in offsets %s but %d offsets of that range are missing",
+			dlq, also, OffsetRange{start, end - 1}, len(missing)))
+		return nil, 0
 	}
-	return missing
+	if expired > 0 {
+		rep.add(violation("K01", f.key, "", "%d offset(s) of %s were removed by Kafka retention before the sink read them: they are in neither the lake nor the dead-letter topic",
+			expired, OffsetRange{start, end - 1}))
+	}
+	return missing, expired
 }
 
 // holeGaps splits the missing offsets a..b (inclusive) into gaps around the

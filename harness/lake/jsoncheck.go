@@ -120,7 +120,11 @@ func (f *file) checkJSONValue(path string, want *htype, raw []byte, line int, ji
 		}
 	case "float", "double":
 		if k == "bigint" {
-			bad("the crawler's inferred type flips between bigint and double")
+			// The SerDe reads 5 as 5.0; only a crawler's inferred type
+			// flips between bigint and double.
+			if f.def.Crawled {
+				bad("the crawler's inferred type flips between bigint and double")
+			}
 		} else if k != "double" {
 			bad("HIVE_BAD_DATA")
 		}

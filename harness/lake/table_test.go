@@ -408,3 +408,22 @@ func ExampleWithTable() {
 	// events/clicks/ 12 rows false
 	// L19 events/clicks/day=2024-03-01/region=eu/part-00000.parquet
 }
+
+// TestJSONIntegerInDoubleColumn: 5 in a double column reads as 5.0 through
+// the SerDe; it matters only where a crawler infers the type.
+func TestJSONIntegerInDoubleColumn(t *testing.T) {
+	st, err := objstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	require.NoError(t, st.Put(context.Background(), "prices/p.json", []byte("{\"sku\":\"a\",\"price\":5}\n{\"sku\":\"b\",\"price\":5.5}\n"), nil))
+	ddl := "CREATE EXTERNAL TABLE prices (sku string, price double) ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' LOCATION 's3://shop-lake/prices/'"
+	def, err := lake.ParseTable("prices.sql", []byte(ddl))
+	require.NoError(t, err)
+	rep, err := lake.Check(context.Background(), st, "", lake.WithTable(def))
+	require.NoError(t, err)
+	assert.Empty(t, rep.Violations)
+
+	def.Crawled = true
+	rep, err = lake.Check(context.Background(), st, "", lake.WithTable(def))
+	require.NoError(t, err)
+	assert.Contains(t, rep.Rules(), "L07")
+}

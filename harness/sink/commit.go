@@ -161,6 +161,11 @@ func (s *Sink) commit(ctx context.Context, offs map[int32]commitPoint) map[int32
 	}
 	s.mu.Unlock()
 	if len(eo) > 0 {
+		// Bounded like an S3 call: a commit that cannot reach the group
+		// coordinator fails instead of holding the flusher forever.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.callTimeout)
+		defer cancel()
 		ctx = kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
 			for i := range req.Topics {
 				t := &req.Topics[i]

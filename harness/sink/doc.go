@@ -24,80 +24,99 @@
 //
 // # Exactly once: the argument
 //
-//  1. Commit after upload. A partition's offset is committed (synchronously,
-//     exactly the end of its last object) only after every object up to it
-//     is in the store, and dead letters of the range are acknowledged. So
-//     every committed offset is covered by objects in S3 — or is a dead
-//     letter of a carried range (see Poison records): a commit may be ahead
-//     of the last object's end only by acknowledged dead letters, and then
-//     its metadata (CarryMetadata) names where that range starts.
+// Two members can own a partition at the same time: in every rolling
+// deploy, and whenever a member freezes (GC pause, VM stall, SIGSTOP) past
+// its session timeout while a PUT is on its way. A PUT can also land
+// arbitrarily late (a proxy or a stalled host holds a fully sent request).
+// The argument below does not depend on any timing.
+//
+//  1. Commit after upload. A partition's offset is committed exactly at the
+//     end of an object only after that object is in the store (and the dead
+//     letters of its range are acknowledged). A commit may be ahead of the
+//     last object's end only by a carried range of dead letters or expired
+//     offsets, named in its metadata (CommitMeta).
 //
 //  2. Deterministic names. An object is named by its start offset, and its
 //     start is always the previous object's end (or the reconciled resume
-//     point). A retried or repeated upload of a range therefore overwrites
-//     the same key instead of adding a second copy.
+//     point): a retry writes the same key.
 //
-//  3. Deterministic cuts where possible. An object ends when the record
+//  3. One uncommitted object per partition, at the committed offset. The
+//     flusher writes a partition's objects one after the other (wave k
+//     uploads the k-th object of every partition, in parallel across
+//     partitions) and commits each object's end before the next object of
+//     that partition is written. So at any time the only object of a
+//     partition that can be in S3 (or on its way) without being committed
+//     starts exactly at the committed offset c (or at the carried range's
+//     start): the key K(c).
+//
+//  4. Conditional writes are the fencing token. Every object is written
+//     with If-None-Match: * (S3 conditional writes). The next owner starts
+//     from c, so the first object it writes has key K(c) too: the same first
+//     record, so the same hour folder. Whichever PUT reaches S3 first wins;
+//     the other gets 412 PreconditionFailed, reads the winner's metadata and
+//     either finds the same range (its own earlier attempt landed: done), or
+//     adopts the winner's object, commits its end and reads on from there
+//     (dropping what it buffered of the partition). A late PUT of a member
+//     that lost the partition therefore either lands first and is adopted,
+//     or is refused: it can never overwrite an object or add an overlapping
+//     one. A member writes K(x) only after its own commit of x succeeded
+//     (or x was the committed offset when it was assigned), and the group
+//     refuses commits from evicted members, so no member ever writes a key
+//     that is not the head of the committed chain.
+//
+//  5. Ownership checked before every side effect. Each PUT, commit and
+//     DELETE happens only while this member owns the partition in the
+//     generation that produced the data. Commits hold a lock from that check
+//     until the broker answered; revocation and loss take it before they
+//     forget a partition, so no commit names a partition after the member
+//     let it go (the group coordinator does not check partition ownership,
+//     only membership). Shutdown, revocation and the poll loop hand their
+//     data to one flusher through one queue, and revocation waits until the
+//     queue is empty and committed before the partition moves on. Loss
+//     invalidates queued data at once; an upload already on its way may
+//     still land, which point 4 makes harmless.
+//
+//  6. Resume without listing. The commit metadata (CommitMeta) records the
+//     next object's start, the carried range, the topic ID and the last
+//     object's key. A new owner that finds it resumes at the commit with no
+//     S3 call: by point 3 at most one object past the commit can exist, and
+//     point 4 finds it when the owner writes its first object. Only a
+//     partition without such metadata (nothing committed, or committed by
+//     an older tickflow) is reconciled from a listing of the table: follow
+//     uploaded-but-uncommitted chains from the commit, delete off-chain
+//     objects an older writer left. The work per assignment is therefore
+//     constant, not proportional to the lake (BenchmarkReconcile).
+//
+//  7. Deterministic cuts where possible. An object ends when the record
 //     hour changes, after FlushRecords records, or after FlushBytes of
-//     record values: all functions of the log itself, so two writers that
-//     start at the same offset cut at the same offsets and write the same
-//     keys with the same content. Only FlushInterval (wall clock), shutdown
-//     and revocation cut elsewhere — and those only happen in the member
-//     that owns the partition.
+//     record values; FlushInterval, shutdown and revocation cut elsewhere.
+//     Different cuts by two owners are safe by point 4; equal cuts make the
+//     412 case a no-op.
 //
-//  4. Reconcile on assignment. Before consuming a partition the new owner
-//     lists its objects and walks the chain from the committed offset c: if
-//     an object straddles c it resumes at that object's end; then it follows
-//     object start → end links (a crash between upload and commit leaves
-//     exactly such a chain) and resumes at the chain's end. Every other
-//     object starting at or after c is off the chain (a dead writer's
-//     different cut) and is deleted, so it cannot overlap what comes next.
-//     Offsets below the resume point are never written again; offsets at or
-//     above it are not in the lake. Hence no overlap and no gap. If the
-//     commit carries a range [s, c) of dead letters and no object reaches
-//     past c, the new owner resumes at c with an open segment that starts
-//     at s and counts those dead letters, so the next object is named s
-//     and the chain has no gap at s. (If an object does reach past c, it
-//     covers the carried range already and step 1 resumes after it.)
+//  8. Incarnations and retention. Objects carry the topic ID
+//     (MetaTopicID). A topic that was deleted and re-created restarts its
+//     offsets at zero: the sink never adopts an object of the old
+//     incarnation, it stops with an error naming the key and asking to move
+//     the old objects away, and a commit of the old incarnation is ignored.
+//     Offsets that retention removed before the sink read them are counted
+//     in the next object's MetaExpired (and Stats.Expired, and a warning),
+//     so the lake still tiles and a checker reports them as expired rather
+//     than delivered.
 //
-//  5. Fencing zombies. Before uploading, a member commits the start offsets
-//     of what it is about to upload (a no-op for the lake). The group
-//     coordinator refuses that commit from a member it has evicted, so an
-//     evicted member (a "zombie", e.g. one paused past its session timeout)
-//     drops its buffers and uploads nothing. The fence re-commits what is
-//     committed, carried range included, so it never moves a commit back.
-//     Cooperative rebalancing with
-//     BlockRebalanceOnPoll means a live member finishes its upload and commit
-//     before it gives a partition up, and the next owner only starts after.
-//
-//  6. The pipeline keeps all of this. The poll loop decodes (partitions in
+//  9. The pipeline keeps all of this. The poll loop decodes (partitions in
 //     parallel) and seals segments; it hands each poll's sealed segments to
-//     one flusher goroutine as a batch, in order, through a bounded queue,
-//     and keeps polling. The flusher runs batches strictly one after the
-//     other — fence, uploads (in parallel), then commit — so when it fences
-//     a batch every earlier batch is uploaded and committed: the fence and
-//     the commit see exactly what a sequential sink would (1, 5). A
-//     partition's commit is the end of its last object in the batch, and
-//     all its objects of that batch and of every earlier batch have landed
-//     by then (1). A revocation, shutdown or loss first waits for the
-//     queue to drain (revoke, shutdown) or makes its segments stale: every
-//     segment carries its partition's generation, bumped on assignment and
-//     on a refused fence, and the flusher skips stale ones, so nothing of a
-//     partition this member lost is uploaded after the loss is known (5).
-//     A refused fence rewinds the partition in the poll loop, which drops
-//     what it already fetched of it. Encoding is not ordered: a batch's
-//     segments start encoding (up to GOMAXPROCS at a time) when the poll
-//     loop hands the batch over, ahead of the flusher. That only turns
-//     sealed rows into object bodies, touching neither S3 nor Kafka; the
-//     flusher waits for a body before it uploads it, so the order of
-//     fences, uploads and commits above is unchanged.
+//     the flusher as a batch, in order, through a bounded queue, and keeps
+//     polling. Encoding starts when a batch is handed over (up to
+//     GOMAXPROCS at a time) and touches neither S3 nor Kafka, so the order
+//     of uploads and commits above is unchanged.
 //
-// Residual risk, stated plainly: a member that passes the fence and then
-// stalls for longer than the session timeout before its PUT lands can still
-// overwrite a key with a differently-cut object after the new owner moved on.
-// S3 has no fencing token to close that window; keep CallTimeout × Retry
-// attempts below the session timeout to make it small, and verify the lake
-// (tickflow verify checks the tiling).
+// Timeouts fit together: the group's rebalance timeout is derived from the
+// S3 retry budget (Retry attempts × CallTimeout plus backoffs, + 10s), so a
+// member flushing a revoked partition is never evicted for being slow. The
+// session timeout only decides how fast a dead member's partitions move;
+// safety does not depend on it. The scenarios zombie-sink, hung-put and
+// rolling-restart-slow-s3 attack points 3–5 with real processes (SIGSTOP,
+// SIGKILL, PUTs held at a proxy and landing late) and read the lake back.
 //
 // # Poison records
 //

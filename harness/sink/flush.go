@@ -185,7 +185,7 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 				s.drop(j.p, cp.gen)
 				delete(queues, j.p)
 				if b.final && !errors.Is(err, errNotOwned) {
-					finalErr = errors.Join(finalErr, fmt.Errorf("sink: final commit of %s[%d]@%d: %w", s.cfg.topic, j.p, cp.off, err))
+					finalErr = errors.Join(finalErr, fmt.Errorf("sink: final commit of %s[%d]@%d refused: %w (its last object is in S3; the partition's next owner adopts it)", s.cfg.topic, j.p, cp.off, err))
 				}
 				continue
 			}
@@ -318,6 +318,10 @@ type putResult struct {
 // the same name (deleted and re-created): its offsets are not this topic's.
 var errOtherIncarnation = errors.New("object belongs to another incarnation of the topic")
 
+// errForeignObject marks a lake object the sink cannot account for (no or
+// bad offset metadata): only a person can decide what to do with it.
+var errForeignObject = errors.New("foreign object in the lake")
+
 func (s *Sink) upload(ctx context.Context, p int32, seg *segment) (putResult, error) {
 	if !s.owns(p, seg.gen) {
 		s.stats.refused.Add(1)
@@ -347,6 +351,9 @@ func (s *Sink) upload(ctx context.Context, p int32, seg *segment) (putResult, er
 		meta[MetaTopicID] = tid
 	}
 	err := s.retry(ctx, "upload "+key+" to "+s.store.String(), func(ctx context.Context) error {
+		if s.cfg.unsafePlainPut {
+			return s.store.Put(ctx, key, buf.Bytes(), meta)
+		}
 		return s.store.PutIfAbsent(ctx, key, buf.Bytes(), meta)
 	})
 	res := putResult{key: key, end: seg.end}
@@ -382,8 +389,8 @@ func (s *Sink) settle(ctx context.Context, key string, seg *segment) (putResult,
 	start, err1 := strconv.ParseInt(h.Metadata[MetaStartOffset], 10, 64)
 	end, err2 := strconv.ParseInt(h.Metadata[MetaEndOffset], 10, 64)
 	if err1 != nil || err2 != nil || start != seg.start || end <= start {
-		return putResult{}, fmt.Errorf("sink: %s already exists and was not written by a tickflow sink (metadata %s=%q %s=%q); move it away so the sink can write the range",
-			key, MetaStartOffset, h.Metadata[MetaStartOffset], MetaEndOffset, h.Metadata[MetaEndOffset])
+		return putResult{}, fmt.Errorf("sink: %w: %s already exists and was not written by a tickflow sink (metadata %s=%q %s=%q); move it away so the sink can write the range",
+			errForeignObject, key, MetaStartOffset, h.Metadata[MetaStartOffset], MetaEndOffset, h.Metadata[MetaEndOffset])
 	}
 	if end == seg.end {
 		s.cfg.log.Debug("sink: object already there with the same range", "key", key, "end", end)

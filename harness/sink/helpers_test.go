@@ -32,6 +32,7 @@ import (
 type world struct {
 	brokers []string
 	store   objstore.Store
+	cluster *kfake.Cluster
 }
 
 func newWorld(t testing.TB, partitions int32) *world {
@@ -46,7 +47,7 @@ func newWorld(t testing.TB, partitions int32) *world {
 	t.Cleanup(srv.Close)
 	st, err := objstore.NewS3(context.Background(), objstore.S3Config{Endpoint: srv.URL, Bucket: "lake", AccessKey: "k", SecretKey: "s", MaxAttempts: 1})
 	require.NoError(t, err)
-	return &world{brokers: c.ListenAddrs(), store: st}
+	return &world{brokers: c.ListenAddrs(), store: st, cluster: c}
 }
 
 var fastKafka = []kgo.Opt{

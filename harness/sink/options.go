@@ -39,8 +39,10 @@ type config struct {
 	log                  *slog.Logger
 	hook                 func(HookEvent) error
 	unsafeCommitFirst    bool
-	pipeline             int // batches of sealed segments queued for the flusher
-	decoders             int // partitions decoded in parallel per poll
+	unsafePlainPut       bool
+	rebalance            time.Duration // 0: derived from the retry budget
+	pipeline             int           // batches of sealed segments queued for the flusher
+	decoders             int           // partitions decoded in parallel per poll
 }
 
 func defaults() config {
@@ -69,6 +71,9 @@ func (c config) retryBudget() time.Duration {
 // budget (uploads run in parallel, one wave per object of a partition),
 // so the timeout follows from it (kgo's default 60s at least).
 func (c config) rebalanceTimeout() time.Duration {
+	if c.rebalance > 0 {
+		return c.rebalance
+	}
 	return max(60*time.Second, c.retryBudget()+10*time.Second)
 }
 
@@ -139,6 +144,12 @@ func HeartbeatInterval(d time.Duration) Option {
 	return func(c *config) { c.kgoOpts = append(c.kgoOpts, kgo.HeartbeatInterval(d)) }
 }
 
+// RebalanceTimeout is how long the group waits for members to rejoin during
+// a rebalance (kgo.RebalanceTimeout). Default: the S3 retry budget (Retry
+// attempts × CallTimeout plus backoffs) + 10s, at least 60s, so a member
+// that is flushing a revoked partition is never evicted for it.
+func RebalanceTimeout(d time.Duration) Option { return func(c *config) { c.rebalance = d } }
+
 // Logger sets a structured logger. Default: discard (quiet).
 func Logger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
@@ -173,3 +184,9 @@ func Hook(fn func(HookEvent) error) Option { return func(c *config) { c.hook = f
 // objects are uploaded, which breaks exactly-once (a crash after the commit
 // loses records). Scenario suites use it to prove their invariants can fail.
 func UnsafeCommitBeforeUpload() Option { return func(c *config) { c.unsafeCommitFirst = true } }
+
+// UnsafeUnconditionalPut is for tests only: it writes objects with a plain
+// PUT instead of If-None-Match: *, so a late PUT of a member that lost its
+// partition overwrites the next owner's object. Scenario suites use it to
+// prove the two-owner invariants can fail.
+func UnsafeUnconditionalPut() Option { return func(c *config) { c.unsafePlainPut = true } }

@@ -1,9 +1,13 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/produce"
 	"github.com/tickflow/tickflow/harness/tick"
@@ -52,7 +57,9 @@ func TestShutdownPutInFlightWhileNewMemberJoins(t *testing.T) {
 	produced := produceTicks(t, w, false, 100)
 	late := &lateStore{Store: w.store}
 	wa := &world{brokers: w.brokers, store: late}
-	a, stopA := runSink(t, wa, FlushInterval(time.Hour), FlushRecords(1_000_000))
+	// The group must wait for A's revocation flush (the sink derives this
+	// from its S3 budget; fastKafka's 3s would evict A mid-flush).
+	a, stopA := runSink(t, wa, FlushInterval(time.Hour), FlushRecords(1_000_000), KafkaOptions(kgo.RebalanceTimeout(20*time.Second)))
 	require.Eventually(t, func() bool { return a.Stats().Consumed >= produced }, 30*time.Second, 10*time.Millisecond)
 	late.delay.Store(int64(3 * time.Second))
 	aDone := make(chan error, 1)
@@ -211,7 +218,11 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // add up to want across the topic's partitions.
 func waitCommitted(t testing.TB, w *world, s *Sink, want int64) {
 	t.Helper()
-	adm := kadm.NewClient(s.client)
+	// Its own client: s may have stopped (UntilIdle) and closed its own.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
 	var last int64
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		offs, err := adm.FetchOffsets(context.Background(), s.cfg.group)
@@ -249,4 +260,170 @@ func produceTo(t testing.TB, w *world, topic string, n int) int64 {
 	res, err := p.Produce(context.Background(), produce.Synthetic(n, 7))
 	require.NoError(t, err)
 	return res.Produced
+}
+
+// Records that retention removed before the sink read them are counted in
+// the next object's metadata, logged and in Stats, and the lake checker
+// reports them as expired (K01), not as delivered and not as a gap.
+func TestRetentionExpiredCounted(t *testing.T) {
+	w := newWorld(t, 1)
+	first := produceTicks(t, w, false, 300)
+	a, stopA := runSink(t, w, FlushRecords(100))
+	waitCommitted(t, w, a, first)
+	require.NoError(t, stopA())
+	second := produceTicks(t, w, false, 300)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	const logStart = 450
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: tick.DefaultTopic, Partition: 0, At: logStart})
+	dr, err := kadm.NewClient(cl).DeleteRecords(context.Background(), os)
+	require.NoError(t, err)
+	require.NoError(t, dr.Error())
+
+	b, stopB := runSink(t, w, FlushRecords(100))
+	waitCommitted(t, w, b, first+second)
+	require.NoError(t, stopB())
+	assert.EqualValues(t, logStart-first, b.Stats().Expired)
+	var rows int64
+	var expired int
+	for _, o := range readLake(t, w.store) {
+		rows += int64(len(o.rows))
+		h, err := w.store.Head(context.Background(), o.key)
+		require.NoError(t, err)
+		if v := h.Metadata[MetaExpired]; v != "" {
+			assert.Equal(t, first, o.start, "the expired range opens the object that follows the commit")
+			expired, _ = strconv.Atoi(v)
+			assert.EqualValues(t, logStart, o.rows[0].KafkaOffset)
+		}
+	}
+	assert.EqualValues(t, logStart-first, expired)
+	assert.EqualValues(t, first+second-(logStart-first), rows)
+	rep, err := lake.Check(context.Background(), w.store, "")
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Violations)
+	assert.Equal(t, []string{"K01"}, rep.Rules())
+	assert.EqualValues(t, logStart-first, rep.Partitions[0].Expired)
+}
+
+// A topic deleted and re-created restarts at offset 0, so its object names
+// collide with the old incarnation's. The sink must not adopt an old object
+// (that would skip the new records): it stops and names the key. Once the
+// old objects are moved away, the new incarnation lands exactly once.
+func TestTopicRecreatedIsNotAdopted(t *testing.T) {
+	w := newWorld(t, 1)
+	old := produceTicks(t, w, false, 200)
+	a, stopA := runSink(t, w, FlushRecords(100))
+	waitCommitted(t, w, a, old)
+	require.NoError(t, stopA())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	_, err = adm.DeleteTopic(context.Background(), tick.DefaultTopic)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := adm.CreateTopic(context.Background(), 1, 1, nil, tick.DefaultTopic)
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond)
+	fresh := produceTicks(t, w, false, 100)
+
+	b, err := New(context.Background(), w.brokers, w.store, KafkaOptions(fastKafka...), FlushInterval(200*time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	runErr := b.Run(ctx)
+	require.ErrorIs(t, runErr, errOtherIncarnation)
+	assert.Contains(t, runErr.Error(), "re-created")
+	assert.Zero(t, b.Stats().Adopted)
+
+	objs, err := w.store.List(context.Background(), tick.Table+"/")
+	require.NoError(t, err)
+	for _, o := range objs {
+		require.NoError(t, w.store.Delete(context.Background(), o.Key))
+	}
+	c, stopC := runSink(t, w, FlushRecords(40))
+	waitCommitted(t, w, c, fresh)
+	require.NoError(t, stopC())
+	requireExactlyOnce(t, readLake(t, w.store), fresh)
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Kafka going away under a running sink is never silent: a warning every
+// few seconds, and stopping with records that could not be committed is an
+// error (the CLI exits non-zero), not a clean exit.
+func TestKafkaGoneIsLoud(t *testing.T) {
+	w := newWorld(t, 1)
+	produced := produceTicks(t, w, false, 200)
+	var logs syncBuffer
+	s, stop := runSink(t, w, FlushInterval(time.Hour), CallTimeout(2*time.Second),
+		Logger(slog.New(slog.NewTextHandler(&logs, nil))))
+	require.Eventually(t, func() bool { return s.Stats().Consumed >= produced }, 30*time.Second, 10*time.Millisecond)
+	w.cluster.Close()
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "Kafka brokers unreachable") }, 30*time.Second, 50*time.Millisecond,
+		"no warning while Kafka is gone; log so far:\n%s", logs.String())
+	err := stop()
+	require.Error(t, err, "stopped with records it could not commit")
+	assert.Contains(t, err.Error(), "Kafka was unreachable")
+}
+
+// UntilIdle means "assigned, caught up and quiet": a sink that starts while
+// a dead member still holds the partitions (its session not expired yet)
+// waits for them instead of exiting with nothing consumed.
+func TestUntilIdleWaitsForAssignment(t *testing.T) {
+	w := newWorld(t, 1)
+	produced := produceTicks(t, w, false, 300)
+	// A member that dies without leaving: static membership keeps it in the
+	// group until its session times out.
+	dead, err := kgo.NewClient(append(fastKafka[:2], kgo.SeedBrokers(w.brokers...), kgo.ConsumerGroup("tickflow-sink"),
+		kgo.ConsumeTopics(tick.DefaultTopic), kgo.InstanceID("dead-member"), kgo.SessionTimeout(2*time.Second), kgo.HeartbeatInterval(200*time.Millisecond),
+		kgo.DisableAutoCommit())...)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for len(dead.PollFetches(ctx).Records()) == 0 {
+		require.NoError(t, ctx.Err(), "the dead member never got records")
+	}
+	dead.Close()
+
+	s, err := New(context.Background(), w.brokers, w.store, KafkaOptions(fastKafka...), FlushInterval(100*time.Millisecond), UntilIdle(300*time.Millisecond))
+	require.NoError(t, err)
+	require.NoError(t, s.Run(ctx))
+	assert.Equal(t, produced, s.Stats().Consumed)
+	requireExactlyOnce(t, readLake(t, w.store), produced)
+}
+
+func TestUntilIdleNeverAssigned(t *testing.T) {
+	old := neverAssigned
+	neverAssigned = time.Second
+	t.Cleanup(func() { neverAssigned = old })
+	w := newWorld(t, 1)
+	produceTicks(t, w, false, 100)
+	a, _ := runSink(t, w)
+	waitCommitted(t, w, a, 100)
+	b, err := New(context.Background(), w.brokers, w.store, KafkaOptions(fastKafka...), UntilIdle(200*time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = b.Run(ctx)
+	require.ErrorIs(t, err, ErrNeverAssigned)
+	assert.Contains(t, err.Error(), "tickflow-sink")
 }

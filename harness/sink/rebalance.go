@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,8 +30,13 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 	}
 	out, err := s.assign(ctx, parts)
 	if err != nil {
-		s.cfg.log.Error("sink: reconcile", "err", err)
-		s.setFatal(err)
+		if errors.Is(err, errOtherIncarnation) || errors.Is(err, errForeignObject) {
+			// Only a person can resolve these: end Run with the error.
+			s.setFatal(err)
+		}
+		if ctx.Err() == nil {
+			s.cfg.log.Error("sink: reconcile (the assignment is retried)", "err", err)
+		}
 		return nil, err
 	}
 	offsets[s.cfg.topic] = out

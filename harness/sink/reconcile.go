@@ -91,12 +91,12 @@ func (s *Sink) endOf(ctx context.Context, o *lakeObject) (int64, error) {
 	}
 	v, ok := h.Metadata[MetaEndOffset]
 	if !ok {
-		return 0, fmt.Errorf("sink: reconcile: object %s has no %s metadata: it was not written by the sink, or the store drops user metadata (use S3); move it out of %s/",
-			o.key, MetaEndOffset, tick.Table)
+		return 0, fmt.Errorf("sink: reconcile: %w: object %s has no %s metadata: it was not written by the sink, or the store drops user metadata (use S3); move it out of %s/",
+			errForeignObject, o.key, MetaEndOffset, tick.Table)
 	}
 	end, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || end <= o.start {
-		return 0, fmt.Errorf("sink: reconcile: object %s has bad %s=%q (start %d); delete it so the sink rewrites the range", o.key, MetaEndOffset, v, o.start)
+		return 0, fmt.Errorf("sink: reconcile: %w: object %s has bad %s=%q (start %d); delete it so the sink rewrites the range", errForeignObject, o.key, MetaEndOffset, v, o.start)
 	}
 	o.end = end
 	return end, nil

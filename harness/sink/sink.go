@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -38,6 +39,7 @@ type Sink struct {
 	dlqErr  atomic.Pointer[error]
 	fatal   atomic.Pointer[error] // an error that must end Run (set from callbacks)
 	stats   counters
+	dials   unreachableLog         // warns while Kafka cannot be reached
 	topicID atomic.Pointer[string] // the topic's ID at the last assignment ("" if the cluster has none)
 
 	commitMu sync.Mutex
@@ -82,6 +84,8 @@ type Stats struct {
 	Refused        int64           // side effects refused: commits the group rejected, partitions no longer owned
 	Expired        int64           // offsets removed by retention before the sink read them
 	Committed      map[int32]int64 // last committed offset per partition (exclusive end)
+	Partitions     int             // partitions this member owns now
+	Lag            int64           // records of the owned partitions not yet committed (end offset as last seen − committed)
 }
 
 // New creates a Sink that reads from brokers and writes to store. It checks
@@ -128,6 +132,7 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
 		kgo.DialTimeout(5 * time.Second),
+		kgo.WithHooks(&s.dials),
 		// A revocation flushes what the member holds before it rejoins: the
 		// group must wait for a whole S3 retry budget, or it would evict a
 		// member that is still (slowly) doing the right thing.
@@ -165,7 +170,13 @@ func (s *Sink) Stats() Stats {
 		c[k] = v
 	}
 	s.commitMu.Unlock()
-	return Stats{
+	s.mu.Lock()
+	owned, lag := len(s.parts), int64(0)
+	for _, st := range s.parts {
+		lag += max(0, max(st.hwm, st.pos)-st.last.off)
+	}
+	s.mu.Unlock()
+	return Stats{Partitions: owned, Lag: lag,
 		Consumed: s.stats.consumed.Load(), Written: s.stats.written.Load(), Objects: s.stats.objects.Load(),
 		Bytes: s.stats.bytes.Load(), DLQ: s.stats.dlq.Load(), OrphansDeleted: s.stats.orphans.Load(),
 		Retries: s.stats.retries.Load(), Adopted: s.stats.adopted.Load(), Refused: s.stats.refused.Load(),
@@ -202,7 +213,6 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		s.encoding.Wait() // encoders of batches an error cut short
 	}()
 	s.lastRec.Store(time.Now().UnixNano())
-	var unreachable unreachableLog
 	for {
 		if ctx.Err() != nil {
 			return s.shutdown(work)
@@ -224,7 +234,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		if ferr != nil {
 			return ferr
 		}
-		unreachable.observe(s, fs)
+		s.dials.check(s)
 		s.mu.Lock()
 		err := s.process(work, fs)
 		var b *batch
@@ -269,7 +279,7 @@ func (s *Sink) idle() bool {
 }
 
 // neverAssigned is how long UntilIdle waits for a first assignment.
-const neverAssigned = 30 * time.Second
+var neverAssigned = 30 * time.Second // a variable for tests
 
 // runErr is the first error that must end Run.
 func (s *Sink) runErr() error {
@@ -322,39 +332,56 @@ func isPermanent(err error) bool {
 	return false
 }
 
-// unreachableLog warns every few seconds while no broker answers, so a
-// sink whose Kafka went away is never silent.
+// unreachableLog warns every few seconds while no broker can be dialled,
+// so a sink whose Kafka went away is never silent. It is a kgo hook: dial
+// failures do not surface as fetch errors (kgo keeps retrying).
 type unreachableLog struct {
-	since, last time.Time
+	mu          sync.Mutex
+	failingFrom time.Time // first failed dial since the last successful one
+	lastErr     error
+	warned      time.Time
 }
 
-func (u *unreachableLog) observe(s *Sink, fs kgo.Fetches) {
-	var dialErr error
-	fs.EachError(func(_ string, _ int32, e error) {
-		if isUnreachable(e) {
-			dialErr = e
-		}
-	})
-	if dialErr == nil {
-		if !u.since.IsZero() {
-			s.cfg.log.Info("sink: Kafka reachable again", "after", time.Since(u.since).Round(time.Second))
-		}
-		u.since = time.Time{}
+// OnBrokerConnect implements kgo.HookBrokerConnect.
+func (u *unreachableLog) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err == nil {
+		u.failingFrom, u.lastErr = time.Time{}, nil
 		return
 	}
-	now := time.Now()
-	if u.since.IsZero() {
-		u.since = now
+	if u.failingFrom.IsZero() {
+		u.failingFrom = time.Now()
 	}
-	if now.Sub(u.last) >= 5*time.Second {
-		u.last = now
-		s.cfg.log.Warn("sink: Kafka brokers unreachable", "brokers", strings.Join(s.brokers, ","), "for", now.Sub(u.since).Round(time.Second), "err", dialErr)
-	}
+	u.lastErr = err
 }
 
-func isUnreachable(err error) bool {
-	var ne interface{ Timeout() bool }
-	return errors.As(err, &ne) || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "unable to dial")
+// failing returns how long dials have been failing and the last error
+// (nil while Kafka is reachable).
+func (u *unreachableLog) failing() (time.Duration, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.failingFrom.IsZero() {
+		return 0, nil
+	}
+	return time.Since(u.failingFrom), u.lastErr
+}
+
+// check logs a warning every 5s while dials keep failing, and one line
+// when they succeed again.
+func (u *unreachableLog) check(s *Sink) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	now := time.Now()
+	switch {
+	case u.failingFrom.IsZero() && !u.warned.IsZero():
+		s.cfg.log.Info("sink: Kafka reachable again")
+		u.warned = time.Time{}
+	case !u.failingFrom.IsZero() && now.Sub(u.failingFrom) >= time.Second && now.Sub(u.warned) >= 5*time.Second:
+		u.warned = now
+		s.cfg.log.Warn("sink: Kafka brokers unreachable", "brokers", strings.Join(s.brokers, ","),
+			"for", now.Sub(u.failingFrom).Round(time.Second), "err", u.lastErr)
+	}
 }
 
 func (s *Sink) pollWait() time.Duration {
@@ -382,6 +409,12 @@ func (s *Sink) shutdown(ctx context.Context) error {
 	s.inflight.Wait()
 	if err := s.runErr(); err != nil {
 		return err
+	}
+	if since, err := s.dials.failing(); err != nil {
+		// The group may have taken the partitions (onLost dropped what was
+		// buffered): nothing could be committed, so this is no clean stop.
+		return fmt.Errorf("sink: stopped while Kafka was unreachable for %s (%v): records read since the last commit are not committed and will be read again by the next owner",
+			since.Round(time.Second), err)
 	}
 	s.own.Lock()
 	s.mu.Lock()
