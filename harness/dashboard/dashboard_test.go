@@ -483,3 +483,41 @@ func TestKafkaFaultActions(t *testing.T) {
 		assert.Contains(t, body, tc.want)
 	}
 }
+
+func TestCloseStopsServingAndRefusesWatch(t *testing.T) {
+	ctx := context.Background()
+	w, err := broker.Start(ctx, broker.Brokers(1))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	d, err := dashboard.Start(ctx, dashboard.Addr("127.0.0.1:0"), dashboard.SampleInterval(20*time.Millisecond))
+	require.NoError(t, err)
+	require.NoError(t, d.Watch(ctx, dashboard.Target{World: w}))
+
+	// An open event stream does not keep Close waiting.
+	resp, err := http.Get(d.URL() + "api/events")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	buf := make([]byte, 64)
+	n, err := resp.Body.Read(buf)
+	require.NoError(t, err)
+	assert.Contains(t, string(buf[:n]), "event: state")
+
+	require.NoError(t, d.Close())
+	require.NoError(t, d.Close(), "Close is idempotent")
+	_, err = http.Get(d.URL() + "api/state")
+	assert.Error(t, err, "nothing listens after Close")
+	err = d.Watch(ctx, dashboard.Target{World: w})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "after Close")
+}
+
+func TestVerifyWithoutWorld(t *testing.T) {
+	d, err := dashboard.Start(context.Background(), dashboard.Addr("127.0.0.1:0"))
+	require.NoError(t, err)
+	defer d.Close()
+	f := &fixture{d: d, url: d.URL()}
+	code, body := f.post(t, "api/verify", map[string]any{}, nil)
+	assert.Equal(t, http.StatusConflict, code, body)
+	assert.Contains(t, body, "no world attached")
+}
