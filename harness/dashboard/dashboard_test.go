@@ -434,3 +434,90 @@ func TestEventLogObservesOutsideChanges(t *testing.T) {
 		assert.NotEqual(t, "broker 1 went down", e.Detail, "the page's own stop is logged once, as its action")
 	}
 }
+
+// Kafka request faults: the Coordinator's FailKafka and DelayKafka.
+func TestKafkaFaultActions(t *testing.T) {
+	f := start(t)
+	code, body := f.post(t, "api/faults", dashboard.Action{Action: "kafka-errors", On: true, API: "produce"}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "NOT_LEADER_FOR_PARTITION on every Produce request")
+
+	cl, err := kgo.NewClient(append(kafkaOpts(f.w), kgo.RecordRetries(2), kgo.RecordDeliveryTimeout(2*time.Second))...)
+	require.NoError(t, err)
+	defer cl.Close()
+	err = cl.ProduceSync(context.Background(), &kgo.Record{Topic: tick.DefaultTopic, Value: []byte("x")}).FirstErr()
+	require.Error(t, err, "every Produce fails while the fault is on")
+
+	s := f.state(t)
+	require.NotNil(t, s.World)
+	eventually(t, 5*time.Second, "the active Kafka fault with its hits", func() (bool, string) {
+		s = f.state(t)
+		for _, a := range s.World.Faults {
+			if a.Kind == "kafka-errors" && a.Hits > 0 {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%+v", s.World.Faults)
+	})
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "kafka-errors", On: false}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.NoError(t, cl.ProduceSync(context.Background(), &kgo.Record{Topic: tick.DefaultTopic, Value: []byte("y")}).FirstErr())
+
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "kafka-latency", On: true, API: "Fetch", LatencyMS: 5}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "+5ms on every Fetch request")
+	code, body = f.post(t, "api/faults", dashboard.Action{Action: "kafka-latency", On: false}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+
+	for _, tc := range []struct {
+		a    dashboard.Action
+		want string
+	}{
+		{dashboard.Action{Action: "kafka-errors", On: true}, "needs \\\"api\\\""},
+		{dashboard.Action{Action: "kafka-errors", On: true, API: "Teleport"}, "not a Kafka request name"},
+		{dashboard.Action{Action: "kafka-errors", On: true, API: "Produce", Error: "OOPS"}, "not a Kafka error name"},
+		{dashboard.Action{Action: "kafka-latency", On: true, API: "Fetch", LatencyMS: 120_000}, "latency_ms"},
+	} {
+		code, body := f.post(t, "api/faults", tc.a, nil)
+		assert.Equal(t, http.StatusBadRequest, code, body)
+		assert.Contains(t, body, tc.want)
+	}
+}
+
+func TestCloseStopsServingAndRefusesWatch(t *testing.T) {
+	ctx := context.Background()
+	w, err := broker.Start(ctx, broker.Brokers(1))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	d, err := dashboard.Start(ctx, dashboard.Addr("127.0.0.1:0"), dashboard.SampleInterval(20*time.Millisecond))
+	require.NoError(t, err)
+	require.NoError(t, d.Watch(ctx, dashboard.Target{World: w}))
+
+	// An open event stream does not keep Close waiting.
+	resp, err := http.Get(d.URL() + "api/events")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	buf := make([]byte, 64)
+	n, err := resp.Body.Read(buf)
+	require.NoError(t, err)
+	assert.Contains(t, string(buf[:n]), "event: state")
+
+	require.NoError(t, d.Close())
+	require.NoError(t, d.Close(), "Close is idempotent")
+	_, err = http.Get(d.URL() + "api/state")
+	assert.Error(t, err, "nothing listens after Close")
+	err = d.Watch(ctx, dashboard.Target{World: w})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "after Close")
+}
+
+func TestVerifyWithoutWorld(t *testing.T) {
+	d, err := dashboard.Start(context.Background(), dashboard.Addr("127.0.0.1:0"))
+	require.NoError(t, err)
+	defer d.Close()
+	f := &fixture{d: d, url: d.URL()}
+	code, body := f.post(t, "api/verify", map[string]any{}, nil)
+	assert.Equal(t, http.StatusConflict, code, body)
+	assert.Contains(t, body, "no world attached")
+}

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/tickflow/tickflow/broker"
 )
 
@@ -16,7 +19,7 @@ const maxEvents = 200
 // goes through the broker Coordinator, exactly like the Go API.
 type Action struct {
 	// Action is one of: stop-broker, restart-broker, move-leader,
-	// shuffle-leaders, s3-errors, s3-latency.
+	// shuffle-leaders, s3-errors, s3-latency, kafka-errors, kafka-latency.
 	Action string `json:"action"`
 	// Broker is the broker id for stop-broker, restart-broker and
 	// move-leader (the new leader).
@@ -34,9 +37,22 @@ type Action struct {
 	// Status is the HTTP status failed S3 requests get (default 503,
 	// SlowDown).
 	Status int `json:"status,omitempty"`
-	// LatencyMS is the delay s3-latency adds (default 200).
+	// LatencyMS is the delay s3-latency and kafka-latency add (default 200).
 	LatencyMS int `json:"latency_ms,omitempty"`
+	// API is the Kafka request kafka-errors / kafka-latency act on, by its
+	// protocol name (Produce, Fetch, OffsetCommit, JoinGroup, Metadata, ...).
+	API string `json:"api,omitempty"`
+	// Error is the Kafka error kafka-errors answers with, by its protocol
+	// name (NOT_LEADER_FOR_PARTITION, REBALANCE_IN_PROGRESS, ...); default
+	// NOT_LEADER_FOR_PARTITION for Produce and Fetch, REBALANCE_IN_PROGRESS
+	// for OffsetCommit and JoinGroup, else UNKNOWN_SERVER_ERROR.
+	Error string `json:"error,omitempty"`
 }
+
+const actionList = "stop-broker, restart-broker, move-leader, shuffle-leaders, s3-errors, s3-latency, kafka-errors or kafka-latency"
+
+// Actions are every fault action, as Action.Action names them.
+var Actions = []string{"stop-broker", "restart-broker", "move-leader", "shuffle-leaders", "s3-errors", "s3-latency", "kafka-errors", "kafka-latency"}
 
 // errBadAction marks an action that was malformed (HTTP 400) rather than
 // refused by the Coordinator (HTTP 409).
@@ -107,10 +123,12 @@ func (s *Server) do(a Action) (string, error) {
 		return "shuffled every partition's leader", c.ShuffleLeaders()
 	case "s3-errors", "s3-latency":
 		return t.s3Fault(a)
+	case "kafka-errors", "kafka-latency":
+		return t.kafkaFault(a)
 	case "":
-		return "", badAction("no \"action\" given: use stop-broker, restart-broker, move-leader, shuffle-leaders, s3-errors or s3-latency")
+		return "", badAction("no \"action\" given: use %s", actionList)
 	}
-	return "", badAction("unknown action %q: use stop-broker, restart-broker, move-leader, shuffle-leaders, s3-errors or s3-latency", a.Action)
+	return "", badAction("unknown action %q: use %s", a.Action, actionList)
 }
 
 // s3Fault turns the dashboard's one S3 error fault or one S3 latency fault
@@ -166,6 +184,92 @@ func (t *target) s3Fault(a Action) (string, error) {
 	}
 	*slot = nf
 	return fmt.Sprintf("%s on: %s", a.Action, *desc), nil
+}
+
+// kafkaFault turns the dashboard's one Kafka error fault or one Kafka
+// latency fault on (replacing an earlier one) or off.
+func (t *target) kafkaFault(a Action) (string, error) {
+	slot, desc := &t.kafkaErrors, &t.kafkaErrs
+	if a.Action == "kafka-latency" {
+		slot, desc = &t.kafkaDelay, &t.kafkaDelays
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !a.On {
+		if *slot == nil {
+			return fmt.Sprintf("%s already off", a.Action), nil
+		}
+		hits := (*slot).Hits()
+		(*slot).Remove()
+		*slot = nil
+		return fmt.Sprintf("%s off (%s; it answered %d requests)", a.Action, *desc, hits), nil
+	}
+	if a.API == "" {
+		return "", badAction("%s needs \"api\", a Kafka request name such as Produce, Fetch or OffsetCommit", a.Action)
+	}
+	key, ok := apiKey(a.API)
+	if !ok {
+		return "", badAction("api %q is not a Kafka request name: use e.g. Produce, Fetch, OffsetCommit, JoinGroup, Metadata", a.API)
+	}
+	var f *broker.Fault
+	if a.Action == "kafka-errors" {
+		name := strings.ToUpper(a.Error)
+		if name == "" {
+			name = defaultKafkaError(key)
+		}
+		ke, ok := kafkaError(name)
+		if !ok {
+			return "", badAction("error %q is not a Kafka error name: use e.g. NOT_LEADER_FOR_PARTITION, REBALANCE_IN_PROGRESS, REQUEST_TIMED_OUT", a.Error)
+		}
+		f = t.coord.FailKafka(key, ke, 0)
+		*desc = fmt.Sprintf("%s on every %s request", ke.Message, kmsg.NameForKey(int16(key)))
+	} else {
+		ms := a.LatencyMS
+		if ms == 0 {
+			ms = 200
+		}
+		if ms < 0 || ms > 60_000 {
+			return "", badAction("latency_ms %d: use 1..60000", ms)
+		}
+		d := time.Duration(ms) * time.Millisecond
+		f = t.coord.DelayKafka(key, d)
+		*desc = fmt.Sprintf("+%s on every %s request", d, kmsg.NameForKey(int16(key)))
+	}
+	if *slot != nil {
+		(*slot).Remove()
+	}
+	*slot = f
+	return fmt.Sprintf("%s on: %s", a.Action, *desc), nil
+}
+
+// apiKey finds a Kafka request by its protocol name, case-insensitively.
+func apiKey(name string) (kmsg.Key, bool) {
+	for k := int16(0); k < 200; k++ {
+		if n := kmsg.NameForKey(k); n != "" && n != "Unknown" && strings.EqualFold(n, name) {
+			return kmsg.Key(k), true
+		}
+	}
+	return 0, false
+}
+
+// kafkaError finds a Kafka error by its protocol name.
+func kafkaError(name string) (*kerr.Error, bool) {
+	for c := int16(-1); c < 200; c++ {
+		if e := kerr.TypedErrorForCode(c); e != nil && e.Message == name {
+			return e, true
+		}
+	}
+	return nil, false
+}
+
+func defaultKafkaError(k kmsg.Key) string {
+	switch k {
+	case kmsg.Produce, kmsg.Fetch:
+		return kerr.NotLeaderForPartition.Message
+	case kmsg.OffsetCommit, kmsg.JoinGroup:
+		return kerr.RebalanceInProgress.Message
+	}
+	return kerr.UnknownServerError.Message
 }
 
 // logEvent appends to the event log shown on the page.

@@ -35,7 +35,7 @@ var (
 	descFaultActions = prometheus.NewDesc("tickflow_fault_actions_total",
 		"Fault actions taken through the dashboard, by action.", []string{"action"}, nil)
 	descFaultsActive = prometheus.NewDesc("tickflow_faults_active",
-		"S3 faults the dashboard has turned on, by kind.", []string{"kind"}, nil)
+		"Faults the dashboard has turned on, by kind (s3-errors, s3-latency, kafka-errors, kafka-latency).", []string{"kind"}, nil)
 	descLakeObjects = prometheus.NewDesc("tickflow_lake_objects",
 		"Objects under the lake's table location.", nil, nil)
 	descLakeRows = prometheus.NewDesc("tickflow_lake_rows",
@@ -74,7 +74,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
-	for _, a := range []string{"stop-broker", "restart-broker", "move-leader", "shuffle-leaders", "s3-errors", "s3-latency"} {
+	for _, a := range Actions {
 		counter(descFaultActions, float64(actions[a]), a)
 	}
 	wv := snap.World
@@ -114,7 +114,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descS3Errors, float64(n), o.Op, strconv.Itoa(st))
 		}
 	}
-	active := map[string]float64{"s3-errors": 0, "s3-latency": 0}
+	active := map[string]float64{"s3-errors": 0, "s3-latency": 0, "kafka-errors": 0, "kafka-latency": 0}
 	for _, f := range cur.activeFaults() {
 		active[f.Kind]++
 	}

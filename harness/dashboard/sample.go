@@ -37,6 +37,10 @@ type target struct {
 	s3Errs      string
 	s3Delay     *broker.Fault
 	s3Delays    string
+	kafkaErrors *broker.Fault
+	kafkaErrs   string
+	kafkaDelay  *broker.Fault
+	kafkaDelays string
 }
 
 // kafkaOpts keeps the dashboard's own clients quick to notice leader moves
@@ -77,12 +81,12 @@ func newTarget(ctx context.Context, t Target) (*target, error) {
 // close removes the faults the dashboard installed and closes its clients.
 func (t *target) close() {
 	t.mu.Lock()
-	for _, f := range []*broker.Fault{t.s3Errors, t.s3Delay} {
+	for _, f := range []*broker.Fault{t.s3Errors, t.s3Delay, t.kafkaErrors, t.kafkaDelay} {
 		if f != nil {
 			f.Remove()
 		}
 	}
-	t.s3Errors, t.s3Delay = nil, nil
+	t.s3Errors, t.s3Delay, t.kafkaErrors, t.kafkaDelay = nil, nil, nil, nil
 	t.mu.Unlock()
 	t.kcl.Close()
 }
@@ -279,6 +283,12 @@ func (t *target) activeFaults() []ActiveFault {
 	}
 	if t.s3Delay != nil {
 		out = append(out, ActiveFault{Kind: "s3-latency", Desc: t.s3Delays, Hits: t.s3Delay.Hits()})
+	}
+	if t.kafkaErrors != nil {
+		out = append(out, ActiveFault{Kind: "kafka-errors", Desc: t.kafkaErrs, Hits: t.kafkaErrors.Hits()})
+	}
+	if t.kafkaDelay != nil {
+		out = append(out, ActiveFault{Kind: "kafka-latency", Desc: t.kafkaDelays, Hits: t.kafkaDelay.Hits()})
 	}
 	return out
 }

@@ -142,9 +142,9 @@ type S3OpView struct {
 	Injected int64         `json:"injected"`
 }
 
-// ActiveFault is an S3 fault the dashboard turned on.
+// ActiveFault is a fault the dashboard turned on.
 type ActiveFault struct {
-	Kind string `json:"kind"` // "s3-errors" or "s3-latency"
+	Kind string `json:"kind"` // "s3-errors", "s3-latency", "kafka-errors" or "kafka-latency"
 	Desc string `json:"desc"`
 	Hits int    `json:"hits"`
 }

@@ -158,7 +158,7 @@ function renderVerify(v) {
 
 function renderFaults(w) {
   const fs = w ? w.faults : [];
-  setHTML($("#active-faults"), fs.length ? "active: " + fs.map((f) => `<b>${esc(f.kind)}</b> ${esc(f.desc)} (${num(f.hits)} requests)`).join(" · ") : "no S3 fault active");
+  setHTML($("#active-faults"), fs.length ? "active: " + fs.map((f) => `<b>${esc(f.kind)}</b> ${esc(f.desc)} (${num(f.hits)} requests)`).join(" · ") : "no fault active");
   const rows = (w ? w.s3 : []).map((o) => `<tr><td>${esc(o.op)}</td><td class="num">${num(o.requests)}</td><td class="num">${num(o.errors)}</td><td class="num">${num(o.injected)}</td></tr>`);
   setHTML($("#s3 tbody"), rows.join("") || `<tr><td colspan="4" class="muted">no S3 requests yet</td></tr>`);
 }
@@ -238,6 +238,10 @@ document.addEventListener("click", (ev) => {
   else if (b.id === "s3e-off") fault({ action: "s3-errors", on: false });
   else if (b.id === "s3l-on") fault({ action: "s3-latency", on: true, op: $("#s3l-op").value, latency_ms: Number($("#s3l-ms").value) });
   else if (b.id === "s3l-off") fault({ action: "s3-latency", on: false });
+  else if (b.id === "ke-on") fault({ action: "kafka-errors", on: true, api: $("#ke-api").value, error: $("#ke-err").value });
+  else if (b.id === "ke-off") fault({ action: "kafka-errors", on: false });
+  else if (b.id === "kl-on") fault({ action: "kafka-latency", on: true, api: $("#kl-api").value, latency_ms: Number($("#kl-ms").value) });
+  else if (b.id === "kl-off") fault({ action: "kafka-latency", on: false });
   else if (b.id === "verify-btn") {
     b.disabled = true;
     setHTML($("#verify"), `<span class="muted">checking…</span>`);
