@@ -59,7 +59,7 @@ func TestEncodersRoundTrip(t *testing.T) {
 		for range 2 { // the second run reuses a pooled writer
 			var buf bytes.Buffer
 			require.NoError(t, EncodeParquet(&buf, rows))
-			got, err := parquet.Read[tick.Row](bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+			got, err := tick.ReadParquet(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 			require.NoError(t, err)
 			assert.Equal(t, rows, got)
 			f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
@@ -235,7 +235,7 @@ func TestEncodeChunksMatchesOneSlice(t *testing.T) {
 			}
 			require.NoError(t, encodeChunks(&got, tc.f, tc.gz, chunks...))
 			if tc.f == Parquet {
-				back, err := parquet.Read[tick.Row](bytes.NewReader(got.Bytes()), int64(got.Len()))
+				back, err := tick.ReadParquet(bytes.NewReader(got.Bytes()), int64(got.Len()))
 				require.NoError(t, err)
 				assert.Equal(t, rows, back) // page cuts may differ: compare rows
 				return
