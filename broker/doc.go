@@ -28,4 +28,13 @@
 // answers operations gofakes3 cannot do safely (object tagging, object
 // attributes, ACLs, bucket policies, ...) with 501 NotImplemented instead of
 // corrupting data.
+//
+// Security, as the real services do it: the fake S3 checks AWS Signature V4
+// (header and presigned forms, payload hashes, signed aws-chunked uploads)
+// against AccessKey/SecretKey and DefaultRegion unless S3Auth(false), and
+// answers conditional writes (If-None-Match: *, If-Match) on PutObject,
+// CopyObject and CompleteMultipartUpload atomically per key, as AWS does.
+// KafkaTLS and KafkaSASL make the brokers require TLS (a generated CA,
+// TLSFiles) and SASL PLAIN/SCRAM; KafkaClientOptions gives a kgo client
+// what it needs to connect.
 package broker

@@ -264,9 +264,11 @@ func (s *s3Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		defer func() { s.logRequest(r, rec, time.Since(start)) }()
 	}
-	if !s.authorize(w, r) { // before dechunk, which rewrites a signed header
+	w, finish, ok := s.authorize(w, r) // before dechunk, which rewrites a signed header
+	if !ok {
 		return
 	}
+	defer finish()
 
 	q := r.URL.Query()
 	for _, sub := range unsupported {

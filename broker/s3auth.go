@@ -19,10 +19,8 @@ import (
 // the AWS SDK's own signer over exactly the headers the client says it
 // signed, so what passes here passes on AWS and the reverse. Both forms are
 // checked: the Authorization header and presigned URLs (X-Amz-* query
-// parameters). The payload hash is taken as the client sent it
-// (x-amz-content-sha256: a hex SHA-256, UNSIGNED-PAYLOAD, or one of the
-// STREAMING-* aws-chunked values); the content is not re-hashed and the
-// per-chunk signatures of STREAMING-AWS4-HMAC-SHA256-PAYLOAD are not checked.
+// parameters). The body is checked against the payload hash the signature
+// covers as it is read (s3payload.go).
 
 // maxSkew is how far a request's X-Amz-Date may be from the server's clock
 // (AWS: 15 minutes).
@@ -48,73 +46,86 @@ type sigParams struct {
 
 // authorize checks r's signature. It answers and returns false when r is
 // refused.
-func (s *s3Server) authorize(w http.ResponseWriter, r *http.Request) bool {
+// On success the body is checked too, as it is read (s3payload.go): w is
+// then a buffer that finish writes out, or replaces with the payload error.
+func (s *s3Server) authorize(w http.ResponseWriter, r *http.Request) (_ http.ResponseWriter, finish func(), ok bool) {
 	if !s.auth {
-		return true
+		return w, func() {}, true
 	}
-	if f := s.checkSignature(r, time.Now()); f != nil {
+	p, signedAt, f := s.checkSignature(r, time.Now())
+	if f != nil {
 		if len(f.extra) > 0 && f.extra[0][0] == "Region" {
 			w.Header().Set("x-amz-bucket-region", DefaultRegion) // AWS says it on HEAD too, which has no body
 		}
 		writeS3ErrorElems(w, r, f.status, f.code, f.message, f.extra)
 		s.log.Debug("broker: S3 request refused", "method", r.Method, "path", r.URL.Path, "code", f.code, "why", f.message)
-		return false
+		return w, nil, false
 	}
-	return true
+	bw, finish, err := checkPayload(w, r, p, signedAt, aws.Credentials{AccessKeyID: AccessKey, SecretAccessKey: SecretKey})
+	if err != nil {
+		writeS3Error(w, r, http.StatusBadRequest, "InvalidRequest", err.Error())
+		return w, nil, false
+	}
+	return bw, finish, true
 }
 
-func (s *s3Server) checkSignature(r *http.Request, now time.Time) *authFailure {
+func (s *s3Server) checkSignature(r *http.Request, now time.Time) (sigParams, time.Time, *authFailure) {
 	p, f := parseSignature(r)
 	if f != nil {
-		return f
+		return p, time.Time{}, f
 	}
+	signedAt, f := verifySignature(r, p, now)
+	return p, signedAt, f
+}
+
+func verifySignature(r *http.Request, p sigParams, now time.Time) (time.Time, *authFailure) {
 	if p.accessKey != AccessKey {
-		return &authFailure{http.StatusForbidden, "InvalidAccessKeyId",
+		return time.Time{}, &authFailure{http.StatusForbidden, "InvalidAccessKeyId",
 			"The AWS Access Key Id you provided does not exist in our records.",
 			[][2]string{{"AWSAccessKeyId", p.accessKey}}}
 	}
 	if p.service != "s3" {
-		return malformed(p, fmt.Sprintf("the service '%s' is wrong; expecting 's3'", p.service))
+		return time.Time{}, malformed(p, fmt.Sprintf("the service '%s' is wrong; expecting 's3'", p.service))
 	}
 	if p.region != DefaultRegion {
-		return &authFailure{http.StatusBadRequest, "AuthorizationHeaderMalformed",
+		return time.Time{}, &authFailure{http.StatusBadRequest, "AuthorizationHeaderMalformed",
 			fmt.Sprintf("The authorization header is malformed; the region '%s' is wrong; expecting '%s'", p.region, DefaultRegion),
 			[][2]string{{"Region", DefaultRegion}}}
 	}
 	signedAt, err := time.Parse("20060102T150405Z", p.amzDate)
 	if err != nil {
-		return &authFailure{http.StatusForbidden, "AccessDenied",
+		return time.Time{}, &authFailure{http.StatusForbidden, "AccessDenied",
 			fmt.Sprintf("AWS authentication requires a valid Date or x-amz-date header (got %q)", p.amzDate), nil}
 	}
 	if p.date != signedAt.Format("20060102") {
-		return malformed(p, fmt.Sprintf("the date in the credential scope '%s' does not match X-Amz-Date '%s'", p.date, p.amzDate))
+		return time.Time{}, malformed(p, fmt.Sprintf("the date in the credential scope '%s' does not match X-Amz-Date '%s'", p.date, p.amzDate))
 	}
 	if p.presigned {
 		if now.Before(signedAt.Add(-maxSkew)) {
-			return &authFailure{http.StatusForbidden, "AccessDenied", "Request is not valid yet", nil}
+			return time.Time{}, &authFailure{http.StatusForbidden, "AccessDenied", "Request is not valid yet", nil}
 		}
 		if now.After(signedAt.Add(p.expires)) {
-			return &authFailure{http.StatusForbidden, "AccessDenied", "Request has expired",
+			return time.Time{}, &authFailure{http.StatusForbidden, "AccessDenied", "Request has expired",
 				[][2]string{{"X-Amz-Expires", strconv.Itoa(int(p.expires / time.Second))},
 					{"Expires", signedAt.Add(p.expires).UTC().Format(time.RFC3339)},
 					{"ServerTime", now.UTC().Format(time.RFC3339)}}}
 		}
 	} else if d := now.Sub(signedAt); d > maxSkew || d < -maxSkew {
-		return &authFailure{http.StatusForbidden, "RequestTimeTooSkewed",
+		return time.Time{}, &authFailure{http.StatusForbidden, "RequestTimeTooSkewed",
 			"The difference between the request time and the current time is too large.",
 			[][2]string{{"RequestTime", p.amzDate}, {"ServerTime", now.UTC().Format(time.RFC3339)},
 				{"MaxAllowedSkewMilliseconds", strconv.Itoa(int(maxSkew / time.Millisecond))}}}
 	}
 	want, err := recompute(r, p, signedAt)
 	if err != nil {
-		return &authFailure{http.StatusBadRequest, "InvalidRequest", "cannot recompute the signature: " + err.Error(), nil}
+		return time.Time{}, &authFailure{http.StatusBadRequest, "InvalidRequest", "cannot recompute the signature: " + err.Error(), nil}
 	}
 	if subtle.ConstantTimeCompare([]byte(want), []byte(p.signature)) != 1 {
-		return &authFailure{http.StatusForbidden, "SignatureDoesNotMatch",
+		return time.Time{}, &authFailure{http.StatusForbidden, "SignatureDoesNotMatch",
 			"The request signature we calculated does not match the signature you provided. Check your key and signing method.",
 			[][2]string{{"AWSAccessKeyId", p.accessKey}}}
 	}
-	return nil
+	return signedAt, nil
 }
 
 func malformed(p sigParams, why string) *authFailure {

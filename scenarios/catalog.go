@@ -29,6 +29,8 @@ func catalog() []Scenario {
 			short: 1, long: 30, proc: true, run: rollingRestartSlowS3},
 		{Name: "hung-put", Description: "a sink process is killed while one of its PUTs is held at a proxy; the held PUT lands at a seeded moment before or after the next owner writes the same key",
 			short: 1, long: 10, proc: true, run: hungPut},
+		{Name: "two-owner-soak", Description: "the exactly-once soak on market.ticks: sink processes behind proxies that hold PUTs (seconds; one much longer), rounds of SIGTERM-a-slow-member-while-a-fast-one-joins and SIGSTOP-with-PUTs-in-flight/SIGCONT, a final drain (long form: 200,000 records at 1,800/s, 3-5s and 12-15s PUTs, 3 rounds, 16s freezes)",
+			short: 1, long: 1, proc: true, env: envOptions{topic: "market.ticks"}, run: twoOwnerSoak},
 		{Name: "dotted-topic", Description: "sink-crash-mid-flush on a topic whose name has dots (market.ticks): object names must still parse, or reconciliation sees nothing",
 			short: 2, long: 10, env: envOptions{topic: "market.ticks"}, run: sinkCrashMidFlush},
 		{Name: "broker-stop-during-produce", Description: "a (non-controller) broker is stopped while the producer writes, then restarted",

@@ -151,9 +151,7 @@ func zombieSink(ctx context.Context, e *env) error {
 	serr := sleep(ctx, freeze-time.Since(frozen))
 	px.holdPUTs(nil) // PUTs already held still land late
 	_ = a.cmd.Process.Signal(syscall.SIGCONT)
-	e.mu.Lock()
-	e.restarts++
-	e.mu.Unlock()
+	e.restarted(1)
 	e.notef("froze the first sink %s with PUTs held %s at the proxy; second sink started meanwhile", freeze.Round(time.Millisecond), hold)
 	if serr != nil {
 		return fail(serr)
@@ -177,10 +175,7 @@ func rollingRestartSlowS3(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	// The proxy calls this under its own lock: give it its own seeded
-	// generator (e.rng belongs to the scenario goroutine).
-	prng := rand.New(rand.NewPCG(uint64(e.intn(0, 1<<30)), 1))
-	px.holdPUTs(func() time.Duration { return time.Duration(150+prng.IntN(450)) * time.Millisecond })
+	px.holdPUTs(e.delays(150*time.Millisecond, 600*time.Millisecond))
 	n := scale(e, 4000, 6000)
 	rounds := scale(e, 2, 3)
 	load := e.produceAsync(ctx, n, loadOptions{rate: float64(n) / 5})
@@ -209,9 +204,7 @@ func rollingRestartSlowS3(ctx context.Context, e *env) error {
 			return fail(fmt.Errorf("rolling restart %d: the old sink did not stop cleanly: %w", i, err))
 		}
 		notes = append(notes, fmt.Sprintf("#%d with %d PUTs held", i, held))
-		e.mu.Lock()
-		e.restarts++
-		e.mu.Unlock()
+		e.restarted(1)
 		old = next
 	}
 	e.notef("rolling restarts over a slow S3: %s", strings.Join(notes, ", "))
@@ -270,9 +263,7 @@ func (e *env) hungPutWith(ctx context.Context, hold time.Duration, aFlags, bFlag
 		return fail(precondition("no PUT of the first sink reached the S3 proxy (%v): %s", err, a.out.String()))
 	}
 	a.kill()
-	e.mu.Lock()
-	e.restarts++
-	e.mu.Unlock()
+	e.restarted(1)
 	if _, err := e.awaitEmptyGroup(ctx); err != nil {
 		return fail(err)
 	}
@@ -295,4 +286,130 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// twoOwnerSoak is the run issue 11 measured, as a scenario: a dotted topic,
+// a paced load, sink processes writing through proxies that hold PUTs
+// (some seconds, one much longer), and rounds of "SIGTERM a slow member
+// while a fast one joins" and "freeze a member with PUTs in flight, then
+// thaw it"; a final drain by one sink straight to S3. The long form is the
+// issue's: 200,000 records at 1,800/s, PUTs held 3–5 s and 12–15 s, three
+// rounds with 16 s freezes.
+func twoOwnerSoak(ctx context.Context, e *env) error {
+	bin, err := e.tickflowBin()
+	if err != nil {
+		return err
+	}
+	slow, err := e.startS3Proxy()
+	if err != nil {
+		return err
+	}
+	stall, err := e.startS3Proxy()
+	if err != nil {
+		return err
+	}
+	slow.holdPUTs(e.delays(scale(e, 500*time.Millisecond, 3*time.Second), scale(e, time.Second, 5*time.Second)))
+	stall.holdPUTs(e.delays(scale(e, 2*time.Second, 12*time.Second), scale(e, 3*time.Second, 15*time.Second)))
+	n := scale(e, 12_000, 200_000)
+	rate := scale(e, 3000.0, 1800.0)
+	rounds := scale(e, 1, 3)
+	freeze := scale(e, 3*time.Second, 16*time.Second)
+	load := e.produceAsync(ctx, n, loadOptions{rate: rate})
+	fail := func(err error) error { _ = load.wait(); return err }
+
+	var members []*sinkProc
+	start := func(endpoint string) (*sinkProc, error) {
+		p, err := e.sinkProcVia(bin, endpoint)
+		if err == nil {
+			members = append(members, p)
+		}
+		return p, err
+	}
+	fast, err := start(e.w.S3Endpoint())
+	if err != nil {
+		return fail(err)
+	}
+	if err := e.awaitMembers(ctx, 1, fast); err != nil {
+		return fail(err)
+	}
+	slowM, err := start(slow.url())
+	if err != nil {
+		return fail(err)
+	}
+	stallM, err := start(stall.url())
+	if err != nil {
+		return fail(err)
+	}
+	if err := e.awaitMembers(ctx, 3, fast, slowM, stallM); err != nil {
+		return fail(err)
+	}
+	for r := 0; r < rounds; r++ {
+		// SIGTERM the slow member while a fast one joins.
+		joiner, err := start(e.w.S3Endpoint())
+		if err != nil {
+			return fail(err)
+		}
+		if err := slowM.terminate(); err != nil {
+			e.notef("round %d: the slow member exited non-zero after SIGTERM: %s", r, firstLine(err))
+		}
+		slowM, err = start(slow.url())
+		if err != nil {
+			return fail(err)
+		}
+		_ = joiner
+		// Freeze the member whose PUTs are stalled, with PUTs in flight.
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = poll(wctx, func() bool { return stall.held.Load() > 0 || load.finished() })
+		cancel()
+		if err != nil {
+			return fail(precondition("round %d: no PUT of the stalled member in flight within 30s", r))
+		}
+		held := stall.held.Load()
+		_ = stallM.cmd.Process.Signal(syscall.SIGSTOP)
+		serr := sleep(ctx, freeze)
+		_ = stallM.cmd.Process.Signal(syscall.SIGCONT)
+		e.restarted(2)
+		e.notef("round %d: SIGTERM a slow member while a fast one joined; froze the stalled member %s with %d PUTs in flight", r, freeze, held)
+		if serr != nil {
+			return fail(serr)
+		}
+	}
+	if err := load.wait(); err != nil {
+		return err
+	}
+	// The final drain: every member but the first fast one stops.
+	var others []*sinkProc
+	for _, p := range members[1:] {
+		if !p.exited() {
+			others = append(others, p)
+		}
+	}
+	for _, p := range others {
+		if err := p.terminate(); err != nil {
+			e.notef("a member exited non-zero after SIGTERM: %s", firstLine(err))
+		}
+	}
+	slow.holdPUTs(nil)
+	stall.holdPUTs(nil)
+	err = e.finish(ctx, slow, fast)
+	if serr := stall.settle(ctx); serr != nil && err == nil {
+		err = precondition("held PUTs did not land: %v", serr)
+	}
+	e.notef("stall proxy: %s", stall.summary())
+	return err
+}
+
+// delays returns seeded random durations in [lo, hi) for a proxy's holds.
+// The proxy calls it under its own lock, so it gets a generator of its own
+// (e.rng belongs to the scenario goroutine).
+func (e *env) delays(lo, hi time.Duration) func() time.Duration {
+	prng := rand.New(rand.NewPCG(uint64(e.intn(0, 1<<30)), 1))
+	return func() time.Duration { return lo + time.Duration(prng.Int64N(int64(hi-lo))) }
+}
+
+// restarted counts n process faults (kills, SIGTERMs, freezes) the scenario caused.
+func (e *env) restarted(n int) {
+	e.mu.Lock()
+	e.restarts += n
+	e.mu.Unlock()
 }

@@ -102,6 +102,20 @@ func TestKafkaTLSAndSCRAM(t *testing.T) {
 		}
 	})
 
+	t.Run("msk iam where it is not offered", func(t *testing.T) {
+		// MSK IAM signs with the AWS credential chain; these brokers offer
+		// only SCRAM, and the one line says so.
+		t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+		t.Setenv("AWS_REGION", "eu-west-1")
+		t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+		_, _, msg, code := runCmdCtx(ctx, t, "produce", "--synthetic", "10", "--brokers", boot, "--tls-ca", files.CAFile, "--sasl", "aws-msk-iam")
+		require.NoError(t, ctx.Err())
+		assert.Equal(t, exitUsage, code, msg)
+		assert.Contains(t, msg, "--sasl aws-msk-iam: the brokers at "+boot+" do not offer this mechanism")
+		assert.NotContains(t, msg, "\n")
+	})
+
 	t.Run("pipeline", func(t *testing.T) {
 		t.Setenv(saslPasswordEnv, "s3cret")
 		out, _, msg, code := runCmdCtx(ctx, t, append([]string{"produce", "--synthetic", "600", "--json"}, sec...)...)

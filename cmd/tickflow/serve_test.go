@@ -451,6 +451,9 @@ func TestServeBadInput(t *testing.T) {
 		{"zero partitions", []string{"--partitions", "0"}, "--partitions"},
 		{"bad topic", []string{"--topic", "stock ticks"}, "--topic"},
 		{"bad bucket", []string{"--bucket", "My_Bucket"}, "--bucket"},
+		{"bad s3 auth", []string{"--s3-auth", "maybe"}, "--s3-auth"},
+		{"bad sasl", []string{"--sasl", "gssapi"}, "--sasl"},
+		{"empty sasl user", []string{"--sasl", "plain", "--sasl-user", ""}, "--sasl-user"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -49,6 +49,10 @@ type CommitMeta struct {
 
 const commitMetaVersion = "tickflow/2"
 
+// maxCommitMeta keeps the metadata under Kafka's offset.metadata.max.bytes
+// (4096 by default).
+const maxCommitMeta = 3000
+
 // String encodes m (Kafka keeps up to offset.metadata.max.bytes, 4 KiB by
 // default, which a lake key fits in).
 func (m CommitMeta) String() string {
@@ -157,7 +161,11 @@ func (s *Sink) commit(ctx context.Context, offs map[int32]commitPoint) map[int32
 			continue
 		}
 		eo[p] = kgo.EpochOffset{Epoch: -1, Offset: o.off}
-		meta[p] = CommitMeta{NextStart: o.next(), DLQ: o.dlq, Expired: o.expired, TopicID: tid, LastKey: o.lastKey}.String()
+		cm := CommitMeta{NextStart: o.next(), DLQ: o.dlq, Expired: o.expired, TopicID: tid, LastKey: o.lastKey}
+		if m := cm.String(); len(m) > maxCommitMeta {
+			cm.LastKey = "" // informational only; a broker would refuse the whole commit (OFFSET_METADATA_TOO_LARGE)
+		}
+		meta[p] = cm.String()
 	}
 	s.mu.Unlock()
 	if len(eo) > 0 {
