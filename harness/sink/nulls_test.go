@@ -28,7 +28,7 @@ func TestMissingValuesLandAsNull(t *testing.T) {
 			tick.AllValues &^ (tick.NullClose | tick.NullVolume), 2},
 		{`{"symbol":"HSI","trade_date":"2010-01-04","open":0,"high":0,"low":0,"close":0,"adj_close":0,"volume":0,"close_usd":0}`, 0, 0},
 		{`{"symbol":"HSI","trade_date":"2010-01-04","Close":3,"meta":{"src":"x"}}`, tick.AllValues &^ tick.NullClose, 1}, // goccy's path
-		{`{"Index":"HSI","Date":"2010-01-04","Close":3.5,"Extra":1}`, tick.AllValues &^ tick.NullClose, 1},                  // the seed format
+		{`{"Index":"HSI","Date":"2010-01-04","Close":3.5,"Extra":1}`, tick.AllValues &^ tick.NullClose, 1},               // the seed format
 	}
 	for _, tc := range []struct {
 		name   string
