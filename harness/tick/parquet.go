@@ -12,16 +12,20 @@ import (
 // OPTIONAL, the others as REQUIRED: a value the record did not carry has no
 // value in the file (definition level 0), which every reader returns as
 // NULL. The three Go layouts below all write exactly ParquetSchema; the
-// encoder picks, per file, the cheapest one that holds its rows:
+// encoder picks, per file, the cheapest one that holds its rows exactly:
 //
-//   - denseRow: no NULL and no 0 in any value column (the common case):
-//     parquet-go's batch path for optional columns, which writes a run of
-//     non-zero values at once and takes a 0 for NULL, so it can hold no 0;
-//     a Row slice is used as is, without a copy.
+//   - denseRow: no NULL and no 0 in any value column (producers' full
+//     ticks): parquet-go's batch path for optional non-pointer fields, which
+//     writes a 64-row batch of present values at once; a Row slice is used
+//     as is, without a copy. That path takes a 0 field for NULL, so it can
+//     hold no 0, and it cannot hold NULLs either: with NULLs and values
+//     mixed in a batch, parquet-go v0.32 writes some NULLs as present 0s
+//     (its run split in writeRowsFuncOfOptional mistakes a short tail of
+//     NULLs for values; TestParquetNullsAndZeros has such a batch).
 //   - volumeRow: the same, except that volume may be 0 or NULL (volume 0 is
-//     common in index data): one pointer column.
+//     common in index data: most of the HSI sample): one pointer column.
 //   - sparseRow: anything else, one pointer per value column (nil = NULL),
-//     which parquet-go writes value by value, about 2.5 times slower.
+//     which parquet-go writes value by value.
 
 // denseRow has Row's exact layout (a *Row converts to a *denseRow).
 type denseRow struct {
@@ -82,8 +86,9 @@ const (
 	sparse
 )
 
-// layoutOf returns the cheapest layout that holds rows exactly. A 0 or -0
-// value needs a pointer layout: the dense one would store it as NULL.
+// layoutOf returns the cheapest layout that holds rows exactly. A price of
+// 0 or -0 needs the pointer layout: the batch path would write it as NULL
+// (parquet-go compares the bits on amd64, the value elsewhere).
 func layoutOf(rows []Row) layout {
 	l := dense
 	for i := range rows {
