@@ -21,7 +21,10 @@ import (
 //     hold no 0, and it cannot hold NULLs either: with NULLs and values
 //     mixed in a batch, parquet-go v0.32 writes some NULLs as present 0s
 //     (its run split in writeRowsFuncOfOptional mistakes a short tail of
-//     NULLs for values; TestParquetNullsAndZeros has such a batch).
+//     NULLs for values; TestParquetNullsAndZeros has such a batch; cf.
+//     parquet-go/parquet-go#154). Rows without 0s and NULLs are also
+//     immune to the zero-is-NULL default that parquet-go has flipped
+//     between releases (#480, #523).
 //   - volumeRow: the same, except that volume may be 0 or NULL (volume 0 is
 //     common in index data: most of the HSI sample): one pointer column.
 //   - sparseRow: anything else, one pointer per value column (nil = NULL),
