@@ -154,16 +154,17 @@ func decodeReference(b []byte, t *Tick) (err error) {
 }
 
 // Bits of the fields decodeFast has seen, to hand repeated keys to goccy.
+// The value fields' bits are their Nulls bits.
 const (
-	fSymbol = 1 << iota
-	fTradeDate
-	fOpen
-	fHigh
-	fLow
-	fClose
-	fAdjClose
-	fVolume
-	fCloseUSD
+	fOpen      = int(NullOpen)
+	fHigh      = int(NullHigh)
+	fLow       = int(NullLow)
+	fClose     = int(NullClose)
+	fAdjClose  = int(NullAdjClose)
+	fVolume    = int(NullVolume)
+	fCloseUSD  = int(NullCloseUSD)
+	fSymbol    = 1 << 7
+	fTradeDate = 1 << 8
 )
 
 // decodeFast decodes the common shape of b into t and reports whether it
@@ -186,7 +187,7 @@ func decodeFast(b []byte, t *Tick) bool {
 		return false
 	}
 	seen := 0
-	have := Nulls(0) // value fields with a non-null value
+	nulls := 0 // fields whose value is null
 	if b[i] == '}' {
 		i++
 	} else {
@@ -229,11 +230,49 @@ func decodeFast(b []byte, t *Tick) bool {
 					return false
 				}
 				i += 4 // the field stays zero; a value field is NULL
-			default:
-				if i, ok = decodeValue(b, i, f, &out); !ok {
+				nulls |= f
+			case f == fSymbol || f == fTradeDate:
+				if b[i] != '"' {
 					return false
 				}
-				have |= nullBit(f)
+				vs, ve, ok := scanString(b, i+1)
+				if !ok {
+					return false
+				}
+				s := intern(b[vs:ve])
+				if f == fSymbol {
+					out.Symbol = s
+				} else {
+					out.TradeDate = s
+				}
+				i = ve + 1
+			case f == fVolume:
+				v, n, ok := parseInt64(b[i:])
+				if !ok {
+					return false
+				}
+				out.Volume = v
+				i += n
+			default:
+				v, n, ok := parseFloat64(b[i:])
+				if !ok {
+					return false
+				}
+				switch f {
+				case fOpen:
+					out.Open = v
+				case fHigh:
+					out.High = v
+				case fLow:
+					out.Low = v
+				case fClose:
+					out.Close = v
+				case fAdjClose:
+					out.AdjClose = v
+				default:
+					out.CloseUSD = v
+				}
+				i += n
 			}
 			// Separator.
 			i = skipWS(b, i)
@@ -256,79 +295,9 @@ func decodeFast(b []byte, t *Tick) bool {
 	if skipWS(b, i) != len(b) {
 		return false
 	}
-	out.Null = AllValues &^ have
+	out.Null = AllValues&^Nulls(seen) | Nulls(nulls)&AllValues
 	*t = out
 	return true
-}
-
-// decodeValue decodes the value of field f at b[i] (not null) into out and
-// returns the index just past it.
-func decodeValue(b []byte, i, f int, out *Tick) (int, bool) {
-	switch f {
-	case fSymbol, fTradeDate:
-		if b[i] != '"' {
-			return 0, false
-		}
-		vs, ve, ok := scanString(b, i+1)
-		if !ok {
-			return 0, false
-		}
-		s := intern(b[vs:ve])
-		if f == fSymbol {
-			out.Symbol = s
-		} else {
-			out.TradeDate = s
-		}
-		return ve + 1, true
-	case fVolume:
-		v, n, ok := parseInt64(b[i:])
-		if !ok {
-			return 0, false
-		}
-		out.Volume = v
-		return i + n, true
-	}
-	v, n, ok := parseFloat64(b[i:])
-	if !ok {
-		return 0, false
-	}
-	switch f {
-	case fOpen:
-		out.Open = v
-	case fHigh:
-		out.High = v
-	case fLow:
-		out.Low = v
-	case fClose:
-		out.Close = v
-	case fAdjClose:
-		out.AdjClose = v
-	default:
-		out.CloseUSD = v
-	}
-	return i + n, true
-}
-
-// nullBit maps a field bit of decodeFast to its Nulls bit (0 for symbol and
-// trade_date, which are never NULL).
-func nullBit(f int) Nulls {
-	switch f {
-	case fOpen:
-		return NullOpen
-	case fHigh:
-		return NullHigh
-	case fLow:
-		return NullLow
-	case fClose:
-		return NullClose
-	case fAdjClose:
-		return NullAdjClose
-	case fVolume:
-		return NullVolume
-	case fCloseUSD:
-		return NullCloseUSD
-	}
-	return 0
 }
 
 // foldsToField reports whether the ASCII key k, which is not exactly a

@@ -43,8 +43,8 @@ type denseRow struct {
 	CloseUSD       float64 `parquet:"close_usd,optional"`
 	EventTime      int64   `parquet:"event_time,timestamp(millisecond)"`
 	KafkaPartition int32   `parquet:"kafka_partition"`
-	KafkaOffset    int64   `parquet:"kafka_offset"`
 	Null           Nulls   `parquet:"-"`
+	KafkaOffset    int64   `parquet:"kafka_offset"`
 }
 
 type volumeRow struct {

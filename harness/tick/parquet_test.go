@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/assert"
@@ -208,4 +209,21 @@ func BenchmarkParquetEncode(b *testing.B) {
 			b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// Row.Null sits in padding: the sink holds up to FlushRecords rows per
+// partition, so a NULL mask must not make every row bigger.
+func TestRowNullTakesNoRoom(t *testing.T) {
+	type withoutNull struct {
+		Symbol                           string
+		TradeDate                        int32
+		Open, High, Low, Close, AdjClose float64
+		Volume                           int64
+		CloseUSD                         float64
+		EventTime                        int64
+		KafkaPartition                   int32
+		KafkaOffset                      int64
+	}
+	assert.Equal(t, unsafe.Sizeof(withoutNull{}), unsafe.Sizeof(Row{}))
+	assert.Equal(t, unsafe.Sizeof(Row{}), unsafe.Sizeof(denseRow{}), "denseRow mirrors Row")
 }

@@ -107,8 +107,8 @@ type Row struct {
 	CloseUSD       float64 `parquet:"close_usd"`
 	EventTime      int64   `parquet:"event_time,timestamp(millisecond)"`
 	KafkaPartition int32   `parquet:"kafka_partition"`
+	Null           Nulls   `parquet:"-"` // the value columns that are NULL (here it takes no room: padding)
 	KafkaOffset    int64   `parquet:"kafka_offset"`
-	Null           Nulls   `parquet:"-"` // the value columns that are NULL
 }
 
 // Column is one column of the lake table as Athena sees it.
