@@ -140,6 +140,9 @@ endpoint that does not connect or answer within --s3-timeout.`,
 					plural(stats.Consumed, "record", ""), plural(stats.Written, "row", ""), plural(stats.Objects, "object", ""),
 					plural(stats.Bytes, "byte", ""), st, strings.Trim(prefix, "/"), plural(stats.DLQ, "record", ""), topic,
 					partitionOffsets(stats.Committed))
+				if stats.UnknownFields > 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "ignored %s of record values that are not lake columns\n", plural(stats.UnknownFields, "key", ""))
+				}
 			}
 			if runErr != nil {
 				return usageError("%v", runErr)
@@ -186,16 +189,18 @@ type sinkJSON struct {
 	DLQ            int64            `json:"dlq"`
 	OrphansDeleted int64            `json:"orphans_deleted"`
 	Retries        int64            `json:"retries"`
-	Adopted        int64            `json:"adopted"`   // objects another writer had put at this sink's next key
-	Refused        int64            `json:"refused"`   // commits/uploads not made: partition no longer owned
-	Expired        int64            `json:"expired"`   // offsets retention removed before the sink read them
-	Committed      map[string]int64 `json:"committed"` // partition → committed offset (exclusive end)
+	Adopted        int64            `json:"adopted"`        // objects another writer had put at this sink's next key
+	Refused        int64            `json:"refused"`        // commits/uploads not made: partition no longer owned
+	Expired        int64            `json:"expired"`        // offsets retention removed before the sink read them
+	UnknownFields  int64            `json:"unknown_fields"` // record keys that are not lake columns (ignored)
+	Committed      map[string]int64 `json:"committed"`      // partition → committed offset (exclusive end)
 }
 
 func newSinkJSON(s sink.Stats) sinkJSON {
 	out := sinkJSON{Consumed: s.Consumed, Written: s.Written, Objects: s.Objects, Bytes: s.Bytes, DLQ: s.DLQ,
 		OrphansDeleted: s.OrphansDeleted, Retries: s.Retries, Adopted: s.Adopted, Refused: s.Refused, Expired: s.Expired,
-		Committed: map[string]int64{}}
+		UnknownFields: s.UnknownFields,
+		Committed:     map[string]int64{}}
 	for p, o := range s.Committed {
 		out.Committed[strconv.Itoa(int(p))] = o
 	}

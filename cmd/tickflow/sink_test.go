@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickflow/tickflow/harness"
 )
@@ -29,4 +31,33 @@ func TestSinkShowsProgress(t *testing.T) {
 	require.Equal(t, exitOK, code, "%s\n%s", msg, stderr)
 	assert.Regexp(t, `tickflow sink: [0-9,]+ records? consumed, [0-9,]+ rows? written in [0-9,]+ objects?, [0-9] partitions? owned, lag [0-9,]+`, stderr)
 	assert.Contains(t, out, `"consumed":`+strconv.Itoa(len(produced)))
+}
+
+// Keys of record values that are not lake columns are ignored and counted:
+// `sink --json` reports them as unknown_fields, the text summary names them.
+func TestSinkCountsUnknownFields(t *testing.T) {
+	w := harness.Start(t, harness.Partitions(1))
+	cl := w.KafkaClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, v := range []string{
+		`{"symbol":"HSI","trade_date":"2010-01-11","close":22411.5}`,
+		`{"symbol":"HSI","trade_date":"2010-01-12","close":22400,"exchange":"HKEX","seq":2,"src":{"a":1}}`,
+	} {
+		require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: w.Topic(), Value: []byte(v)}).FirstErr())
+	}
+	args := []string{"sink", "--brokers", strings.Join(w.KafkaAddrs(), ","), "--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(),
+		"--topic", w.Topic(), "--flush-interval", "200ms", "--until-idle", "500ms"}
+	out, stderr, msg, code := runCmdCtx(ctx, t, append(args, "--group", "unknown-json", "--json")...)
+	require.Equal(t, exitOK, code, "%s\n%s", msg, stderr)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	assert.EqualValues(t, 3, got["unknown_fields"])
+	assert.EqualValues(t, 2, got["written"])
+	assert.Contains(t, stderr, "not lake columns", "one warning says where such a record is")
+
+	// Another prefix: the lake there is empty, so the sink reads from the start.
+	out, stderr, msg, code = runCmdCtx(ctx, t, append(args, "--group", "unknown-text", "--prefix", "text")...)
+	require.Equal(t, exitOK, code, "%s\n%s", msg, stderr)
+	assert.Contains(t, out, "ignored 3 keys of record values that are not lake columns")
 }

@@ -45,6 +45,9 @@ func TestVerifyExitCodes(t *testing.T) {
 	}{
 		{"clean parquet", []string{"verify", "--dir", filepath.Join(fixtureLakes, "good-parquet"), "--expect-records", "25"}, 0, "OK: the lake meets the contract"},
 		{"clean json", []string{"verify", "--dir", filepath.Join(fixtureLakes, "good-json")}, 0, "PREDICTED GLUE TABLES (1)"},
+		{"NULLs in optional columns are clean", []string{"verify", "--dir", filepath.Join(fixtureLakes, "good-nulls-parquet"), "--expect-records", "25"}, 0, "OK: the lake meets the contract"},
+		{"nulls in JSON are clean", []string{"verify", "--dir", filepath.Join(fixtureLakes, "good-nulls-json"), "--expect-records", "25"}, 0, "OK: the lake meets the contract"},
+		{"an optional column of the wrong type", []string{"verify", "--dir", filepath.Join(fixtureLakes, "bad-optional-int32-volume")}, 1, "column volume is INT32 in the file, the table declares bigint"},
 		{"short count", []string{"verify", "--dir", filepath.Join(fixtureLakes, "good-json"), "--expect-records", "30"}, 1, "R01"},
 		{"violations", []string{"verify", "--dir", filepath.Join(fixtureLakes, "bad-gap")}, 1, "L12 deterministic-names"},
 		{"allow gaps", []string{"verify", "--dir", filepath.Join(fixtureLakes, "bad-gap"), "--allow-gaps"}, 0, "OK"},

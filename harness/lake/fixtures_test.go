@@ -31,6 +31,9 @@ func TestFixtures(t *testing.T) {
 	}{
 		{lake: "good-parquet", tables: 1, rows: 25},
 		{lake: "good-json", tables: 1, rows: 25},
+		{lake: "good-nulls-parquet", tables: 1, rows: 25},
+		{lake: "good-nulls-json", tables: 1, rows: 25},
+		{lake: "bad-optional-int32-volume", rules: []string{"C01", "L11"}, tables: 1, rows: 25},
 		{lake: "bad-json-array", rules: []string{"C01", "L06"}, tables: 3, rows: 20},
 		{lake: "bad-json-pretty", rules: []string{"L06"}, tables: 1, rows: 20},
 		{lake: "bad-root-file", rules: []string{"C01", "L02"}, tables: 2, rows: 28},

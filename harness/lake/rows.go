@@ -14,32 +14,57 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
 	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/tick"
 )
 
-// jsonRow is a JSON Lines row as the sink writes it.
+// jsonRow is a JSON Lines row as the sink writes it; a value column may be
+// null (NULL).
 type jsonRow struct {
-	Symbol         string  `json:"symbol"`
-	TradeDate      string  `json:"trade_date"`
-	Open           float64 `json:"open"`
-	High           float64 `json:"high"`
-	Low            float64 `json:"low"`
-	Close          float64 `json:"close"`
-	AdjClose       float64 `json:"adj_close"`
-	Volume         int64   `json:"volume"`
-	CloseUSD       float64 `json:"close_usd"`
-	EventTime      string  `json:"event_time"`
-	KafkaPartition int32   `json:"kafka_partition"`
-	KafkaOffset    int64   `json:"kafka_offset"`
+	Symbol         string   `json:"symbol"`
+	TradeDate      string   `json:"trade_date"`
+	Open           *float64 `json:"open"`
+	High           *float64 `json:"high"`
+	Low            *float64 `json:"low"`
+	Close          *float64 `json:"close"`
+	AdjClose       *float64 `json:"adj_close"`
+	Volume         *int64   `json:"volume"`
+	CloseUSD       *float64 `json:"close_usd"`
+	EventTime      string   `json:"event_time"`
+	KafkaPartition int32    `json:"kafka_partition"`
+	KafkaOffset    int64    `json:"kafka_offset"`
+}
+
+// row converts jr (trade date and event time already parsed) to a Row,
+// null and absent values as NULL.
+func (jr *jsonRow) row(tradeDate int32, eventMillis int64) tick.Row {
+	r := tick.Row{Symbol: jr.Symbol, TradeDate: tradeDate, EventTime: eventMillis, KafkaPartition: jr.KafkaPartition, KafkaOffset: jr.KafkaOffset}
+	for _, f := range [...]struct {
+		v   *float64
+		dst *float64
+		bit tick.Nulls
+	}{{jr.Open, &r.Open, tick.NullOpen}, {jr.High, &r.High, tick.NullHigh}, {jr.Low, &r.Low, tick.NullLow}, {jr.Close, &r.Close, tick.NullClose},
+		{jr.AdjClose, &r.AdjClose, tick.NullAdjClose}, {jr.CloseUSD, &r.CloseUSD, tick.NullCloseUSD}} {
+		if f.v == nil {
+			r.Null |= f.bit
+		} else {
+			*f.dst = *f.v
+		}
+	}
+	if jr.Volume == nil {
+		r.Null |= tick.NullVolume
+	} else {
+		r.Volume = *jr.Volume
+	}
+	return r
 }
 
 // ReadRows returns every row of the table under prefix (the folder that
 // holds stock_ticks/), Parquet and JSON Lines alike, sorted by
 // (kafka_partition, kafka_offset). Marker objects (L03) are skipped; any
 // object that cannot be decoded into tick.Row is an error naming it. Use
-// Check first to know whether the lake is contract-clean.
+// Check first to know whether the lake is contract-clean. A value column
+// without a value (Parquet) or null (JSON) is NULL in the row (Row.Null).
 func ReadRows(ctx context.Context, st objstore.Store, prefix string) ([]tick.Row, error) {
 	prefix = strings.TrimPrefix(prefix, "/")
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
@@ -81,12 +106,7 @@ func ReadRows(ctx context.Context, st objstore.Store, prefix string) ([]tick.Row
 func decodeRows(f *file, body []byte) (rows []tick.Row, err error) {
 	switch f.format {
 	case "parquet":
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("corrupt Parquet: %v", p)
-			}
-		}()
-		return parquet.Read[tick.Row](bytes.NewReader(body), int64(len(body)))
+		return tick.ReadParquet(bytes.NewReader(body), int64(len(body)))
 	case "json":
 		var r io.Reader = bytes.NewReader(body)
 		if f.compression == "gzip" {
@@ -113,9 +133,7 @@ func decodeRows(f *file, body []byte) (rows []tick.Row, err error) {
 			if err != nil {
 				return nil, fmt.Errorf("line %d: event_time: %w", n, err)
 			}
-			rows = append(rows, tick.Row{Symbol: jr.Symbol, TradeDate: d, Open: jr.Open, High: jr.High, Low: jr.Low,
-				Close: jr.Close, AdjClose: jr.AdjClose, Volume: jr.Volume, CloseUSD: jr.CloseUSD,
-				EventTime: ts.UnixMilli(), KafkaPartition: jr.KafkaPartition, KafkaOffset: jr.KafkaOffset})
+			rows = append(rows, jr.row(d, ts.UnixMilli()))
 		}
 		return rows, sc.Err()
 	}

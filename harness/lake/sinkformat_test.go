@@ -44,3 +44,28 @@ func singleObject(t *testing.T, key string, body []byte) objstore.Store {
 	require.NoError(t, st.Put(context.Background(), key, body, nil))
 	return st
 }
+
+// TestReadRowsKeepsNulls: ReadRows returns NULL values as NULL (Row.Null),
+// not 0, from Parquet (OPTIONAL columns) and JSON Lines (null) alike, and a
+// real 0 as 0.
+func TestReadRowsKeepsNulls(t *testing.T) {
+	ctx := context.Background()
+	pq, err := lake.ReadRows(ctx, fixtureStore(t, "good-nulls-parquet"), "")
+	require.NoError(t, err)
+	js, err := lake.ReadRows(ctx, fixtureStore(t, "good-nulls-json"), "")
+	require.NoError(t, err)
+	require.Len(t, pq, 25)
+	assert.Equal(t, pq, js)
+	for _, r := range pq {
+		switch r.KafkaOffset % 4 {
+		case 1:
+			assert.Equal(t, tick.AllValues&^tick.NullClose, r.Null, "offset %d", r.KafkaOffset)
+			assert.NotZero(t, r.Close)
+		case 2:
+			assert.Equal(t, tick.NullAdjClose, r.Null, "offset %d", r.KafkaOffset)
+			assert.Zero(t, r.Volume)
+		default:
+			assert.Zero(t, r.Null, "offset %d", r.KafkaOffset)
+		}
+	}
+}

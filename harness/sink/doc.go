@@ -22,6 +22,18 @@
 // dead-lettered records + offsets Kafka never delivered (transaction
 // markers). All rows of an object share one dt/hour folder.
 //
+// # Records
+//
+// A record value is tick JSON (tick.Decode; the seed project's CSV-row JSON
+// too, tick.DecodeSeed). One without a symbol or a valid trade_date, or
+// that is not JSON, goes to the dead-letter topic <topic>.dlq. A value
+// field the record does not carry (key absent or null) is NULL in the lake
+// — an OPTIONAL Parquet column without a value, null in JSON Lines — never
+// an invented 0, so Athena's avg(open) and count(open) skip it; a 0 the
+// record says stays 0. Keys that are not lake columns are ignored and
+// counted (Stats.UnknownFields), with one warning naming a record that has
+// them.
+//
 // # Exactly once: the argument
 //
 // Two members can own a partition at the same time: in every rolling

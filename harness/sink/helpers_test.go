@@ -17,7 +17,6 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -146,7 +145,7 @@ func readLake(t testing.TB, st objstore.Store) []lakeObj {
 		assert.Equal(t, strconv.FormatInt(lo.start, 10), m[MetaStartOffset], o.Key)
 		switch {
 		case strings.HasSuffix(o.Key, ".parquet"):
-			lo.rows, err = parquet.Read[tick.Row](bytes.NewReader(body), int64(len(body)))
+			lo.rows, err = tick.ReadParquet(bytes.NewReader(body), int64(len(body)))
 			require.NoError(t, err, o.Key)
 		case strings.HasSuffix(o.Key, ".json.gz"):
 			zr, err := gzip.NewReader(bytes.NewReader(body))
@@ -172,21 +171,41 @@ func decodeJSONLines(t testing.TB, b []byte) []tick.Row {
 		var m struct {
 			Symbol                 string
 			TradeDate              string `json:"trade_date"`
-			Open, High, Low, Close float64
-			AdjClose               float64 `json:"adj_close"`
-			Volume                 int64
-			CloseUSD               float64 `json:"close_usd"`
-			EventTime              string  `json:"event_time"`
-			KafkaPartition         int32   `json:"kafka_partition"`
-			KafkaOffset            int64   `json:"kafka_offset"`
+			Open, High, Low, Close *float64
+			AdjClose               *float64 `json:"adj_close"`
+			Volume                 *int64
+			CloseUSD               *float64 `json:"close_usd"`
+			EventTime              string   `json:"event_time"`
+			KafkaPartition         int32    `json:"kafka_partition"`
+			KafkaOffset            int64    `json:"kafka_offset"`
 		}
 		require.NoError(t, json.Unmarshal(line, &m), string(line))
+		for _, k := range []string{"open", "high", "low", "close", "adj_close", "volume", "close_usd"} {
+			require.Contains(t, string(line), `"`+k+`":`, "every column is in every line")
+		}
 		d, err := tick.DateToDays(m.TradeDate)
 		require.NoError(t, err)
 		et, err := time.Parse(tick.JSONTimestampLayout, m.EventTime)
 		require.NoError(t, err)
-		rows = append(rows, tick.Row{Symbol: m.Symbol, TradeDate: d, Open: m.Open, High: m.High, Low: m.Low, Close: m.Close,
-			AdjClose: m.AdjClose, Volume: m.Volume, CloseUSD: m.CloseUSD, EventTime: et.UnixMilli(), KafkaPartition: m.KafkaPartition, KafkaOffset: m.KafkaOffset})
+		r := tick.Row{Symbol: m.Symbol, TradeDate: d, EventTime: et.UnixMilli(), KafkaPartition: m.KafkaPartition, KafkaOffset: m.KafkaOffset}
+		for _, f := range []struct {
+			v   *float64
+			dst *float64
+			bit tick.Nulls
+		}{{m.Open, &r.Open, tick.NullOpen}, {m.High, &r.High, tick.NullHigh}, {m.Low, &r.Low, tick.NullLow}, {m.Close, &r.Close, tick.NullClose},
+			{m.AdjClose, &r.AdjClose, tick.NullAdjClose}, {m.CloseUSD, &r.CloseUSD, tick.NullCloseUSD}} {
+			if f.v == nil {
+				r.Null |= f.bit
+			} else {
+				*f.dst = *f.v
+			}
+		}
+		if m.Volume == nil {
+			r.Null |= tick.NullVolume
+		} else {
+			r.Volume = *m.Volume
+		}
+		rows = append(rows, r)
 	}
 	return rows
 }

@@ -84,8 +84,9 @@ func ParseObjectName(key string) (topic string, partition int32, start int64, ok
 	return name[:i], int32(p), s, true
 }
 
-var parquetWriters = sync.Pool{New: func() any {
-	return parquet.NewGenericWriter[tick.Row](nil, parquet.Compression(&fastSnappy{}))
+// parquetEncoders keep their parquet-go writers and buffers between objects.
+var parquetEncoders = sync.Pool{New: func() any {
+	return tick.NewParquetEncoder(parquet.Compression(&fastSnappy{}))
 }}
 
 // fastSnappy is Parquet's SNAPPY codec with klauspost's plain snappy block
@@ -102,13 +103,15 @@ func (*fastSnappy) Encode(dst, src []byte) ([]byte, error) {
 	return s2.EncodeSnappy(dst, src), nil
 }
 
-// EncodeParquet writes rows as one snappy-compressed Parquet file to buf.
+// EncodeParquet writes rows as one snappy-compressed Parquet file to buf:
+// tick.ParquetSchema, the value columns OPTIONAL and NULL where Row.Null
+// says so.
 func EncodeParquet(buf *bytes.Buffer, rows []tick.Row) error {
 	return encodeChunks(buf, Parquet, false, rows)
 }
 
-// EncodeJSON writes rows as JSON Lines (tick.AppendJSONRow) to buf,
-// gzip-compressed when gz is set.
+// EncodeJSON writes rows as JSON Lines (tick.AppendJSONRow, NULL values as
+// null) to buf, gzip-compressed when gz is set.
 func EncodeJSON(buf *bytes.Buffer, rows []tick.Row, gz bool) error {
 	return encodeChunks(buf, JSON, gz, rows)
 }
@@ -117,17 +120,11 @@ func EncodeJSON(buf *bytes.Buffer, rows []tick.Row, gz bool) error {
 // format f to buf.
 func encodeChunks(buf *bytes.Buffer, f Format, gz bool, chunks ...[]tick.Row) error {
 	if f == Parquet {
-		w := parquetWriters.Get().(*parquet.GenericWriter[tick.Row])
-		w.Reset(buf)
-		for _, rows := range chunks {
-			if _, err := w.Write(rows); err != nil {
-				return fmt.Errorf("encode parquet: %w", err)
-			}
+		enc := parquetEncoders.Get().(*tick.ParquetEncoder)
+		if err := enc.Encode(buf, chunks...); err != nil {
+			return err // the encoder is dropped: its writer may be mid-file
 		}
-		if err := w.Close(); err != nil {
-			return fmt.Errorf("encode parquet: %w", err)
-		}
-		parquetWriters.Put(w)
+		parquetEncoders.Put(enc)
 		return nil
 	}
 	line := make([]byte, 0, 256)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/produce"
 	"github.com/tickflow/tickflow/harness/tick"
 )
 
@@ -59,7 +60,7 @@ func TestEncodersRoundTrip(t *testing.T) {
 		for range 2 { // the second run reuses a pooled writer
 			var buf bytes.Buffer
 			require.NoError(t, EncodeParquet(&buf, rows))
-			got, err := parquet.Read[tick.Row](bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+			got, err := tick.ReadParquet(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 			require.NoError(t, err)
 			assert.Equal(t, rows, got)
 			f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
@@ -235,12 +236,79 @@ func TestEncodeChunksMatchesOneSlice(t *testing.T) {
 			}
 			require.NoError(t, encodeChunks(&got, tc.f, tc.gz, chunks...))
 			if tc.f == Parquet {
-				back, err := parquet.Read[tick.Row](bytes.NewReader(got.Bytes()), int64(got.Len()))
+				back, err := tick.ReadParquet(bytes.NewReader(got.Bytes()), int64(got.Len()))
 				require.NoError(t, err)
 				assert.Equal(t, rows, back) // page cuts may differ: compare rows
 				return
 			}
 			assert.Equal(t, want.Bytes(), got.Bytes())
 		})
+	}
+}
+
+// BenchmarkEncodeParquetData encodes 10,000 rows of realistic data with the
+// sink's encoder (tick.ParquetEncoder, value columns OPTIONAL) and, for
+// comparison in the same run, with a plain REQUIRED-column writer of
+// tick.Row (what the sink wrote before NULLs): synthetic ticks (no 0, no
+// NULL), the HSI sample (volume 0 in most rows) and synthetic ticks of
+// which every tenth carried only symbol, trade_date and close.
+func BenchmarkEncodeParquetData(b *testing.B) {
+	synthetic := func(partialEvery int) []tick.Row {
+		src := produce.Synthetic(10_000, 1)
+		var rows []tick.Row
+		for i := 0; ; i++ {
+			tk, err := src.Next()
+			if err == io.EOF {
+				return rows
+			}
+			require.NoError(b, err)
+			if partialEvery > 0 && i%partialEvery == 0 {
+				tk = tick.Tick{Symbol: tk.Symbol, TradeDate: tk.TradeDate, Close: tk.Close, Null: tick.AllValues &^ tick.NullClose}
+			}
+			r, err := tick.RowFrom(tk, base.Add(time.Duration(i)*time.Millisecond), 0, int64(i))
+			require.NoError(b, err)
+			rows = append(rows, r)
+		}
+	}
+	ticks, _, err := produce.ReadAll(bytes.NewReader(sampleCSV(b)), "HSI")
+	require.NoError(b, err)
+	var hsi []tick.Row
+	for len(hsi) < 10_000 {
+		for _, tk := range ticks {
+			r, err := tick.RowFrom(tk, base, 0, int64(len(hsi)))
+			require.NoError(b, err)
+			hsi = append(hsi, r)
+		}
+	}
+	hsi = hsi[:10_000]
+	required := parquet.NewGenericWriter[tick.Row](nil, parquet.Compression(&fastSnappy{}))
+	for _, data := range []struct {
+		name string
+		rows []tick.Row
+	}{{"synthetic", synthetic(0)}, {"hsi", hsi}, {"partial", synthetic(10)}} {
+		for _, enc := range []struct {
+			name   string
+			encode func(*bytes.Buffer, []tick.Row) error
+		}{
+			{"sink", EncodeParquet},
+			{"required", func(buf *bytes.Buffer, rows []tick.Row) error {
+				required.Reset(buf)
+				if _, err := required.Write(rows); err != nil {
+					return err
+				}
+				return required.Close()
+			}},
+		} {
+			b.Run(data.name+"/"+enc.name, func(b *testing.B) {
+				var buf bytes.Buffer
+				for b.Loop() {
+					buf.Reset()
+					if err := enc.encode(&buf, data.rows); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*len(data.rows))/b.Elapsed().Seconds(), "rows/s")
+			})
+		}
 	}
 }

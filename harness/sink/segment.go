@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,6 +173,9 @@ func (s *Sink) add(ctx context.Context, st *partState, r *kgo.Record) {
 		}
 		return
 	}
+	if t.Unknown > 0 {
+		s.countUnknown(r, t.Unknown)
+	}
 	// The hour folder changes rarely: format it only when the hour does.
 	ms := r.Timestamp.UnixMilli()
 	h := ms / hourMillis
@@ -202,6 +206,25 @@ func (s *Sink) add(ctx context.Context, st *partState, r *kgo.Record) {
 	if seg.n+seg.dlq >= s.cfg.flushRecords || seg.bytes >= s.cfg.flushBytes {
 		s.seal(st, st.pos)
 	}
+}
+
+// countUnknown counts the n keys of r's value that are not lake columns,
+// and says once per sink where to find such a record: a producer that
+// renamed a field (its values silently NULL from now on) shows up here.
+func (s *Sink) countUnknown(r *kgo.Record, n int) {
+	s.stats.unknown.Add(int64(n))
+	if s.stats.unknownLogged.CompareAndSwap(false, true) {
+		s.cfg.log.Warn("sink: record values have keys that are not lake columns; they are ignored and counted (Stats.UnknownFields, unknown_fields in --json)",
+			"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "unknown_keys", n, "columns", columnNames())
+	}
+}
+
+func columnNames() string {
+	names := make([]string, 0, 9)
+	for _, c := range tick.Columns[:9] { // the record's part of the row
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ",")
 }
 
 // seal closes the open segment at end (exclusive). A segment without rows

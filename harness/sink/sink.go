@@ -68,7 +68,8 @@ type Sink struct {
 }
 
 type counters struct {
-	consumed, written, objects, dlq, bytes, orphans, retries, adopted, refused, expired atomic.Int64
+	consumed, written, objects, dlq, bytes, orphans, retries, adopted, refused, expired, unknown atomic.Int64
+	unknownLogged                                                                                atomic.Bool
 }
 
 // Stats is a snapshot of what a Sink has done, for progress displays.
@@ -83,6 +84,7 @@ type Stats struct {
 	Adopted        int64           // objects another writer had already put at this sink's next key, taken over
 	Refused        int64           // side effects refused: commits the group rejected, partitions no longer owned
 	Expired        int64           // offsets removed by retention before the sink read them
+	UnknownFields  int64           // keys of decoded record values that are not lake columns: ignored, not stored (a record read again after a rebalance counts again)
 	Committed      map[int32]int64 // last committed offset per partition (exclusive end)
 	Partitions     int             // partitions this member owns now
 	Lag            int64           // records of the owned partitions not yet committed (end offset as last seen − committed)
@@ -180,7 +182,7 @@ func (s *Sink) Stats() Stats {
 		Consumed: s.stats.consumed.Load(), Written: s.stats.written.Load(), Objects: s.stats.objects.Load(),
 		Bytes: s.stats.bytes.Load(), DLQ: s.stats.dlq.Load(), OrphansDeleted: s.stats.orphans.Load(),
 		Retries: s.stats.retries.Load(), Adopted: s.stats.adopted.Load(), Refused: s.stats.refused.Load(),
-		Expired: s.stats.expired.Load(), Committed: c,
+		Expired: s.stats.expired.Load(), UnknownFields: s.stats.unknown.Load(), Committed: c,
 	}
 }
 

@@ -1,6 +1,7 @@
 package tick
 
 import (
+	"bytes"
 	stdjson "encoding/json"
 	"errors"
 	"fmt"
@@ -14,14 +15,20 @@ import (
 
 // Decode parses a Kafka record value (tick JSON) into t, overwriting all of
 // t: a key absent from b leaves its field zero, whatever t held before.
+// A value field whose key is absent or null is also listed in t.Null (it is
+// NULL in the lake, not 0), and t.Unknown counts the keys that are not tick
+// fields (they are ignored).
 //
 // For every well-formed JSON value (RFC 8259) it accepts and rejects exactly
 // what github.com/goccy/go-json's Unmarshal into a zero Tick does, with the
-// same error and the same Tick: it handles the shape producers write itself
-// — one object of known, exactly spelled, non-repeated keys with plain ASCII
-// strings and JSON-grammar numbers — and hands every other value to goccy.
-// That common shape decodes without allocating (symbols and dates are
-// interned) and several times faster than goccy's reflection path.
+// same error and the same values (one exception: a value field whose key is
+// repeated and last null is NULL and 0, where goccy keeps the earlier value).
+// It handles the shape producers write itself — one object of known,
+// exactly spelled, non-repeated keys with plain ASCII strings, JSON-grammar
+// numbers and nulls, plus unknown keys with such scalar values — and hands
+// every other value to goccy. That common shape decodes without allocating
+// (symbols and dates are interned) and several times faster than goccy's
+// reflection path.
 //
 // Malformed JSON is always rejected, with an error giving the byte offset
 // and what is wrong, before goccy sees it: goccy leniently accepts some of
@@ -36,7 +43,84 @@ func Decode(b []byte, t *Tick) error {
 	if !stdjson.Valid(b) {
 		return syntaxError(b)
 	}
-	return decodeReference(b, t)
+	if err := decodeReference(b, t); err != nil {
+		return err
+	}
+	t.Null, t.Unknown = presence(b)
+	if t.Null != 0 {
+		t.clearNulls()
+	}
+	return nil
+}
+
+// clearNulls sets the fields of t's NULL values to 0.
+func (t *Tick) clearNulls() {
+	r := Row{Open: t.Open, High: t.High, Low: t.Low, Close: t.Close, AdjClose: t.AdjClose, Volume: t.Volume, CloseUSD: t.CloseUSD, Null: t.Null}
+	r.clearNulls()
+	t.Open, t.High, t.Low, t.Close, t.AdjClose, t.Volume, t.CloseUSD = r.Open, r.High, r.Low, r.Close, r.AdjClose, r.Volume, r.CloseUSD
+}
+
+// presentTick has a pointer per value field: decoded by goccy, a nil field
+// is a key that was absent or (last) null.
+type presentTick struct {
+	Open     *float64 `json:"open"`
+	High     *float64 `json:"high"`
+	Low      *float64 `json:"low"`
+	Close    *float64 `json:"close"`
+	AdjClose *float64 `json:"adj_close"`
+	Volume   *int64   `json:"volume"`
+	CloseUSD *float64 `json:"close_usd"`
+}
+
+// presence is the slow path's Null and Unknown for b, valid JSON that goccy
+// decoded into a Tick: the value fields goccy left unset (it matches keys
+// case-insensitively), and the number of keys of the object that match no
+// field the way goccy matches them.
+func presence(b []byte) (null Nulls, unknown int) {
+	defer func() {
+		if recover() != nil { // not expected: goccy already decoded b
+			null, unknown = 0, 0
+		}
+	}()
+	var p presentTick
+	if json.Unmarshal(b, &p) != nil {
+		return 0, 0 // not expected either: keep the values as decoded
+	}
+	for i, isNull := range [...]bool{p.Open == nil, p.High == nil, p.Low == nil, p.Close == nil, p.AdjClose == nil, p.Volume == nil, p.CloseUSD == nil} {
+		if isNull {
+			null |= 1 << i
+		}
+	}
+	dec := stdjson.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != stdjson.Delim('{') {
+		return null, 0
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		if k, ok := tok.(string); ok && fieldOf([]byte(asciiLower(k))) == 0 {
+			unknown++
+		}
+		var skip stdjson.RawMessage
+		if dec.Decode(&skip) != nil {
+			break
+		}
+	}
+	return null, unknown
+}
+
+// asciiLower lowercases the ASCII letters of k, as goccy folds keys; a key
+// with other bytes is returned as is (it names no field either way).
+func asciiLower(k string) string {
+	b := []byte(k)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // syntaxError explains why b, which is not valid JSON, is not: where, what,
@@ -70,25 +154,28 @@ func decodeReference(b []byte, t *Tick) (err error) {
 }
 
 // Bits of the fields decodeFast has seen, to hand repeated keys to goccy.
+// The value fields' bits are their Nulls bits.
 const (
-	fSymbol = 1 << iota
-	fTradeDate
-	fOpen
-	fHigh
-	fLow
-	fClose
-	fAdjClose
-	fVolume
-	fCloseUSD
+	fOpen      = int(NullOpen)
+	fHigh      = int(NullHigh)
+	fLow       = int(NullLow)
+	fClose     = int(NullClose)
+	fAdjClose  = int(NullAdjClose)
+	fVolume    = int(NullVolume)
+	fCloseUSD  = int(NullCloseUSD)
+	fSymbol    = 1 << 7
+	fTradeDate = 1 << 8
 )
 
 // decodeFast decodes the common shape of b into t and reports whether it
 // did; when it returns false t holds garbage and b must go to the reference
 // decoder. It never decides that b is invalid: anything unusual (escapes,
-// non-ASCII or control bytes in strings, null, unknown or differently cased
-// keys, repeated keys, numbers outside the JSON grammar or outside what
-// int64/float64 hold exactly the way goccy reads them, trailing bytes)
-// returns false, so errors and goccy's leniencies come from goccy alone.
+// non-ASCII or control bytes in strings, differently cased or repeated
+// keys, objects or arrays as values, numbers outside the JSON grammar or
+// outside what int64/float64 hold exactly the way goccy reads them,
+// trailing bytes) returns false, so errors and goccy's leniencies come from
+// goccy alone. Unknown keys with scalar values are skipped and counted; a
+// null leaves its field zero, as in goccy, and a null value field NULL.
 func decodeFast(b []byte, t *Tick) bool {
 	var out Tick
 	i := skipWS(b, 0)
@@ -100,6 +187,7 @@ func decodeFast(b []byte, t *Tick) bool {
 		return false
 	}
 	seen := 0
+	nulls := 0 // fields whose value is null
 	if b[i] == '}' {
 		i++
 	} else {
@@ -113,7 +201,7 @@ func decodeFast(b []byte, t *Tick) bool {
 				return false
 			}
 			f := fieldOf(b[ks:ke])
-			if f == 0 || seen&f != 0 {
+			if seen&f != 0 {
 				return false
 			}
 			seen |= f
@@ -126,8 +214,24 @@ func decodeFast(b []byte, t *Tick) bool {
 				return false
 			}
 			// Value.
-			switch f {
-			case fSymbol, fTradeDate:
+			switch {
+			case f == 0:
+				if foldsToField(b[ks:ke]) {
+					return false // goccy matches keys case-insensitively
+				}
+				n, ok := skipScalar(b[i:])
+				if !ok {
+					return false
+				}
+				out.Unknown++
+				i += n
+			case b[i] == 'n':
+				if len(b)-i < 4 || string(b[i:i+4]) != "null" {
+					return false
+				}
+				i += 4 // the field stays zero; a value field is NULL
+				nulls |= f
+			case f == fSymbol || f == fTradeDate:
 				if b[i] != '"' {
 					return false
 				}
@@ -142,7 +246,7 @@ func decodeFast(b []byte, t *Tick) bool {
 					out.TradeDate = s
 				}
 				i = ve + 1
-			case fVolume:
+			case f == fVolume:
 				v, n, ok := parseInt64(b[i:])
 				if !ok {
 					return false
@@ -191,8 +295,92 @@ func decodeFast(b []byte, t *Tick) bool {
 	if skipWS(b, i) != len(b) {
 		return false
 	}
+	out.Null = AllValues&^Nulls(seen) | Nulls(nulls)&AllValues
 	*t = out
 	return true
+}
+
+// foldsToField reports whether the ASCII key k, which is not exactly a
+// field name, names one in another case ("Open", "TRADE_DATE"): goccy
+// assigns those, so the fast path must not skip them as unknown.
+func foldsToField(k []byte) bool {
+	const longest = len("trade_date")
+	if len(k) > longest {
+		return false
+	}
+	var low [longest]byte
+	upper := false
+	for i, c := range k {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+			upper = true
+		}
+		low[i] = c
+	}
+	return upper && fieldOf(low[:len(k)]) != 0
+}
+
+// skipScalar returns the length of the scalar JSON value at the start of b:
+// a plain ASCII string (see scanString), a number in the JSON grammar, true,
+// false or null. Anything else (objects, arrays, escapes) is left to goccy.
+func skipScalar(b []byte) (int, bool) {
+	switch c := b[0]; {
+	case c == '"':
+		_, e, ok := scanString(b, 1)
+		return e + 1, ok
+	case c == '-' || isDigit(c):
+		return skipNumber(b)
+	}
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if len(b) >= len(lit) && string(b[:len(lit)]) == lit {
+			return len(lit), true
+		}
+	}
+	return 0, false
+}
+
+// skipNumber returns the length of the JSON number (RFC 8259 grammar) at the
+// start of b, which must be followed by whitespace, ',' or '}'.
+func skipNumber(b []byte) (int, bool) {
+	n := 0
+	if b[n] == '-' {
+		n++
+	}
+	switch {
+	case n < len(b) && b[n] == '0':
+		n++
+	case n < len(b) && b[n] >= '1' && b[n] <= '9':
+		for n < len(b) && isDigit(b[n]) {
+			n++
+		}
+	default:
+		return 0, false
+	}
+	if n < len(b) && b[n] == '.' {
+		n++
+		if n >= len(b) || !isDigit(b[n]) {
+			return 0, false
+		}
+		for n < len(b) && isDigit(b[n]) {
+			n++
+		}
+	}
+	if n < len(b) && (b[n] == 'e' || b[n] == 'E') {
+		n++
+		if n < len(b) && (b[n] == '+' || b[n] == '-') {
+			n++
+		}
+		if n >= len(b) || !isDigit(b[n]) {
+			return 0, false
+		}
+		for n < len(b) && isDigit(b[n]) {
+			n++
+		}
+	}
+	if n < len(b) && !endsNumber(b[n]) {
+		return 0, false
+	}
+	return n, true
 }
 
 func skipWS(b []byte, i int) int {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -53,6 +54,17 @@ func requireSame(t *testing.T, b []byte) {
 		return
 	}
 	require.NoError(t, err, "reference accepts %q as %+v", b, want)
+	wantNull, wantUnknown := referencePresence(t, b)
+	require.Equal(t, wantNull.String(), got.Null.String(), "NULL fields of %q", b)
+	require.Equal(t, wantUnknown, got.Unknown, "unknown keys of %q", b)
+	if wantNull != 0 {
+		// The one documented difference: a repeated key last null is NULL
+		// (and 0), where goccy keeps the earlier value.
+		r, rerr := tick.RowFrom(tick.Tick{TradeDate: "2000-01-01", Open: want.Open, High: want.High, Low: want.Low, Close: want.Close,
+			AdjClose: want.AdjClose, Volume: want.Volume, CloseUSD: want.CloseUSD, Null: wantNull}, time.Time{}, 0, 0)
+		require.NoError(t, rerr)
+		want.Open, want.High, want.Low, want.Close, want.AdjClose, want.Volume, want.CloseUSD = r.Open, r.High, r.Low, r.Close, r.AdjClose, r.Volume, r.CloseUSD
+	}
 	require.Equal(t, want.Symbol, got.Symbol, "input %q", b)
 	require.Equal(t, want.TradeDate, got.TradeDate, "input %q", b)
 	require.Equal(t, want.Volume, got.Volume, "input %q", b)
@@ -63,6 +75,47 @@ func requireSame(t *testing.T, b []byte) {
 		{"close", want.Close, got.Close}, {"adj_close", want.AdjClose, got.AdjClose}, {"close_usd", want.CloseUSD, got.CloseUSD}} {
 		require.Equal(t, math.Float64bits(f.want), math.Float64bits(f.gt), "%s of %q: want %v, got %v", f.name, b, f.want, f.gt)
 	}
+}
+
+// referencePresence is what Null and Unknown must be for b, valid JSON that
+// goccy decodes into a Tick, found without the tick package's code: a value
+// field is NULL unless the last key that goccy matches to it (ASCII letters
+// case-insensitively, escapes decoded) has a non-null value; a key that
+// matches no field is unknown.
+func referencePresence(t *testing.T, b []byte) (tick.Nulls, int) {
+	t.Helper()
+	dec := stdjson.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	require.NoError(t, err)
+	if tok != stdjson.Delim('{') {
+		return tick.AllValues, 0
+	}
+	values := []string{"open", "high", "low", "close", "adj_close", "volume", "close_usd"}
+	null, unknown := tick.AllValues, 0
+	for dec.More() {
+		k, err := dec.Token()
+		require.NoError(t, err)
+		var v stdjson.RawMessage
+		require.NoError(t, dec.Decode(&v))
+		low := []byte(k.(string))
+		for i, c := range low {
+			if c >= 'A' && c <= 'Z' {
+				low[i] = c + 'a' - 'A'
+			}
+		}
+		name := string(low)
+		i := slices.Index(values, name)
+		switch {
+		case name == "symbol" || name == "trade_date":
+		case i < 0:
+			unknown++
+		case string(v) == "null":
+			null |= 1 << i
+		default:
+			null &^= 1 << i
+		}
+	}
+	return null, unknown
 }
 
 // realValues returns record values as the producer writes them: synthetic
@@ -102,6 +155,13 @@ var nasty = []string{
 	// keys the fast path declines
 	`{"SYMBOL":"x"}`, `{"Symbol":"x","symbol":"y"}`, `{"symbol":"x","symbol":"y"}`, `{"s\u0079mbol":"x"}`,
 	`{"ſymbol":"x"}`, `{"foo":1}`, `{"foo":[1,{"a":2}],"symbol":"x"}`, `{"symbol":"x","extra":null}`, `{"":287791999022877.899902,"a\\`,
+	// unknown keys the fast path skips, and nulls
+	`{"symbol":"x","exchange":"HKEX","n":1,"f":-1.5e-3,"b":true,"c":false,"z":null,"close":1}`, `{"x":1e400}`, `{"x":-0}`,
+	`{"x":01}`, `{"x":1.}`, `{"x":tru}`, `{"x":nul}`, `{"x":nullx}`, `{"x":"a\"b"}`, `{"x":"é"}`, `{"x":[1]}`, `{"x":{}}`,
+	`{"":1}`, `{"x":1,"x":2}`, `{"Close":1,"close":null}`, `{"close":1,"close":null}`, `{"close":null,"close":1}`,
+	`{"open":null,"high":null,"low":null,"close":null,"adj_close":null,"volume":null,"close_usd":null}`,
+	`{"trade_date":null,"symbol":null}`, `{"open":nul}`, `{"open":nullx}`, `{"CLOSE_USD":2}`, `{"closeusd":2}`,
+	`{"symbol":"HSI","trade_date":"2010-01-11","close":22411.5}`,
 	// strings
 	`{"symbol":null}`, `{"symbol":"a\u00e9"}`, "{\"symbol\":\"a\xff\"}", "{\"symbol\":\"a\x01\"}",
 	`{"symbol":"a\"b"}`, `{"symbol":"a\\"}`, `{"symbol":"é"}`, `{"symbol":1}`, `{"symbol":"x`, `{"symbol":"\ud800"}`,
@@ -337,4 +397,45 @@ func FuzzDateToDaysMatchesReference(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, want, got)
 	})
+}
+
+// TestDecodeNullsAndUnknownKeys: a value the record does not carry is NULL,
+// not 0, whether its key is absent or null; a real 0 is a value; unknown
+// keys are counted. Partial ticks and extra keys with scalar values stay on
+// the fast path.
+func TestDecodeNullsAndUnknownKeys(t *testing.T) {
+	cases := []struct {
+		name, in string
+		fast     bool
+		null     tick.Nulls
+		unknown  int
+	}{
+		{"full tick", full, true, 0, 0},
+		{"what serve's examples send", `{"symbol":"HSI","trade_date":"2010-01-11","close":22411.5}`, true, tick.AllValues &^ tick.NullClose, 0},
+		{"explicit nulls, as Python's None", `{"symbol":"HSI","trade_date":"2010-01-11","open":null,"close":1.5,"volume":null}`, true,
+			tick.AllValues &^ tick.NullClose, 0},
+		{"zeros are values", `{"symbol":"HSI","trade_date":"2010-01-11","open":0,"high":0.0,"low":-0,"close":0,"adj_close":0,"volume":0,"close_usd":0e0}`, true, 0, 0},
+		{"unknown scalar keys", `{"symbol":"HSI","exchange":"HKEX","trade_date":"2010-01-11","seq":12,"ok":true,"note":null,"close":1}`, true,
+			tick.AllValues &^ tick.NullClose, 4},
+		{"unknown nested key", `{"symbol":"HSI","trade_date":"2010-01-11","meta":{"src":"x"},"close":1}`, false, tick.AllValues &^ tick.NullClose, 1},
+		{"differently cased key is a field", `{"symbol":"HSI","trade_date":"2010-01-11","Close":1}`, false, tick.AllValues &^ tick.NullClose, 0},
+		{"repeated key last null", `{"symbol":"HSI","trade_date":"2010-01-11","close":1,"close":null}`, false, tick.AllValues, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var fast tick.Tick
+			assert.Equal(t, tc.fast, tick.DecodeFast([]byte(tc.in), &fast), "fast path")
+			got := tick.Tick{Open: 9, Null: tick.NullHigh, Unknown: 7} // Decode overwrites everything
+			require.NoError(t, tick.Decode([]byte(tc.in), &got))
+			assert.Equal(t, tc.null.String(), got.Null.String())
+			assert.Equal(t, tc.unknown, got.Unknown)
+			if tc.null&tick.NullOpen != 0 {
+				assert.Zero(t, got.Open)
+			}
+			if tc.null&tick.NullClose != 0 {
+				assert.Zero(t, got.Close, "a NULL value is 0 in the Tick")
+			}
+			requireSame(t, []byte(tc.in))
+		})
+	}
 }

@@ -12,27 +12,33 @@ import (
 // doubles always carry a decimal point or exponent (LAKE rule L07, so 0 is
 // written 0.0 and never flips the inferred type to int), integers stay
 // integers, trade_date is "YYYY-MM-DD" and event_time is
-// "YYYY-MM-DD HH:MM:SS.mmm" in UTC. Non-finite doubles (which a Tick decoded
-// from JSON cannot hold) are written as null.
+// "YYYY-MM-DD HH:MM:SS.mmm" in UTC. The value columns in r.Null are written
+// null (every column is always there), as are non-finite doubles (which a
+// Tick decoded from JSON cannot hold).
 func AppendJSONRow(dst []byte, r Row) []byte {
 	dst = append(dst, `{"symbol":`...)
 	dst = appendJSONString(dst, r.Symbol)
 	dst = append(dst, `,"trade_date":"`...)
 	dst = epoch.AddDate(0, 0, int(r.TradeDate)).AppendFormat(dst, time.DateOnly)
+	n := r.Null
 	dst = append(dst, `","open":`...)
-	dst = appendDouble(dst, r.Open)
+	dst = appendDouble(dst, r.Open, n&NullOpen != 0)
 	dst = append(dst, `,"high":`...)
-	dst = appendDouble(dst, r.High)
+	dst = appendDouble(dst, r.High, n&NullHigh != 0)
 	dst = append(dst, `,"low":`...)
-	dst = appendDouble(dst, r.Low)
+	dst = appendDouble(dst, r.Low, n&NullLow != 0)
 	dst = append(dst, `,"close":`...)
-	dst = appendDouble(dst, r.Close)
+	dst = appendDouble(dst, r.Close, n&NullClose != 0)
 	dst = append(dst, `,"adj_close":`...)
-	dst = appendDouble(dst, r.AdjClose)
+	dst = appendDouble(dst, r.AdjClose, n&NullAdjClose != 0)
 	dst = append(dst, `,"volume":`...)
-	dst = strconv.AppendInt(dst, r.Volume, 10)
+	if n&NullVolume != 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = strconv.AppendInt(dst, r.Volume, 10)
+	}
 	dst = append(dst, `,"close_usd":`...)
-	dst = appendDouble(dst, r.CloseUSD)
+	dst = appendDouble(dst, r.CloseUSD, n&NullCloseUSD != 0)
 	dst = append(dst, `,"event_time":"`...)
 	dst = time.UnixMilli(r.EventTime).UTC().AppendFormat(dst, JSONTimestampLayout)
 	dst = append(dst, `","kafka_partition":`...)
@@ -46,8 +52,8 @@ func AppendJSONRow(dst []byte, r Row) []byte {
 // format Athena's JSON SerDe parses as a timestamp).
 const JSONTimestampLayout = "2006-01-02 15:04:05.000"
 
-func appendDouble(dst []byte, v float64) []byte {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
+func appendDouble(dst []byte, v float64, null bool) []byte {
+	if null || math.IsNaN(v) || math.IsInf(v, 0) {
 		return append(dst, "null"...)
 	}
 	n := len(dst)

@@ -22,6 +22,8 @@ func TestAppendJSONRow(t *testing.T) {
 		{"integral and fractional doubles", Tick{Symbol: "NYA", TradeDate: "1999-12-31", Open: 21000, Close: 1.25, High: 1e21, Volume: 1234567890123},
 			[]string{`"open":21000.0,`, `"close":1.25,`, `"high":1e+21,`, `"volume":1234567890123,`}},
 		{"escaped symbol", Tick{Symbol: "A\"B\\\n", TradeDate: "2000-01-01"}, []string{`"symbol":"A\"B\\\u000a"`}},
+		{"NULLs are null, zeros stay", Tick{Symbol: "HSI", TradeDate: "2010-01-11", Close: 2.5, Volume: 0, Null: AllValues &^ (NullClose | NullVolume)},
+			[]string{`"open":null,"high":null,"low":null,"close":2.5,"adj_close":null,"volume":0,"close_usd":null,`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,7 +39,9 @@ func TestAppendJSONRow(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(line), &back))
 			assert.Equal(t, tc.tk.Symbol, back["symbol"])
 			assert.Equal(t, tc.tk.Close, back["close"])
-			assert.Equal(t, float64(tc.tk.Volume), back["volume"])
+			if tc.tk.Null&NullVolume == 0 {
+				assert.Equal(t, float64(tc.tk.Volume), back["volume"])
+			}
 			assert.Equal(t, float64(77), back["kafka_offset"])
 			assert.Equal(t, float64(3), back["kafka_partition"])
 			var keys []string

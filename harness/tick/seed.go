@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // DecodeSeed decodes a record value in the seed project's format: a CSV row
@@ -18,18 +19,20 @@ import (
 // so a pipeline that still runs the seed's producer can move to the tickflow
 // sink unchanged. Volume must be a whole number (pandas writes it as a
 // float). The "Index" key is required: it is what tells this format apart
-// from Tick's own. t is fully overwritten on success.
+// from Tick's own. t is fully overwritten on success; as with Decode, a
+// value key that is absent or null is listed in t.Null (NULL in the lake),
+// and t.Unknown counts the keys that are none of the above.
 func DecodeSeed(b []byte, t *Tick) error {
 	var v struct {
-		Index    *string     `json:"Index"`
-		Date     string      `json:"Date"`
-		Open     float64     `json:"Open"`
-		High     float64     `json:"High"`
-		Low      float64     `json:"Low"`
-		Close    float64     `json:"Close"`
-		AdjClose float64     `json:"Adj Close"`
-		Volume   json.Number `json:"Volume"`
-		CloseUSD float64     `json:"CloseUSD"`
+		Index    *string      `json:"Index"`
+		Date     string       `json:"Date"`
+		Open     *float64     `json:"Open"`
+		High     *float64     `json:"High"`
+		Low      *float64     `json:"Low"`
+		Close    *float64     `json:"Close"`
+		AdjClose *float64     `json:"Adj Close"`
+		Volume   *json.Number `json:"Volume"`
+		CloseUSD *float64     `json:"CloseUSD"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -45,18 +48,60 @@ func DecodeSeed(b []byte, t *Tick) error {
 	if v.Date == "" {
 		return errors.New(`seed format: no "Date"`)
 	}
-	var vol int64
-	if v.Volume != "" {
+	out := Tick{Symbol: *v.Index, TradeDate: v.Date, Unknown: seedUnknown(b)}
+	if v.Volume != nil {
 		f, err := v.Volume.Float64()
 		if err != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
-			return fmt.Errorf("seed format: Volume %s is not a whole number of shares", v.Volume)
+			return fmt.Errorf("seed format: Volume %s is not a whole number of shares", *v.Volume)
 		}
-		vol = int64(f)
+		out.Volume = int64(f)
+	} else {
+		out.Null |= NullVolume
 	}
-	*t = Tick{
-		Symbol: *v.Index, TradeDate: v.Date,
-		Open: v.Open, High: v.High, Low: v.Low, Close: v.Close, AdjClose: v.AdjClose,
-		Volume: vol, CloseUSD: v.CloseUSD,
+	for _, f := range [...]struct {
+		v   *float64
+		dst *float64
+		bit Nulls
+	}{{v.Open, &out.Open, NullOpen}, {v.High, &out.High, NullHigh}, {v.Low, &out.Low, NullLow}, {v.Close, &out.Close, NullClose},
+		{v.AdjClose, &out.AdjClose, NullAdjClose}, {v.CloseUSD, &out.CloseUSD, NullCloseUSD}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		} else {
+			out.Null |= f.bit
+		}
 	}
+	*t = out
 	return nil
+}
+
+// seedKeys are the seed format's keys (the CSV header).
+var seedKeys = [...]string{"Index", "Date", "Open", "High", "Low", "Close", "Adj Close", "Volume", "CloseUSD"}
+
+// seedUnknown counts the keys of the object b (valid JSON) that are not
+// seed keys, matched as encoding/json matches them (case-insensitively).
+func seedUnknown(b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0
+	}
+	n := 0
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		k, _ := tok.(string)
+		known := false
+		for _, s := range seedKeys {
+			known = known || strings.EqualFold(k, s)
+		}
+		if !known {
+			n++
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			break
+		}
+	}
+	return n
 }

@@ -16,6 +16,11 @@ func TestDecodeSeed(t *testing.T) {
 	assert.Equal(t, tick.Tick{Symbol: "HSI", TradeDate: "2010-01-08", Open: 22282.75, High: 22443.2207, Low: 22206.16016,
 		Close: 22296.75, AdjClose: 22296.75, Volume: 1626022600, CloseUSD: 2898.5775}, got)
 
+	// Like Decode: an absent or null value is NULL, not 0; unknown keys are counted.
+	require.NoError(t, tick.DecodeSeed([]byte(`{"Index":"HSI","Date":"2010-01-08","Close":1.5,"Volume":null,"Open":0.0,"Exchange":"HKEX"}`), &got))
+	assert.Equal(t, tick.Tick{Symbol: "HSI", TradeDate: "2010-01-08", Close: 1.5,
+		Null: tick.AllValues &^ (tick.NullClose | tick.NullOpen), Unknown: 1}, got)
+
 	for _, tc := range []struct{ name, value, errHas string }{
 		{"tick format is not seed format", `{"symbol":"HSI","trade_date":"2010-01-08","close":1.0}`, `no "Index"`},
 		{"empty index", `{"Index":"","Date":"2010-01-08"}`, `no "Index"`},
