@@ -180,7 +180,10 @@ func rollingRestartSlowS3(ctx context.Context, e *env) error {
 	rounds := scale(e, 2, 3)
 	load := e.produceAsync(ctx, n, loadOptions{rate: float64(n) / 5})
 	fail := func(err error) error { _ = load.wait(); return err }
-	old, err := e.sinkProcVia(bin, px.url())
+	// No member freezes here: give the group the time a slow revocation
+	// flush needs, as the sink's derived default would (only shorter).
+	rolling := []string{"--rebalance-timeout", "30s"}
+	old, err := e.sinkProcVia(bin, px.url(), rolling...)
 	if err != nil {
 		return fail(err)
 	}
@@ -189,7 +192,7 @@ func rollingRestartSlowS3(ctx context.Context, e *env) error {
 	}
 	var notes []string
 	for i := 0; i < rounds; i++ {
-		next, err := e.sinkProcVia(bin, px.url())
+		next, err := e.sinkProcVia(bin, px.url(), rolling...)
 		if err != nil {
 			return fail(err)
 		}

@@ -59,7 +59,11 @@ for i in range(20):
     p.send('interop-secure-python', ('tick-%%d' %% i).encode())
 p.flush()
 c = KafkaConsumer('interop-secure-python', group_id='interop-secure', auto_offset_reset='earliest', consumer_timeout_ms=8000, **sec)
-print(len({m.value for m in c}))`, "["+pyQuoteList(in.KafkaBrokers)+"]",
+print(len({m.value for m in c}))
+# Close explicitly: kafka-python 2.0.2 can deadlock at interpreter exit when
+# a consumer's coordinator is only garbage-collected (heartbeat thread lock).
+c.close()
+p.close()`, "["+pyQuoteList(in.KafkaBrokers)+"]",
 		pyQuote(in.TLS.CAFile), pyQuote(in.SASL.Mechanism), pyQuote(in.SASL.User), pyQuote(in.SASL.Password))
 	n := strings.TrimSpace(string(runClient(t, env, nil, interopPython, "-c", pyRoundTrip)))
 	assert.Equal(t, "20", n, "kafka-python read back, as a consumer group, the 20 records it produced over SASL_SSL")
