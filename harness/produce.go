@@ -58,7 +58,7 @@ func (w *World) Produce(t testing.TB, ticks ...tick.Tick) []Produced {
 		wg   sync.WaitGroup
 	)
 	for i, tk := range ticks {
-		val, err := json.Marshal(tk)
+		val, err := tick.Marshal(tk)
 		if err != nil {
 			t.Fatalf("harness: Produce: encode tick %d (%+v): %v", i, tk, err)
 		}

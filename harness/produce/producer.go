@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/goccy/go-json"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickflow/tickflow/harness/tick"
@@ -164,7 +163,7 @@ func (p *Producer) Produce(ctx context.Context, src Source) (Result, error) {
 		if err := p.pace(ctx, start, i, t, &first); err != nil {
 			break
 		}
-		val, err := json.Marshal(t)
+		val, err := tick.Marshal(t)
 		if err != nil {
 			srcErr = fmt.Errorf("produce: encode tick %d: %w", i, err)
 			break

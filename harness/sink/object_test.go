@@ -251,7 +251,8 @@ func TestEncodeChunksMatchesOneSlice(t *testing.T) {
 // comparison in the same run, with a plain REQUIRED-column writer of
 // tick.Row (what the sink wrote before NULLs): synthetic ticks (no 0, no
 // NULL), the HSI sample (volume 0 in most rows) and synthetic ticks of
-// which every tenth carried only symbol, trade_date and close.
+// which every tenth (partial) or every one (partial-only) carried only
+// symbol, trade_date and close.
 func BenchmarkEncodeParquetData(b *testing.B) {
 	synthetic := func(partialEvery int) []tick.Row {
 		src := produce.Synthetic(10_000, 1)
@@ -285,7 +286,7 @@ func BenchmarkEncodeParquetData(b *testing.B) {
 	for _, data := range []struct {
 		name string
 		rows []tick.Row
-	}{{"synthetic", synthetic(0)}, {"hsi", hsi}, {"partial", synthetic(10)}} {
+	}{{"synthetic", synthetic(0)}, {"hsi", hsi}, {"partial", synthetic(10)}, {"partial-only", synthetic(1)}} {
 		for _, enc := range []struct {
 			name   string
 			encode func(*bytes.Buffer, []tick.Row) error

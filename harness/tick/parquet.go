@@ -3,6 +3,7 @@ package tick
 import (
 	"fmt"
 	"io"
+	"math"
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
@@ -14,21 +15,25 @@ import (
 // NULL. The three Go layouts below all write exactly ParquetSchema; the
 // encoder picks, per file, the cheapest one that holds its rows exactly:
 //
-//   - denseRow: no NULL and no 0 in any value column (producers' full
-//     ticks): parquet-go's batch path for optional non-pointer fields, which
-//     writes a 64-row batch of present values at once; a Row slice is used
-//     as is, without a copy. That path takes a 0 field for NULL, so it can
-//     hold no 0, and it cannot hold NULLs either: with NULLs and values
-//     mixed in a batch, parquet-go v0.32 writes some NULLs as present 0s
-//     (its run split in writeRowsFuncOfOptional mistakes a short tail of
-//     NULLs for values; TestParquetNullsAndZeros has such a batch; cf.
-//     parquet-go/parquet-go#154). Rows without 0s and NULLs are also
-//     immune to the zero-is-NULL default that parquet-go has flipped
-//     between releases (#480, #523).
-//   - volumeRow: the same, except that volume may be 0 or NULL (volume 0 is
-//     common in index data: most of the HSI sample): one pointer column.
-//   - sparseRow: anything else, one pointer per value column (nil = NULL),
-//     which parquet-go writes value by value.
+//   - denseRow: no real 0 in any value column: parquet-go's batch path for
+//     optional non-pointer fields, which writes a 64-row batch at once and
+//     takes a field of 0 for NULL (so it can hold no real 0; a NULL's field
+//     is 0, which RowFrom ensures); a Row slice is used as is, without a
+//     copy. Producers' full ticks take it, and partial ticks when rows with
+//     the same NULLs come in runs (see plan).
+//   - volumeRow: the same, except that volume may also be a real 0 (common
+//     in index data: most of the HSI sample): one pointer column.
+//   - sparseRow: anything else (a price of 0, NULLs scattered row by row),
+//     one pointer per value column (nil = NULL), which parquet-go writes
+//     value by value.
+//
+// Why runs: with NULLs and values mixed in one batch, parquet-go v0.32
+// writes some NULLs as present 0s (its run split in writeRowsFuncOfOptional
+// mistakes a short tail of NULLs for values; cf. parquet-go/parquet-go#154;
+// TestParquetNullsAndZeros has such a batch). A batch in which each column
+// is all NULL or all values is written right, and so is the layout's
+// choice immune to the zero-is-NULL default that parquet-go has flipped
+// between releases (#480, #523): no real 0 ever reaches that path.
 
 // denseRow has Row's exact layout (a *Row converts to a *denseRow).
 type denseRow struct {
@@ -89,21 +94,90 @@ const (
 	sparse
 )
 
-// layoutOf returns the cheapest layout that holds rows exactly. A price of
-// 0 or -0 needs the pointer layout: the batch path would write it as NULL
-// (parquet-go compares the bits on amd64, the value elsewhere).
-func layoutOf(rows []Row) layout {
-	l := dense
-	for i := range rows {
-		r := &rows[i]
-		if r.Null&^NullVolume != 0 || r.Open == 0 || r.High == 0 || r.Low == 0 || r.Close == 0 || r.AdjClose == 0 || r.CloseUSD == 0 {
-			return sparse
+// plan is how Encode writes one file.
+type plan struct {
+	layout layout
+	// runs: some batch-written column has NULLs, so each run of rows with
+	// the same NULLs in those columns (Null&mask) gets a Write of its own,
+	// and every batch parquet-go cuts from it is all NULL or all values
+	// per column.
+	runs bool
+	mask Nulls
+}
+
+// minRun is the shortest average run of rows with the same NULLs for which
+// writing run by run beats the pointer layout: a Write costs about as much
+// as a few dozen rows of pointers.
+const minRun = 64
+
+// planOf returns the cheapest plan that writes the rows exactly.
+func planOf(chunks [][]Row) plan {
+	volPtr := false               // volume needs its pointer: a real 0 (or a NULL with a value)
+	var nullsAll, nullsNoVol bool // NULLs in the batch-written columns, with and without volume
+	runsAll, runsNoVol, rows := 0, 0, 0
+	for _, c := range chunks {
+		for i := range c {
+			r := &c[i]
+			n := r.Null
+			if !batchable(r.Open, n&NullOpen != 0) || !batchable(r.High, n&NullHigh != 0) || !batchable(r.Low, n&NullLow != 0) ||
+				!batchable(r.Close, n&NullClose != 0) || !batchable(r.AdjClose, n&NullAdjClose != 0) || !batchable(r.CloseUSD, n&NullCloseUSD != 0) {
+				return plan{layout: sparse}
+			}
+			if (r.Volume == 0) != (n&NullVolume != 0) {
+				volPtr = true
+			}
+			nullsAll = nullsAll || n != 0
+			nullsNoVol = nullsNoVol || n&^NullVolume != 0
+			if i == 0 || n != c[i-1].Null {
+				runsAll++
+			}
+			if i == 0 || n&^NullVolume != c[i-1].Null&^NullVolume {
+				runsNoVol++
+			}
 		}
-		if r.Null != 0 || r.Volume == 0 {
-			l = volume
+		rows += len(c)
+	}
+	p := plan{layout: dense, runs: nullsAll, mask: AllValues}
+	runs := runsAll
+	if volPtr {
+		p = plan{layout: volume, runs: nullsNoVol, mask: AllValues &^ NullVolume}
+		runs = runsNoVol
+	}
+	if p.runs && rows < minRun*runs {
+		return plan{layout: sparse}
+	}
+	return p
+}
+
+// batchable reports whether the batch path writes a price v, NULL when
+// null, right: a value must not be 0 or -0 (parquet-go takes a 0 for NULL,
+// comparing bits on amd64 and values elsewhere), a NULL's field must be +0.
+func batchable(v float64, null bool) bool {
+	if null {
+		return math.Float64bits(v) == 0
+	}
+	return v != 0
+}
+
+// forRuns calls write for the rows [i, j) to write: all at once, or with
+// p.runs each run of rows with the same NULLs (Null&p.mask).
+func forRuns(rows []Row, p plan, write func(i, j int) error) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if !p.runs {
+		return write(0, len(rows))
+	}
+	start := 0
+	for i := 1; i <= len(rows); i++ {
+		if i == len(rows) || rows[i].Null&p.mask != rows[start].Null&p.mask {
+			if err := write(start, i); err != nil {
+				return err
+			}
+			start = i
 		}
 	}
-	return l
+	return nil
 }
 
 // ParquetEncoder writes rows as lake Parquet files (ParquetSchema), NULL
@@ -129,23 +203,19 @@ const convertRows = 4096
 
 // Encode writes the rows of all chunks, in order, as one Parquet file to out.
 func (e *ParquetEncoder) Encode(out io.Writer, chunks ...[]Row) error {
-	l := dense
-	for _, rows := range chunks {
-		l = max(l, layoutOf(rows))
-	}
+	p := planOf(chunks)
 	var err error
-	switch l {
+	switch p.layout {
 	case dense:
 		if e.dense == nil {
 			e.dense = parquet.NewGenericWriter[denseRow](nil, e.opts...)
 		}
 		err = writeRows(e.dense, out, chunks, func(rows []Row) error {
-			if len(rows) == 0 {
-				return nil
-			}
-			// Same layout, no copy: the writer reads the rows in place.
-			_, err := e.dense.Write(unsafe.Slice((*denseRow)(&rows[0]), len(rows)))
-			return err
+			return forRuns(rows, p, func(i, j int) error {
+				// Same layout, no copy: the writer reads the rows in place.
+				_, err := e.dense.Write(unsafe.Slice((*denseRow)(&rows[i]), j-i))
+				return err
+			})
 		})
 	case volume:
 		if e.volume == nil {
@@ -165,7 +235,10 @@ func (e *ParquetEncoder) Encode(out io.Writer, chunks ...[]Row) error {
 					buf[i] = volumeRow{r.Symbol, r.TradeDate, r.Open, r.High, r.Low, r.Close, r.AdjClose, vol, r.CloseUSD,
 						r.EventTime, r.KafkaPartition, r.KafkaOffset}
 				}
-				if _, err := e.volume.Write(buf); err != nil {
+				if err := forRuns(rows[:n], p, func(i, j int) error {
+					_, err := e.volume.Write(buf[i:j])
+					return err
+				}); err != nil {
 					return err
 				}
 				rows = rows[n:]

@@ -3,7 +3,7 @@
 // these column names and types, which follow docs/lake-contract.md.
 //
 //	t := tick.Tick{Symbol: "HSI", TradeDate: "2010-01-11", Close: 22411.5}
-//	b, _ := json.Marshal(t)                 // the Kafka record value
+//	b, _ := tick.Marshal(t)                 // the Kafka record value
 //	err := tick.Decode(b, &t)               // fast, allocation-free decode of a record value
 //	row, err := tick.RowFrom(t, ts, p, off) // the lake row (Parquet, or JSON Lines via AppendJSONRow)
 //
@@ -16,6 +16,8 @@ package tick
 
 import (
 	"time"
+
+	"github.com/goccy/go-json"
 )
 
 // Tick is one daily bar of a stock index, as carried in a Kafka record value
@@ -219,4 +221,30 @@ func (r *Row) clearNulls() {
 func PartitionPath(ts time.Time) string {
 	u := ts.UTC()
 	return "dt=" + u.Format(time.DateOnly) + "/hour=" + u.Format("15")
+}
+
+// nullableTick is Tick's JSON with a null for each NULL value field.
+type nullableTick struct {
+	Symbol    string   `json:"symbol"`
+	TradeDate string   `json:"trade_date"`
+	Open      *float64 `json:"open"`
+	High      *float64 `json:"high"`
+	Low       *float64 `json:"low"`
+	Close     *float64 `json:"close"`
+	AdjClose  *float64 `json:"adj_close"`
+	Volume    *int64   `json:"volume"`
+	CloseUSD  *float64 `json:"close_usd"`
+}
+
+// Marshal returns the Kafka record value for t, what the producer writes:
+// t's JSON, with null for the value fields in t.Null, so that Decode gives
+// back t (Unknown aside).
+func Marshal(t Tick) ([]byte, error) {
+	if t.Null == 0 {
+		return json.Marshal(t)
+	}
+	r := Row{Open: t.Open, High: t.High, Low: t.Low, Close: t.Close, AdjClose: t.AdjClose, Volume: t.Volume, CloseUSD: t.CloseUSD, Null: t.Null}
+	s := sparseOf(&r)
+	return json.Marshal(nullableTick{Symbol: t.Symbol, TradeDate: t.TradeDate, Open: s.Open, High: s.High, Low: s.Low, Close: s.Close,
+		AdjClose: s.AdjClose, Volume: s.Volume, CloseUSD: s.CloseUSD})
 }

@@ -41,3 +41,20 @@ func TestPartitionPathUTC(t *testing.T) {
 	ts := time.Date(2024, 1, 5, 23, 30, 0, 0, time.FixedZone("x", -3600))
 	assert.Equal(t, "dt=2024-01-06/hour=00", PartitionPath(ts))
 }
+
+// Marshal writes NULL value fields as null, so Decode gives the Tick back.
+func TestMarshalRoundTrip(t *testing.T) {
+	for _, tk := range []Tick{
+		{Symbol: "HSI", TradeDate: "2010-01-11", Open: 1, High: 2, Low: 0.5, Close: 1.5, AdjClose: 1.5, Volume: 7, CloseUSD: 0.2},
+		{Symbol: "HSI", TradeDate: "2010-01-11", Close: 22411.5, Null: AllValues &^ NullClose},
+		{Symbol: "HSI", TradeDate: "2010-01-11", Volume: 0, Null: AllValues &^ NullVolume},
+		{Symbol: "HSI", TradeDate: "2010-01-11", Null: AllValues},
+	} {
+		b, err := Marshal(tk)
+		require.NoError(t, err)
+		var back Tick
+		require.NoError(t, Decode(b, &back), "%s", b)
+		assert.Equal(t, tk, back, "%s", b)
+		assert.Equal(t, tk.Null == 0, !bytes.Contains(b, []byte("null")), "%s", b)
+	}
+}
