@@ -112,11 +112,7 @@ func (e *env) finish(ctx context.Context, px *s3Proxy, survivor *sinkProc, other
 // partitions, then thaws it (SIGCONT): the thawed member's PUT lands after
 // ownership moved, and it rejoins the group as a second live owner.
 func zombieSink(ctx context.Context, e *env) error {
-	bin, err := e.tickflowBin()
-	if err != nil {
-		return err
-	}
-	px, err := e.startS3Proxy()
+	bin, px, err := e.binAndProxy()
 	if err != nil {
 		return err
 	}
@@ -167,11 +163,7 @@ func zombieSink(ctx context.Context, e *env) error {
 // SIGTERM the old one — while every PUT is slow, so the old member is
 // still flushing when its partitions move.
 func rollingRestartSlowS3(ctx context.Context, e *env) error {
-	bin, err := e.tickflowBin()
-	if err != nil {
-		return err
-	}
-	px, err := e.startS3Proxy()
+	bin, px, err := e.binAndProxy()
 	if err != nil {
 		return err
 	}
@@ -231,11 +223,7 @@ func hungPut(ctx context.Context, e *env) error {
 // the second (b) sink, and whether the whole load is produced before the
 // first sink starts (so its cuts follow --flush-records exactly).
 func (e *env) hungPutWith(ctx context.Context, hold time.Duration, aFlags, bFlags []string, preload bool) error {
-	bin, err := e.tickflowBin()
-	if err != nil {
-		return err
-	}
-	px, err := e.startS3Proxy()
+	bin, px, err := e.binAndProxy()
 	if err != nil {
 		return err
 	}
@@ -415,4 +403,15 @@ func (e *env) restarted(n int) {
 	e.mu.Lock()
 	e.restarts += n
 	e.mu.Unlock()
+}
+
+// binAndProxy returns the tickflow binary the sink processes run and an S3
+// proxy in front of the world's S3.
+func (e *env) binAndProxy() (string, *s3Proxy, error) {
+	bin, err := e.tickflowBin()
+	if err != nil {
+		return "", nil, err
+	}
+	px, err := e.startS3Proxy()
+	return bin, px, err
 }
