@@ -51,7 +51,7 @@ interop: build
 
 # Full iteration counts for the fault scenarios.
 long:
-	TICKFLOW_LONG=1 $(GO) test -timeout 60m ./scenarios/...
+	TICKFLOW_LONG=1 $(GO) test -timeout 90m ./scenarios/...
 
 # docs/dashboard.png: the dashboard's browser test (needs Chromium) takes it.
 screenshot:

@@ -71,7 +71,11 @@ func TestScenarios(t *testing.T) {
 			if s.proc {
 				cfg.TickflowBin = tickflowBinary(t)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			limit := 10 * time.Minute
+			if cfg.Long {
+				limit = 50 * time.Minute // rolling-restart-slow-s3's 30 iterations took 17 min on a loaded machine
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), limit)
 			defer cancel()
 			res := s.Run(ctx, cfg)
 			t.Logf("%s: %s records=%d rows=%d objects=%d lost=%d dup=%d overlaps=%d gaps=%d dlq=%d/%d restarts=%d in %s notes=%v",
