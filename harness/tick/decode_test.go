@@ -439,3 +439,13 @@ func TestDecodeNullsAndUnknownKeys(t *testing.T) {
 		})
 	}
 }
+
+// A value the record does not carry is NULL (Tick.Null), not an invented 0;
+// keys that are not tick fields are counted.
+func ExampleDecode_missingValues() {
+	var t tick.Tick
+	_ = tick.Decode([]byte(`{"symbol":"HSI","trade_date":"2010-01-11","close":22411.5,"volume":0,"exchange":"HKEX"}`), &t)
+	fmt.Println(t.Close, t.Volume, t.Null, t.Unknown)
+	// Output:
+	// 22411.5 0 open,high,low,adj_close,close_usd 1
+}

@@ -2,6 +2,7 @@ package tick
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -279,4 +280,15 @@ func TestRowNullTakesNoRoom(t *testing.T) {
 	}
 	assert.Equal(t, unsafe.Sizeof(withoutNull{}), unsafe.Sizeof(Row{}))
 	assert.Equal(t, unsafe.Sizeof(Row{}), unsafe.Sizeof(denseRow{}), "denseRow mirrors Row")
+}
+
+// Lake Parquet files keep NULL and 0 apart.
+func ExampleParquetEncoder() {
+	r, _ := RowFrom(Tick{Symbol: "HSI", TradeDate: "2010-01-11", Close: 22411.5, Null: AllValues &^ NullClose}, time.UnixMilli(0), 0, 0)
+	var buf bytes.Buffer
+	_ = NewParquetEncoder().Encode(&buf, []Row{r})
+	rows, _ := ReadParquet(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	fmt.Println(rows[0].Close, rows[0].Null)
+	// Output:
+	// 22411.5 open,high,low,adj_close,volume,close_usd
 }
