@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +13,8 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tickflow/tickflow/internal/testnet"
 )
 
 // runCmdCtx runs the CLI in-process under ctx and returns stdout, stderr, the
@@ -46,42 +45,6 @@ func fakeS3(t *testing.T) string {
 	return srv.URL
 }
 
-// silentS3 returns the URL of a loopback listener that accepts connections,
-// reads what is sent and never answers; stopped by t.Cleanup.
-func silentS3(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() { defer wg.Done(); _, _ = io.Copy(io.Discard, c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return "http://" + ln.Addr().String()
-}
-
 // Point 1: the sink checks the bucket before it starts.
 func TestSinkMissingBucketExits2(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang fails, not blocks
@@ -109,7 +72,7 @@ func TestBucketNamesS3Refuses(t *testing.T) {
 // Point 3: an S3 endpoint that accepts connections and never answers ends
 // verify, query and sink with one line after --s3-timeout.
 func TestSilentS3EndpointTimesOut(t *testing.T) {
-	url := silentS3(t)
+	url := testnet.SilentEndpoint(t)
 	for name, args := range map[string][]string{
 		"verify": {"verify", "--s3-endpoint", url, "--bucket", "lake"},
 		"query":  {"query", "SELECT 1", "--s3-endpoint", url, "--bucket", "lake"},

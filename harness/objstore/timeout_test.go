@@ -2,10 +2,7 @@ package objstore
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,48 +10,14 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// SilentEndpoint returns the URL of a loopback listener that accepts
-// connections, reads what is sent and never answers; stopped by t.Cleanup.
-func silentEndpoint(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() { defer wg.Done(); _, _ = io.Copy(io.Discard, c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return "http://" + ln.Addr().String()
-}
+	"github.com/tickflow/tickflow/internal/testnet"
+)
 
 func TestS3SilentEndpointTimesOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang fails the test, not the run
 	defer cancel()
-	st, err := NewS3(ctx, S3Config{Endpoint: silentEndpoint(t), Bucket: "lake", AccessKey: "k", SecretKey: "s",
+	st, err := NewS3(ctx, S3Config{Endpoint: testnet.SilentEndpoint(t), Bucket: "lake", AccessKey: "k", SecretKey: "s",
 		MaxAttempts: 1, Timeout: 100 * time.Millisecond})
 	require.NoError(t, err)
 	_, err = st.List(ctx, "stock_ticks/")
