@@ -142,7 +142,13 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 		return s.flushUnsafe(ctx, b, queues)
 	}
 	lastKey := map[int32]string{}
+	dropped := map[int32]bool{} // partitions whose rest of the batch will be read again (or are not ours)
 	var finalErr error
+	finalCommit := func(p int32, off int64, err error) {
+		if b.final && !errors.Is(err, errNotOwned) {
+			finalErr = errors.Join(finalErr, fmt.Errorf("sink: final commit of %s[%d]@%d refused: %w (its last object is in S3; the partition's next owner adopts it)", s.cfg.topic, p, off, err))
+		}
+	}
 	for round := 0; ; round++ {
 		var wave []job
 		for _, p := range order {
@@ -171,6 +177,7 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 				commits[j.p] = commitPoint{off: r.end, carryStart: -1, gen: j.seg.gen, lastKey: r.key}
 			} else {
 				delete(queues, j.p) // not owned any more
+				dropped[j.p] = true
 			}
 		}
 		failed := s.commit(ctx, commits)
@@ -184,9 +191,8 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 				// writes this key first and adopts the object.
 				s.drop(j.p, cp.gen)
 				delete(queues, j.p)
-				if b.final && !errors.Is(err, errNotOwned) {
-					finalErr = errors.Join(finalErr, fmt.Errorf("sink: final commit of %s[%d]@%d refused: %w (its last object is in S3; the partition's next owner adopts it)", s.cfg.topic, j.p, cp.off, err))
-				}
+				dropped[j.p] = true
+				finalCommit(j.p, cp.off, err)
 				continue
 			}
 			lastKey[j.p] = cp.lastKey
@@ -196,6 +202,7 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 			if results[i].adopted {
 				s.drop(j.p, cp.gen) // re-read from the adopted object's end
 				delete(queues, j.p)
+				dropped[j.p] = true
 			}
 		}
 	}
@@ -203,8 +210,8 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 	// of the same partition is committed.
 	carries := map[int32]commitPoint{}
 	for p, c := range b.carry {
-		if _, had := lastKey[p]; !had && len(b.jobsOf(p)) > 0 {
-			continue // its segments were dropped: the range will be read again
+		if dropped[p] {
+			continue // the range will be read again
 		}
 		c.lastKey = lastKey[p]
 		if c.lastKey == "" {
@@ -215,9 +222,7 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 	failed := s.commit(ctx, carries)
 	for p, err := range failed {
 		s.drop(p, carries[p].gen)
-		if b.final && !errors.Is(err, errNotOwned) {
-			finalErr = errors.Join(finalErr, fmt.Errorf("sink: final commit of %s[%d]@%d: %w", s.cfg.topic, p, carries[p].off, err))
-		}
+		finalCommit(p, carries[p].off, err)
 	}
 	for p, c := range carries {
 		if failed[p] == nil {
@@ -227,16 +232,6 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 		}
 	}
 	return finalErr
-}
-
-func (b *batch) jobsOf(p int32) []job {
-	var out []job
-	for _, j := range b.jobs {
-		if j.p == p {
-			out = append(out, j)
-		}
-	}
-	return out
 }
 
 func (s *Sink) lastKeyOf(p int32) string {
