@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // onAssigned decides where each newly assigned partition resumes, before
@@ -57,17 +58,14 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 	if err != nil {
 		return nil, fmt.Errorf("sink: list end offsets of %s: %w", s.cfg.topic, err)
 	}
-	fetched, err := adm.FetchOffsets(ctx, s.cfg.group)
-	if err != nil {
-		return nil, fmt.Errorf("sink: fetch the committed offsets of group %s: %w", s.cfg.group, err)
-	}
+	fetched := s.takeFetchedMeta()
 	points := map[int32]commitPoint{}
 	var legacy []int32
 	for p, o := range parts {
 		c := o.EpochOffset().Offset
 		var meta string
-		if fo, ok := fetched.Lookup(s.cfg.topic, p); ok && fo.Err == nil && fo.At == c {
-			meta = fo.Metadata
+		if fo, ok := fetched[p]; ok && fo.at == c {
+			meta = fo.meta
 		}
 		cm, ok := ParseCommitMeta(meta)
 		if c >= 0 && ok && cm.TopicID != "" && tid != "" && cm.TopicID != tid {
@@ -130,6 +128,61 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 	s.mu.Unlock()
 	s.assignedAny.Store(true)
 	return out, nil
+}
+
+// fetchedCommit is one partition's committed offset and metadata, as the
+// group's own OffsetFetch returned them.
+type fetchedCommit struct {
+	at   int64
+	meta string
+}
+
+// onFetched keeps the commit metadata of the OffsetFetch kgo makes before
+// every assignment (kgo.OnOffsetsFetched), so onAssigned reads the
+// sink's CommitMeta without fetching the group's offsets a second time.
+func (s *Sink) onFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
+	m := map[int32]fetchedCommit{}
+	add := func(topics []kmsg.OffsetFetchResponseTopic) {
+		for _, t := range topics {
+			if t.Topic != s.cfg.topic {
+				continue
+			}
+			for _, p := range t.Partitions {
+				if p.ErrorCode == 0 && p.Metadata != nil {
+					m[p.Partition] = fetchedCommit{at: p.Offset, meta: *p.Metadata}
+				}
+			}
+		}
+	}
+	add(resp.Topics)
+	for _, g := range resp.Groups {
+		if g.Group != s.cfg.group || g.ErrorCode != 0 {
+			continue
+		}
+		for _, t := range g.Topics {
+			if t.Topic != s.cfg.topic {
+				continue
+			}
+			for _, p := range t.Partitions {
+				if p.ErrorCode == 0 && p.Metadata != nil {
+					m[p.Partition] = fetchedCommit{at: p.Offset, meta: *p.Metadata}
+				}
+			}
+		}
+	}
+	s.mu.Lock()
+	s.fetchedMeta = m
+	s.mu.Unlock()
+	return nil
+}
+
+// takeFetchedMeta returns (and forgets) what onFetched kept.
+func (s *Sink) takeFetchedMeta() map[int32]fetchedCommit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.fetchedMeta
+	s.fetchedMeta = nil
+	return m
 }
 
 // lookupTopicID returns the topic's ID, or "" when the cluster does not

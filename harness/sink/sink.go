@@ -25,8 +25,9 @@ type Sink struct {
 	client  *kgo.Client
 	brokers []string
 
-	mu    sync.Mutex // guards parts; held while processing a poll and in rebalance callbacks
-	parts map[int32]*partState
+	mu          sync.Mutex // guards parts and fetchedMeta; held while processing a poll and in rebalance callbacks
+	parts       map[int32]*partState
+	fetchedMeta map[int32]fetchedCommit // the commit metadata of the group's last OffsetFetch (onFetched)
 
 	// own orders side effects against ownership changes: a commit holds it
 	// for reading from its ownership check until the broker answered;
@@ -127,6 +128,7 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		// this sink never read, which it must count, not skip silently.
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.OnOffsetsFetched(s.onFetched),
 		kgo.AdjustFetchOffsetsFn(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
