@@ -427,21 +427,3 @@ func (s *Sink) shutdown(ctx context.Context) error {
 	s.own.Unlock()
 	return nil
 }
-
-// Unflushed reports how many records this sink received that are not yet
-// in the lake and committed (after Run returned: what a failed shutdown
-// left behind for the next owner to read again).
-func (s *Sink) Unflushed() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var n int64
-	for _, st := range s.parts {
-		if st.open != nil {
-			n += int64(st.open.n)
-		}
-		for _, seg := range st.sealed {
-			n += int64(seg.n)
-		}
-	}
-	return n
-}
