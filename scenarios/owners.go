@@ -336,8 +336,7 @@ func twoOwnerSoak(ctx context.Context, e *env) error {
 	}
 	for r := 0; r < rounds; r++ {
 		// SIGTERM the slow member while a fast one joins.
-		joiner, err := start(e.w.S3Endpoint())
-		if err != nil {
+		if _, err := start(e.w.S3Endpoint()); err != nil {
 			return fail(err)
 		}
 		if err := slowM.terminate(); err != nil {
@@ -347,7 +346,6 @@ func twoOwnerSoak(ctx context.Context, e *env) error {
 		if err != nil {
 			return fail(err)
 		}
-		_ = joiner
 		// Freeze the member whose PUTs are stalled, with PUTs in flight.
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err = poll(wctx, func() bool { return stall.held.Load() > 0 || load.finished() })
