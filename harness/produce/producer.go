@@ -36,6 +36,7 @@ type config struct {
 	speedup     float64
 	pingTimeout time.Duration
 	timestamp   func(i int64, t tick.Tick) time.Time
+	codec       string
 	kgoOpts     []kgo.Opt
 }
 
@@ -61,6 +62,40 @@ func KafkaOptions(opts ...kgo.Opt) Option {
 	return func(c *config) { c.kgoOpts = append(c.kgoOpts, opts...) }
 }
 
+// Codecs are the batch compression codecs Compression accepts.
+var Codecs = []string{"none", "gzip", "snappy", "lz4", "zstd"}
+
+// DefaultCompression is the codec the producer uses unless told otherwise:
+// none, because every Kafka client reads uncompressed batches, while Debian's
+// kafka-python has no snappy, lz4 or zstd and kafkajs reads only gzip
+// without a plugin. On a real cluster over a network pick gzip (readable by
+// all) or zstd/lz4 (faster, when every consumer supports them).
+const DefaultCompression = "none"
+
+// Compression sets the batch compression codec: one of Codecs. Default
+// DefaultCompression. An unknown name is an error from New.
+func Compression(codec string) Option { return func(c *config) { c.codec = codec } }
+
+// codecOpt maps a codec name to the kgo option.
+func codecOpt(name string) (kgo.Opt, error) {
+	var codec kgo.CompressionCodec
+	switch strings.ToLower(name) {
+	case "none", "":
+		codec = kgo.NoCompression()
+	case "gzip":
+		codec = kgo.GzipCompression()
+	case "snappy":
+		codec = kgo.SnappyCompression()
+	case "lz4":
+		codec = kgo.Lz4Compression()
+	case "zstd":
+		codec = kgo.ZstdCompression()
+	default:
+		return nil, fmt.Errorf("produce: unknown compression %q: use one of %s", name, strings.Join(Codecs, ", "))
+	}
+	return kgo.ProducerBatchCompression(codec), nil
+}
+
 // RecordTimestamps sets each record's timestamp (testing only: it replaces
 // Kafka's CreateTime = produce time, e.g. to spread records over hours).
 // fn gets the 0-based record number and the tick.
@@ -81,12 +116,16 @@ type Producer struct {
 // New connects to brokers and checks within PingTimeout that one of them
 // answers, so an unreachable cluster is an error, not a hang.
 func New(ctx context.Context, brokers []string, opts ...Option) (*Producer, error) {
-	cfg := config{topic: tick.DefaultTopic, pingTimeout: 10 * time.Second}
+	cfg := config{topic: tick.DefaultTopic, pingTimeout: 10 * time.Second, codec: DefaultCompression}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if len(brokers) == 0 {
 		return nil, errors.New("produce: no brokers given")
+	}
+	compression, err := codecOpt(cfg.codec)
+	if err != nil {
+		return nil, err
 	}
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
@@ -95,6 +134,7 @@ func New(ctx context.Context, brokers []string, opts ...Option) (*Producer, erro
 		kgo.AllowAutoTopicCreation(),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.DialTimeout(5 * time.Second),
+		compression,
 	}
 	if cfg.timestamp == nil {
 		kopts = append(kopts, kgo.RecordDeliveryTimeout(2*time.Minute))

@@ -2,8 +2,11 @@ package produce
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"maps"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -152,4 +155,58 @@ func BenchmarkProduce(b *testing.B) {
 	require.NoError(b, err)
 	require.Equal(b, int64(b.N), res.Produced)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// codecHook records the compression codec of every batch a consumer reads
+// (Kafka's attribute value: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
+type codecHook struct{ codecs map[int16]int }
+
+func (h *codecHook) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.FetchBatchMetrics) {
+	h.codecs[int16(m.CompressionType)]++
+}
+
+// batchCodecs reads the default topic back and counts its batches by codec.
+func batchCodecs(t *testing.T, brokers []string, records int) map[int16]int {
+	t.Helper()
+	h := &codecHook{codecs: map[int16]int{}}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(tick.DefaultTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithHooks(h))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for n := 0; n < records; {
+		fs := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "read %d of %d records", n, records)
+		n += fs.NumRecords()
+	}
+	return h.codecs
+}
+
+// The default codec is one every client reads (none); --compression picks
+// another; an unknown name is refused before anything is sent.
+func TestProduceCompression(t *testing.T) {
+	for _, tc := range []struct {
+		codec string // "" = the default
+		want  int16  // Kafka's attribute value
+	}{{"", 0}, {"gzip", 1}, {"snappy", 2}, {"zstd", 4}} {
+		t.Run(cmp.Or(tc.codec, "default"), func(t *testing.T) {
+			brokers := newCluster(t)
+			opts := []Option{testOpts()}
+			if tc.codec != "" {
+				opts = append(opts, Compression(tc.codec))
+			}
+			p, err := New(context.Background(), brokers, opts...)
+			require.NoError(t, err)
+			defer p.Close()
+			_, err = p.Produce(context.Background(), Synthetic(500, 1))
+			require.NoError(t, err)
+			got := batchCodecs(t, brokers, 500)
+			require.NotEmpty(t, got)
+			assert.Equal(t, []int16{tc.want}, slices.Collect(maps.Keys(got)), "codecs of the batches: %v", got)
+		})
+	}
+	_, err := New(context.Background(), []string{"127.0.0.1:1"}, Compression("brotli"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown compression "brotli"`)
 }
