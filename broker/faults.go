@@ -116,3 +116,22 @@ func (c *Coordinator) DelayKafka(key kmsg.Key, d time.Duration) *Fault {
 		},
 	}
 }
+
+// WatchKafka calls fn with every request with API key key that a broker
+// receives, before the broker answers it, until stop is called (or the world
+// closes). Scenarios use it to see each OffsetCommit as it arrives, e.g. to
+// kill a consumer right after it committed. fn runs on the cluster's loop:
+// keep it quick (record, signal) and do not call back into the world.
+func (c *Coordinator) WatchKafka(key kmsg.Key, fn func(kmsg.Request)) (stop func()) {
+	var gone atomic.Bool
+	cl := c.w.cluster
+	cl.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if gone.Load() {
+			cl.DropControl()
+			return nil, nil, false
+		}
+		fn(req)
+		return nil, nil, false
+	})
+	return func() { gone.Store(true) }
+}

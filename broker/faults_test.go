@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,4 +123,30 @@ func TestDelayKafka(t *testing.T) {
 	cl.Close()
 	<-done // success or error both fine: it must not wait out the hour
 	assert.NoError(t, pctx.Err(), "Close did not release the delayed request")
+}
+
+func TestWatchKafka(t *testing.T) {
+	w := startWorld(t, Brokers(1), Partitions(1))
+	cl := newClient(t, w, kgo.DefaultProduceTopic(DefaultTopic))
+	ctx := context.Background()
+	var seen []string // fn runs on the cluster loop, one request at a time
+	var mu sync.Mutex
+	stop := w.Coordinator().WatchKafka(kmsg.Produce, func(req kmsg.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
+			for _, p := range tp.Partitions {
+				seen = append(seen, fmt.Sprintf("partition %d", p.Partition))
+			}
+		}
+	})
+	require.NoError(t, cl.ProduceSync(ctx, kgo.StringRecord("watched")).FirstErr(), "a watch does not answer the request")
+	mu.Lock()
+	assert.Equal(t, []string{"partition 0"}, seen)
+	mu.Unlock()
+	stop()
+	require.NoError(t, cl.ProduceSync(ctx, kgo.StringRecord("not watched")).FirstErr())
+	mu.Lock()
+	assert.Len(t, seen, 1, "no call after stop")
+	mu.Unlock()
 }
