@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/objstore"
@@ -82,6 +84,57 @@ type env struct {
 	restarts int
 
 	closers []func() // run by close, before the world stops
+
+	// A user's consumer (Config.Consumer) and what sees its writes.
+	rec          *recorder // S3 writes and OffsetCommits, when recording
+	direct       *s3Proxy  // the recording pass-through proxy consumers write through
+	topicID      [16]byte
+	emptyFile    string // AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE of consumers
+	instances    int    // consumer processes at once in supervised scenarios
+	nextInstance int
+	procs        []*sinkProc // every consumer process started
+	drainNote    string      // how the consumer drain ended
+}
+
+// user reports whether the scenario runs the user's consumer.
+func (e *env) user() bool { return e.cfg.Consumer != nil }
+
+// s3Direct is the S3 endpoint a consumer writes to when no fault proxy
+// stands in between: the world's, or the recording proxy in front of it.
+func (e *env) s3Direct() string {
+	if e.direct != nil {
+		return e.direct.url()
+	}
+	return e.w.S3Endpoint()
+}
+
+// recording starts the recorder (once): every S3 write through the
+// scenario's proxies and every OffsetCommit of the group is seen with its
+// time. Consumers then write through the recording proxy (s3Direct).
+func (e *env) recording(ctx context.Context) error {
+	if e.rec != nil {
+		return nil
+	}
+	e.rec = newRecorder(e.w.Bucket(), func(ctx context.Context, key string) ([]byte, error) {
+		b, _, err := e.check.Get(ctx, key)
+		return b, err
+	})
+	tds, err := e.adm.ListTopics(ctx, e.topic)
+	if err == nil {
+		if td, ok := tds[e.topic]; ok {
+			e.topicID = td.ID
+		}
+	}
+	stop := e.coord.WatchKafka(kmsg.OffsetCommit, func(req kmsg.Request) {
+		e.rec.watchCommits(req, e.group, e.topic, e.topicID)
+	})
+	e.closers = append(e.closers, stop)
+	px, err := e.startS3Proxy()
+	if err != nil {
+		return err
+	}
+	e.direct = px
+	return nil
 }
 
 type expectedTick struct {
@@ -96,6 +149,9 @@ type partOff struct {
 type envOptions struct {
 	brokers, partitions int
 	topic               string // default tick.DefaultTopic
+	// instances is how many consumer processes a supervised scenario runs
+	// at once for a user's Consumer (default 2: two members matter).
+	instances int
 }
 
 func newEnv(ctx context.Context, cfg Config, name string, iteration int, o envOptions) (*env, error) {
@@ -119,8 +175,15 @@ func newEnv(ctx context.Context, cfg Config, name string, iteration int, o envOp
 	defer cancel()
 	// Kafka's group.min.session.timeout.ms is 6s; scenarios want members
 	// that die to be noticed within a couple of seconds.
-	w, err := broker.Start(sctx, broker.Brokers(o.brokers), broker.Topic(e.topic, o.partitions), broker.Logger(cfg.Logger),
-		broker.GroupMinSessionTimeout(500*time.Millisecond))
+	bopts := []broker.Option{broker.Brokers(o.brokers), broker.Topic(e.topic, o.partitions), broker.Logger(cfg.Logger),
+		broker.GroupMinSessionTimeout(500 * time.Millisecond)}
+	if cfg.Consumer != nil {
+		// Every consumer instance signs with credentials of its own, so the
+		// recorder can tell who wrote what; the fake S3 takes any.
+		bopts = append(bopts, broker.S3Auth(false))
+		e.instances = cfg.Consumer.instances(cmp.Or(o.instances, 2))
+	}
+	w, err := broker.Start(sctx, bopts...)
 	if err != nil {
 		return nil, precondition("start the world: %v", err)
 	}
@@ -145,6 +208,18 @@ func newEnv(ctx context.Context, cfg Config, name string, iteration int, o envOp
 		return fail(precondition("kafka client: %v", err))
 	}
 	e.adm = kadm.NewClient(e.kcl)
+	if cfg.Consumer != nil {
+		if err := e.recording(sctx); err != nil {
+			return fail(err)
+		}
+		f, err := os.CreateTemp("", "tickflow-empty-aws-config-*")
+		if err != nil {
+			return fail(precondition("empty AWS config file: %v", err))
+		}
+		_ = f.Close()
+		e.emptyFile = f.Name()
+		e.closers = append(e.closers, func() { _ = os.Remove(f.Name()) })
+	}
 	return e, nil
 }
 
@@ -211,6 +286,9 @@ func (e *env) produce(ctx context.Context, n int, o loadOptions) error {
 	}
 	if o.rate > 0 {
 		opts = append(opts, produce.Rate(o.rate))
+	}
+	if e.cfg.Compression != "" {
+		opts = append(opts, produce.Compression(e.cfg.Compression))
 	}
 	p, err := produce.New(ctx, e.w.KafkaAddrs(), opts...)
 	if err != nil {
@@ -317,6 +395,9 @@ type sinkRun struct {
 
 // startSink creates and runs a sink over store (nil: the env's store).
 func (e *env) startSink(ctx context.Context, store objstore.Store, extra ...sink.Option) (*sinkRun, error) {
+	if e.user() {
+		return e.consumerRun(ctx)
+	}
 	if store == nil {
 		store = e.store
 	}
@@ -365,45 +446,68 @@ type supervisor struct {
 	done   chan struct{}
 
 	mu  sync.Mutex
-	cur *sinkRun
 	err error
 }
 
 func (e *env) supervise(ctx context.Context, store objstore.Store, extra ...sink.Option) *supervisor {
 	sctx, cancel := context.WithCancel(ctx)
 	sv := &supervisor{e: e, cancel: cancel, done: make(chan struct{})}
+	slots := 1
+	if e.user() {
+		slots = e.instances
+	}
+	var wg sync.WaitGroup
+	for range slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sv.slot(sctx, store, extra...)
+		}()
+	}
 	go func() {
-		defer close(sv.done)
-		for sctx.Err() == nil {
-			r, err := e.startSink(sctx, store, extra...)
-			if err != nil {
-				sv.mu.Lock()
-				sv.err = err
-				sv.mu.Unlock()
-				_ = sleep(sctx, 200*time.Millisecond)
-				continue
-			}
+		wg.Wait()
+		close(sv.done)
+	}()
+	return sv
+}
+
+// slot keeps one sink (or consumer process) running until sctx ends.
+func (sv *supervisor) slot(sctx context.Context, store objstore.Store, extra ...sink.Option) {
+	e := sv.e
+	backoff := 50 * time.Millisecond
+	for sctx.Err() == nil {
+		r, err := e.startSink(sctx, store, extra...)
+		if err != nil {
 			sv.mu.Lock()
-			sv.cur = r
+			sv.err = err
 			sv.mu.Unlock()
-			<-r.done
-			if r.err != nil && sctx.Err() == nil {
-				e.mu.Lock()
-				e.restarts++
-				e.mu.Unlock()
-				e.log.Info("scenario: sink died, restarting", "err", r.err)
-				_ = sleep(sctx, 50*time.Millisecond)
-				continue
-			}
-			if sctx.Err() == nil {
-				continue // a clean exit while we still want a sink: start another
-			}
+			_ = sleep(sctx, 200*time.Millisecond)
+			continue
+		}
+		started := time.Now()
+		<-r.done
+		if sctx.Err() != nil {
 			sv.mu.Lock()
 			sv.err = r.err
 			sv.mu.Unlock()
+			return
 		}
-	}()
-	return sv
+		if r.err != nil {
+			e.mu.Lock()
+			e.restarts++
+			e.mu.Unlock()
+			e.log.Info("scenario: sink died, restarting", "err", r.err)
+		}
+		// A clean exit while we still want a sink: start another. A
+		// program that dies at once is restarted ever more slowly (up to
+		// 2s), as systemd would, instead of in a tight loop.
+		if time.Since(started) < time.Second {
+			backoff = min(2*backoff, 2*time.Second)
+		} else {
+			backoff = 50 * time.Millisecond
+		}
+		_ = sleep(sctx, backoff)
+	}
 }
 
 // stop cancels the supervised sink (clean shutdown) and returns the last
@@ -427,6 +531,9 @@ func (sv *supervisor) stop() error {
 // by timeout.
 func (e *env) drain(ctx context.Context, timeout time.Duration) error {
 	e.emit(PhaseDraining, nil)
+	if e.user() {
+		return e.drainConsumer(ctx)
+	}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last string

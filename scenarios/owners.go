@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -25,7 +26,7 @@ var ownerFlags = []string{"--rebalance-timeout", "4s"}
 func (e *env) track(p *sinkProc) *sinkProc {
 	e.closers = append(e.closers, func() {
 		if !p.exited() {
-			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+			p.signal(syscall.SIGCONT)
 			p.kill()
 		}
 	})
@@ -91,7 +92,7 @@ func (e *env) finish(ctx context.Context, px *s3Proxy, survivor *sinkProc, other
 		}
 	}
 	if survivor != nil {
-		if err := survivor.terminate(); err != nil {
+		if err := e.stopMember(survivor); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -105,6 +106,19 @@ func (e *env) finish(ctx context.Context, px *s3Proxy, survivor *sinkProc, other
 		return fmt.Errorf("%w (sink output: %s)", derr, survivor.out.String())
 	}
 	return errors.Join(errs...)
+}
+
+// stopMember stops p with SIGTERM. For tickflow sink a non-zero exit is an
+// error; a user's consumer that exits non-zero (or must be killed) is only
+// noted: what it did to the records is the verdict's to judge.
+func (e *env) stopMember(p *sinkProc) error {
+	if !e.user() {
+		return p.terminate()
+	}
+	if err := p.terminateWithin(e.cfg.Consumer.stopTimeout()); err != nil {
+		e.notef("%s", firstLine(err))
+	}
+	return nil
 }
 
 // zombieSink freezes a sink process (SIGSTOP) past its session timeout
@@ -126,6 +140,11 @@ func zombieSink(ctx context.Context, e *env) error {
 	if err := e.awaitMembers(ctx, 1, a); err != nil {
 		return fail(err)
 	}
+	_, ids, err := e.describeGroup(ctx)
+	if err != nil || len(ids) != 1 {
+		return fail(precondition("the first member's ID: %v (members %v)", err, ids))
+	}
+	frozenID := ids[0]
 	if err := sleep(ctx, time.Duration(e.intn(200, 800))*time.Millisecond); err != nil {
 		return fail(err)
 	}
@@ -138,15 +157,22 @@ func zombieSink(ctx context.Context, e *env) error {
 		return fail(precondition("no PUT of the first sink reached the S3 proxy within 10s"))
 	}
 	freeze := killedSessionTimeout + time.Duration(e.intn(500, 2500))*time.Millisecond
-	_ = a.cmd.Process.Signal(syscall.SIGSTOP)
+	a.signal(syscall.SIGSTOP)
 	frozen := time.Now()
-	b, err := e.sinkProcVia(bin, e.w.S3Endpoint())
+	b, err := e.sinkProcVia(bin, e.s3Direct())
 	if err != nil {
 		return fail(err)
 	}
-	serr := sleep(ctx, freeze-time.Since(frozen))
+	var serr error
+	if e.user() {
+		// The user's session timeout is theirs: stay frozen until the
+		// group has dropped the frozen member, however long that takes.
+		freeze, serr = e.awaitEvicted(ctx, frozenID)
+	} else {
+		serr = sleep(ctx, freeze-time.Since(frozen))
+	}
 	px.holdPUTs(nil) // PUTs already held still land late
-	_ = a.cmd.Process.Signal(syscall.SIGCONT)
+	a.signal(syscall.SIGCONT)
 	e.restarted(1)
 	e.notef("froze the first sink %s with PUTs held %s at the proxy; second sink started meanwhile", freeze.Round(time.Millisecond), hold)
 	if serr != nil {
@@ -195,7 +221,7 @@ func rollingRestartSlowS3(ctx context.Context, e *env) error {
 			return fail(err)
 		}
 		held := px.held.Load()
-		if err := old.terminate(); err != nil {
+		if err := e.stopMember(old); err != nil {
 			return fail(fmt.Errorf("rolling restart %d: the old sink did not stop cleanly: %w", i, err))
 		}
 		notes = append(notes, fmt.Sprintf("#%d with %d PUTs held", i, held))
@@ -258,7 +284,7 @@ func (e *env) hungPutWith(ctx context.Context, hold time.Duration, aFlags, bFlag
 	if _, err := e.awaitEmptyGroup(ctx); err != nil {
 		return fail(err)
 	}
-	b, err := e.sinkProcVia(bin, e.w.S3Endpoint(), bFlags...)
+	b, err := e.sinkProcVia(bin, e.s3Direct(), bFlags...)
 	if err != nil {
 		return fail(err)
 	}
@@ -316,7 +342,7 @@ func twoOwnerSoak(ctx context.Context, e *env) error {
 		}
 		return p, err
 	}
-	fast, err := start(e.w.S3Endpoint())
+	fast, err := start(e.s3Direct())
 	if err != nil {
 		return fail(err)
 	}
@@ -336,7 +362,7 @@ func twoOwnerSoak(ctx context.Context, e *env) error {
 	}
 	for r := 0; r < rounds; r++ {
 		// SIGTERM the slow member while a fast one joins.
-		if _, err := start(e.w.S3Endpoint()); err != nil {
+		if _, err := start(e.s3Direct()); err != nil {
 			return fail(err)
 		}
 		if err := slowM.terminate(); err != nil {
@@ -354,9 +380,9 @@ func twoOwnerSoak(ctx context.Context, e *env) error {
 			return fail(precondition("round %d: no PUT of the stalled member in flight within 30s", r))
 		}
 		held := stall.held.Load()
-		_ = stallM.cmd.Process.Signal(syscall.SIGSTOP)
+		stallM.signal(syscall.SIGSTOP)
 		serr := sleep(ctx, freeze)
-		_ = stallM.cmd.Process.Signal(syscall.SIGCONT)
+		stallM.signal(syscall.SIGCONT)
 		e.restarted(2)
 		e.notef("round %d: SIGTERM a slow member while a fast one joined; froze the stalled member %s with %d PUTs in flight", r, freeze, held)
 		if serr != nil {
@@ -412,4 +438,33 @@ func (e *env) binAndProxy() (string, *s3Proxy, error) {
 	}
 	px, err := e.startS3Proxy()
 	return bin, px, err
+}
+
+// evictTimeout bounds how long a frozen user consumer may stay in its
+// group: a session timeout longer than this makes zombie-sink an error.
+const evictTimeout = 2 * time.Minute
+
+// awaitEvicted waits until member id has left the group and the group is
+// Stable again (a frozen member's session timed out and the others took
+// its partitions), and returns how long that took.
+func (e *env) awaitEvicted(ctx context.Context, id string) (time.Duration, error) {
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, evictTimeout)
+	defer cancel()
+	var last string
+	err := poll(wctx, func() bool {
+		st, ids, err := e.describeGroup(wctx)
+		if err != nil {
+			return false
+		}
+		last = fmt.Sprintf("state %s, members %v", st, ids)
+		return st == "Stable" && len(ids) > 0 && !slices.Contains(ids, id)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, precondition("the frozen member %s was still in group %s after %s (last seen: %s): its session timeout is longer; honour KAFKA_SESSION_TIMEOUT_MS", id, e.group, evictTimeout, last)
+	}
+	return time.Since(start), nil
 }

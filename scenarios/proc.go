@@ -18,36 +18,63 @@ import (
 	"github.com/tickflow/tickflow/broker"
 )
 
-// sinkProc is a `tickflow sink` child process.
+// sinkProc is a consumer child process: `tickflow sink`, or an instance of
+// the user's Consumer command. Each runs in its own process group, so a
+// signal reaches a wrapper script's children too.
 type sinkProc struct {
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan struct{}
-	err  error
+	cmd      *exec.Cmd
+	out      *lockedBuffer
+	done     chan struct{}
+	err      error
+	instance int       // user consumers: TICKFLOW_INSTANCE; -1 for tickflow sink
+	started  time.Time // when the process was started
 }
 
+// lockedBuffer keeps the head and the tail of a process's output (64 KiB
+// each): enough to explain a failure however long the process ran.
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	head    bytes.Buffer
+	tail    []byte
+	dropped int64
 }
+
+const outputKeep = 64 << 10
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.b.Len() > 64<<10 {
-		return len(p), nil // keep the head; enough to explain a failure
+	n := len(p)
+	if room := outputKeep - l.head.Len(); room > 0 {
+		k := min(room, len(p))
+		l.head.Write(p[:k])
+		p = p[k:]
 	}
-	return l.b.Write(p)
+	if len(p) > 0 {
+		l.tail = append(l.tail, p...)
+		if over := len(l.tail) - outputKeep; over > 0 {
+			l.dropped += int64(over)
+			l.tail = append(l.tail[:0], l.tail[over:]...)
+		}
+	}
+	return n, nil
 }
 
 func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return strings.TrimSpace(l.b.String())
+	s := l.head.String()
+	if l.dropped > 0 {
+		s += fmt.Sprintf("\n… (%d bytes not kept) …\n", l.dropped)
+	}
+	return strings.TrimSpace(s + string(l.tail))
 }
 
 // tickflowBin is the binary sink-kill-9 runs.
 func (e *env) tickflowBin() (string, error) {
+	if e.user() {
+		return "", nil // the user's consumer runs instead
+	}
 	bin := e.cfg.TickflowBin
 	if bin == "" {
 		bin = os.Getenv("TICKFLOW_BIN")
@@ -63,12 +90,18 @@ func (e *env) tickflowBin() (string, error) {
 
 // startSinkProc starts `tickflow sink` against the env's world.
 func (e *env) startSinkProc(bin string) (*sinkProc, error) {
-	return e.startSinkProcVia(bin, e.w.S3Endpoint())
+	return e.startSinkProcVia(bin, e.s3Direct())
 }
 
 // startSinkProcVia starts `tickflow sink` writing to S3 at endpoint (the
 // world's, or a proxy in front of it), with extra flags appended.
+//
+// With a user's Consumer it starts the next instance of that instead (bin
+// and extra are tickflow sink's and do not apply).
 func (e *env) startSinkProcVia(bin, endpoint string, extra ...string) (*sinkProc, error) {
+	if e.user() {
+		return e.startConsumerProc(endpoint)
+	}
 	args := []string{"sink",
 		"--brokers", strings.Join(e.w.KafkaAddrs(), ","),
 		"--s3-endpoint", endpoint, "--bucket", e.w.Bucket(),
@@ -79,17 +112,43 @@ func (e *env) startSinkProcVia(bin, endpoint string, extra ...string) (*sinkProc
 		// production (only shorter).
 		"--session-timeout", killedSessionTimeout.String(), "--heartbeat-interval", "100ms",
 	}
-	cmd := exec.Command(bin, append(args, extra...)...)
-	p := &sinkProc{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
+	p, err := startProc(exec.Command(bin, append(args, extra...)...), -1)
+	if err != nil {
 		return nil, precondition("start %s sink: %v", bin, err)
 	}
+	return p, nil
+}
+
+// startProc starts cmd in a process group of its own, its output captured.
+func startProc(cmd *exec.Cmd, instance int) (*sinkProc, error) {
+	p := &sinkProc{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{}), instance: instance}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p.started = time.Now()
 	go func() {
 		defer close(p.done)
 		p.err = cmd.Wait()
 	}()
 	return p, nil
+}
+
+// signal sends sig to the process's whole group (a wrapper script's
+// children included). A group already gone is not an error.
+func (p *sinkProc) signal(sig syscall.Signal) {
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+		_ = p.cmd.Process.Signal(sig)
+	}
+}
+
+// name says which process this is, for messages.
+func (p *sinkProc) name() string {
+	if p.instance < 0 {
+		return "tickflow sink"
+	}
+	return fmt.Sprintf("consumer instance %d", p.instance)
 }
 
 func (p *sinkProc) exited() bool {
@@ -101,27 +160,33 @@ func (p *sinkProc) exited() bool {
 	}
 }
 
-// kill sends SIGKILL and waits for the process to be gone.
+// kill sends SIGKILL to the process group and waits for the process to be
+// gone.
 func (p *sinkProc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	p.signal(syscall.SIGKILL)
 	<-p.done
 }
 
 // terminate sends SIGTERM (a clean shutdown: flush, commit, leave) and
 // returns the exit error; after 60s it kills.
 func (p *sinkProc) terminate() error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(60 * time.Second)
+	return p.terminateWithin(60 * time.Second)
+}
+
+// terminateWithin is terminate with a grace period of d before the kill.
+func (p *sinkProc) terminateWithin(d time.Duration) error {
+	p.signal(syscall.SIGTERM)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-p.done:
 		if p.err != nil {
-			return fmt.Errorf("tickflow sink exited with %v: %s", p.err, p.out.String())
+			return fmt.Errorf("%s exited with %v: %s", p.name(), p.err, p.out.String())
 		}
 		return nil
 	case <-t.C:
 		p.kill()
-		return errors.New("tickflow sink did not stop within 60s of SIGTERM; killed")
+		return fmt.Errorf("%s did not stop within %s of SIGTERM; killed", p.name(), d)
 	}
 }
 

@@ -19,7 +19,8 @@ import (
 // requests pass straight through. The Host header is kept, so signed
 // requests still verify.
 type s3Proxy struct {
-	target string // http://host:port of the real S3
+	target string    // http://host:port of the real S3
+	rec    *recorder // when set, told of every write S3 accepted
 	ln     net.Listener
 	srv    *http.Server
 	client *http.Client
@@ -42,7 +43,7 @@ func (e *env) startS3Proxy() (*s3Proxy, error) {
 	if err != nil {
 		return nil, precondition("S3 proxy listener: %v", err)
 	}
-	p := &s3Proxy{target: e.w.S3Endpoint(), ln: ln, client: &http.Client{Timeout: 2 * time.Minute},
+	p := &s3Proxy{target: e.w.S3Endpoint(), rec: e.rec, ln: ln, client: &http.Client{Timeout: 2 * time.Minute},
 		shutdownCh: make(chan struct{})}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
@@ -106,7 +107,7 @@ func (p *s3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out.Host = r.Host
 	out.ContentLength = int64(len(body))
 	if d <= 0 {
-		p.forward(w, out)
+		p.forward(w, out, r, body)
 		return
 	}
 	// Held: the request is forwarded after d whatever the client does.
@@ -131,11 +132,14 @@ func (p *s3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			res <- nil
 			return
 		}
-		body, _ := io.ReadAll(resp.Body)
+		rbody, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.Body = io.NopCloser(bytes.NewReader(rbody))
 		if resp.StatusCode == http.StatusPreconditionFailed {
 			p.refused.Add(1)
+		}
+		if p.rec != nil {
+			p.rec.observe(r, body, resp.StatusCode)
 		}
 		res <- resp
 	}()
@@ -146,13 +150,18 @@ func (p *s3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (p *s3Proxy) forward(w http.ResponseWriter, out *http.Request) {
+// forward sends out to S3 now and answers w with S3's answer; the recorder
+// (if any) hears of an accepted write first.
+func (p *s3Proxy) forward(w http.ResponseWriter, out, in *http.Request, body []byte) {
 	resp, err := p.client.Do(out)
 	if err != nil {
 		writeResponse(w, nil)
 		return
 	}
 	defer resp.Body.Close()
+	if p.rec != nil {
+		p.rec.observe(in, body, resp.StatusCode)
+	}
 	writeResponse(w, resp)
 }
 

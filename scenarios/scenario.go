@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +30,13 @@ type Config struct {
 	// process ("" → $TICKFLOW_BIN; if that is empty too the scenario
 	// reports an error).
 	TickflowBin string
+	// Consumer, when set, runs a program of your own in place of the
+	// built-in sink (see Consumer) and judges it by record identity: the
+	// Result's Verdict says what it lost and duplicated.
+	Consumer *Consumer
+	// Compression is the scenario producer's batch codec (default
+	// produce.DefaultCompression, "none": every client reads it).
+	Compression string
 	// SinkOptions are added to every in-process sink a scenario starts,
 	// after the scenario's own. Tests pass sink.UnsafeCommitBeforeUpload()
 	// here to prove that the invariants catch a broken sink.
@@ -67,6 +76,13 @@ type Result struct {
 	// Notes say what the fault schedule did (e.g. "stopped broker 1 after
 	// 1200 records").
 	Notes []string `json:"notes,omitempty"`
+	// Consumer is the user's command when Config.Consumer was set; Verdict
+	// is then what it did to the records (of the last iteration run).
+	Consumer string   `json:"consumer,omitempty"`
+	Verdict  *Verdict `json:"verdict,omitempty"`
+	// Output is the end of each consumer instance's stdout/stderr, kept
+	// when the scenario did not pass.
+	Output []string `json:"output,omitempty"`
 }
 
 // Status is "pass", "FAIL" or "ERROR".
@@ -89,8 +105,15 @@ type Scenario struct {
 	short, long int
 	env         envOptions
 	proc        bool // runs `tickflow sink` processes: needs Config.TickflowBin
-	run         func(ctx context.Context, e *env) error
+	// builtin: the scenario drives the built-in sink's internals (crash
+	// hooks, a dying store), so it cannot run a user's Consumer.
+	builtin bool
+	run     func(ctx context.Context, e *env) error
 }
+
+// ForConsumer reports whether the scenario can run a user's Consumer in
+// place of the built-in sink.
+func (s Scenario) ForConsumer() bool { return !s.builtin }
 
 // All returns every scenario, ordered by name.
 func All() []Scenario {
@@ -143,9 +166,26 @@ func Run(ctx context.Context, name string, cfg Config) Result {
 func (s Scenario) Run(ctx context.Context, cfg Config) Result {
 	start := time.Now()
 	res := Result{Scenario: s.Name, Seed: cfg.Seed, Long: cfg.Long}
+	if cfg.Consumer != nil {
+		res.Consumer = cfg.Consumer.Command
+		if err := cfg.Consumer.Validate(); err != nil {
+			res.Error = err.Error()
+			return res
+		}
+		if s.builtin {
+			res.Error = fmt.Sprintf("%s drives the built-in sink's internals (crash hooks inside its write path) and cannot run your consumer; kill-after-put and kill-after-commit hit the same windows from outside", s.Name)
+			return res
+		}
+	}
 	n := s.Iterations(cfg.Long)
 	for i := 0; i < n; i++ {
 		c, notes, restarts, err := s.iteration(ctx, cfg, i)
+		if c.verdict != nil {
+			res.Verdict = c.verdict
+		}
+		if len(c.output) > 0 {
+			res.Output = c.output
+		}
 		res.Iterations++
 		res.Records += c.records
 		res.Rows += c.rows
@@ -200,13 +240,36 @@ func (s Scenario) iteration(ctx context.Context, cfg Config, i int) (c counts, n
 		e.mu.Unlock()
 	}()
 	if err := s.run(ctx, e); err != nil {
+		if e.user() {
+			c.output = e.consumerTails(2000)
+		}
 		return c, nil, 0, err
 	}
 	// The scenario removed its faults and drained; from here on only reads.
 	e.emit(PhaseVerifying, nil)
-	c, err = e.verify(ctx)
+	if e.user() {
+		c, err = e.judge(ctx, s.Name, i)
+	} else {
+		c, err = e.verify(ctx)
+	}
 	e.emit(PhaseVerified, nil)
 	return c, nil, 0, err
+}
+
+// judge makes the verdict on a user's consumer, keeps the evidence when
+// Consumer.Out is set, and the instances' output when the run failed.
+func (e *env) judge(ctx context.Context, name string, i int) (counts, error) {
+	c, v, err := e.verdict(ctx)
+	c.verdict = v
+	if out := e.cfg.Consumer.Out; out != "" && v != nil {
+		if kerr := e.keepOut(ctx, filepath.Join(out, name, strconv.Itoa(i)), v); kerr != nil && err == nil {
+			err = fmt.Errorf("keep the evidence under %s: %w", out, kerr)
+		}
+	}
+	if err != nil || c.failed {
+		c.output = e.consumerTails(2000)
+	}
+	return c, err
 }
 
 // RunAll runs the named scenarios (all when names is empty) one after the

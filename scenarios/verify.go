@@ -28,6 +28,8 @@ type counts struct {
 	failed                                                       bool
 	nfail                                                        int    // every failure, kept or not
 	firstSince                                                   string // first failure since the last checked invariant, for Config.Watch
+	verdict                                                      *Verdict
+	output                                                       []string // consumer instances' output, on failure
 }
 
 func (c *counts) failf(format string, args ...any) {
