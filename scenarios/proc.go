@@ -229,6 +229,12 @@ func sinkKill9(ctx context.Context, e *env) error {
 		}
 		joined := time.Since(started)
 		d := time.Duration(e.intn(300, 1500)) * time.Millisecond
+		if e.user() {
+			// A user's consumer may commit on a timer (kafka-python and
+			// librdkafka auto-commit every 5 s): kill some before and some
+			// after its first commit.
+			d = time.Duration(e.intn(1000, 9000)) * time.Millisecond
+		}
 		serr := sleep(ctx, d)
 		if p.exited() {
 			return fail(precondition("tickflow sink exited by itself (%v): %s", p.err, p.out.String()))
@@ -266,7 +272,7 @@ func sinkKill9(ctx context.Context, e *env) error {
 		return err
 	}
 	derr := e.drain(ctx, scale(e, 90*time.Second, 180*time.Second))
-	terr := p.terminate()
+	terr := e.stopMember(p)
 	if derr != nil {
 		return fmt.Errorf("%w (sink output: %s)", derr, p.out.String())
 	}

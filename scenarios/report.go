@@ -19,6 +19,91 @@ func (r Result) Line() string {
 	return s
 }
 
+// Replay is the command that runs r again with the same schedule.
+func (r Result) Replay() string {
+	s := fmt.Sprintf("tickflow scenario run %s --seed %d", r.Scenario, r.Seed)
+	if r.Long {
+		s += " --long"
+	}
+	if r.Consumer != "" {
+		s += " --consumer " + shellQuote(r.Consumer)
+	}
+	return s
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// writeVerdict explains what a user's consumer did to the records: the
+// counts, then examples of each kind of damage, then (on failure) the end
+// of every instance's output.
+func writeVerdict(b *strings.Builder, r Result) {
+	v := r.Verdict
+	status := "PASS"
+	if !r.Pass {
+		status = "FAIL"
+	}
+	fmt.Fprintf(b, "\nverdict %s for %s: %s\n", r.Scenario, shellQuote(r.Consumer), status)
+	fmt.Fprintf(b, "  %-34s %d\n", "produced (acknowledged by Kafka)", v.Produced)
+	fmt.Fprintf(b, "  %-34s %d rows in %d objects (%d consumer processes, %d S3 writes, %d partition commits)\n", "read back from the lake", v.Rows, v.Objects, v.Instances, v.Writes, v.Commits)
+	fmt.Fprintf(b, "  %-34s %d\n", "distinct records", v.Distinct)
+	fmt.Fprintf(b, "  %-34s %d\n", "lost", v.Lost)
+	fmt.Fprintf(b, "  %-34s %d\n", "duplicated (extra rows)", v.Duplicated)
+	fmt.Fprintf(b, "  %-34s %d\n", "overwritten objects", v.Overwritten)
+	fmt.Fprintf(b, "  %-34s %d\n", "committed before they were in S3", v.CommitsAhead)
+	if v.Unidentified > 0 {
+		fmt.Fprintf(b, "  %-34s %d (no volume/sequence field, or one never produced)\n", "rows not matched to a record", v.Unidentified)
+	}
+	if v.Unreadable > 0 {
+		fmt.Fprintf(b, "  %-34s %d\n", "unreadable objects", v.Unreadable)
+		for _, u := range v.UnreadableExamples {
+			fmt.Fprintf(b, "    %s\n", u)
+		}
+	}
+	if v.Deleted > 0 {
+		fmt.Fprintf(b, "  %-34s %d\n", "objects deleted", v.Deleted)
+	}
+	fmt.Fprintf(b, "  %s\n", v.Drain)
+	if len(v.LostExamples) > 0 {
+		b.WriteString("  lost, e.g.:\n")
+		for _, x := range v.LostExamples {
+			fmt.Fprintf(b, "    %s\n", x)
+		}
+	}
+	if len(v.DuplicateExamples) > 0 {
+		b.WriteString("  duplicated, e.g.:\n")
+		for _, d := range v.DuplicateExamples {
+			var cp []string
+			for _, c := range d.Copies {
+				cp = append(cp, fmt.Sprintf("%s (instance %d)", c.Object, c.Instance))
+			}
+			fmt.Fprintf(b, "    %s in %s\n", d.Record, strings.Join(cp, ", "))
+		}
+	}
+	if len(v.OverwriteExamples) > 0 {
+		b.WriteString("  overwritten, e.g.:\n")
+		for _, o := range v.OverwriteExamples {
+			fmt.Fprintf(b, "    %s: %d versions by instances %v; %d of its records are in no object now\n", o.Object, o.Versions, o.Instances, o.Dropped)
+		}
+	}
+	if len(v.CommitAheadExamples) > 0 {
+		b.WriteString("  committed before they were in S3, e.g.:\n")
+		for _, c := range v.CommitAheadExamples {
+			fmt.Fprintf(b, "    %s committed %s, landed %s\n", c.Record, c.CommittedAt, c.Landed)
+		}
+	}
+	if len(r.Output) > 0 {
+		b.WriteString("  consumer output (the end of each instance's):\n")
+		for _, o := range r.Output {
+			for _, line := range strings.Split(o, "\n") {
+				fmt.Fprintf(b, "    %s\n", line)
+			}
+		}
+	}
+}
+
 // WriteTable writes the final aligned table, then for every scenario that
 // did not pass its error, its first failures and the seed that replays it.
 func WriteTable(w io.Writer, results []Result) error {
@@ -62,16 +147,17 @@ func WriteTable(w io.Writer, results []Result) error {
 		if r.Pass {
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s %s (seed %d; replay: tickflow scenario run %s --seed %d", r.Status(), r.Scenario, r.Seed, r.Scenario, r.Seed)
-		if r.Long {
-			b.WriteString(" --long")
-		}
-		b.WriteString(")\n")
+		fmt.Fprintf(&b, "\n%s %s (seed %d; replay: %s)\n", r.Status(), r.Scenario, r.Seed, r.Replay())
 		if r.Error != "" {
 			fmt.Fprintf(&b, "  error: %s\n", r.Error)
 		}
 		for _, f := range r.Failures {
 			fmt.Fprintf(&b, "  - %s\n", f)
+		}
+	}
+	for _, r := range results {
+		if r.Verdict != nil {
+			writeVerdict(&b, r)
 		}
 	}
 	fmt.Fprintf(&b, "\n%d of %d scenarios passed\n", passed, len(results))

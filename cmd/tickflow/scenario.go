@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tickflow/tickflow/harness/dashboard"
+	"github.com/tickflow/tickflow/harness/produce"
 	"github.com/tickflow/tickflow/scenarios"
 )
 
@@ -67,16 +69,31 @@ func newScenarioRunCmd() *cobra.Command {
 		all, asJSON, long bool
 		seed              int64
 		ui                uiFlag
+		consumer          scenarios.Consumer
+		compression       string
 	)
 	cmd := &cobra.Command{
-		Use:   "run NAME… | run --all [--seed S] [--json] [--long]",
+		Use:   "run NAME… | run --all [--seed S] [--json] [--long] [--consumer 'CMD' [--instances N] [--out DIR]]",
 		Short: "Run scenarios and check the lake they leave; exit 1 if any fails",
 		Long: `run starts a fresh embedded world per scenario (iteration), applies its seeded fault schedule
 while producing and sinking, drains, and checks by reading the lake back: every record exactly
 once, offset ranges tile, committed offsets = end of the last object, order per key, the lake
 contract, DLQ count = poison injected. A live line per scenario, then a table. The seed is printed
 on every failure: the same --seed replays the same schedule. --long runs the full iteration
-counts (minutes). Exit 0: all passed; 1: a scenario failed or could not run; 2: bad usage.`,
+counts (minutes).
+
+--consumer 'CMD' runs a program of your own in place of the built-in sink, as OS processes (sh -c,
+each in its own process group; --instances at once where the scenario keeps a steady group). It
+gets the world in its environment and in {placeholders}: KAFKA_BOOTSTRAP_SERVERS {brokers},
+KAFKA_TOPIC {topic}, KAFKA_GROUP_ID {group}, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL {s3},
+TICKFLOW_BUCKET {bucket}, TICKFLOW_PREFIX {prefix}, TICKFLOW_INSTANCE {instance}, AWS_REGION
+{region}, and S3 credentials of its own per instance. After the drain every object under the
+prefix is read (JSON, JSON Lines, CSV with a header, Parquet, gzip) and matched to the produced
+records by identity: the verdict counts lost and duplicated records, overwritten objects and
+records committed before they were in S3, with examples and the writer of each object.
+Guide: docs/your-consumer.md.
+
+Exit 0: all passed; 1: a scenario failed or could not run; 2: bad usage.`,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			switch {
 			case all && len(names) > 0:
@@ -85,14 +102,36 @@ counts (minutes). Exit 0: all passed; 1: a scenario failed or could not run; 2: 
 				return usageError("give scenario names or --all; valid names: %s", strings.Join(scenarios.Names(), ", "))
 			}
 			for _, n := range names {
-				if _, err := scenarios.Lookup(n); err != nil {
+				sc, err := scenarios.Lookup(n)
+				if err != nil {
 					return usageError("%v", err)
 				}
+				if consumer.Command != "" && !sc.ForConsumer() {
+					return usageError("%s drives the built-in sink's crash hooks and cannot run --consumer; valid with --consumer: %s", n, strings.Join(consumerScenarios(), ", "))
+				}
+			}
+			if consumer.Command == "" {
+				for _, f := range []string{"instances", "out", "prefix", "drain-timeout", "workdir"} {
+					if cmd.Flags().Changed(f) {
+						return usageError("--%s applies to --consumer only: give --consumer 'CMD' too", f)
+					}
+				}
+			} else if err := consumer.Validate(); err != nil {
+				return usageError("--consumer: %v", err)
+			}
+			if !slices.Contains(produce.Codecs, compression) {
+				return usageError("--compression %q: want one of %s (none and gzip are readable by every client)", compression, strings.Join(produce.Codecs, ", "))
+			}
+			if all && consumer.Command != "" {
+				names = consumerScenarios()
 			}
 			if !cmd.Flags().Changed("seed") {
 				seed = time.Now().UnixNano() % 1_000_000
 			}
-			cfg := scenarios.Config{Seed: seed, Long: long}
+			cfg := scenarios.Config{Seed: seed, Long: long, Compression: compression}
+			if consumer.Command != "" {
+				cfg.Consumer = &consumer
+			}
 			// sink-kill-9 runs this very binary as `tickflow sink`.
 			if exe, err := os.Executable(); err == nil {
 				cfg.TickflowBin = exe
@@ -147,8 +186,26 @@ counts (minutes). Exit 0: all passed; 1: a scenario failed or could not run; 2: 
 	cmd.Flags().Int64Var(&seed, "seed", 0, "seed for every random choice (default: derived from the clock and printed)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON (live lines go to stderr)")
 	cmd.Flags().BoolVar(&long, "long", false, "full iteration counts and fault durations (minutes instead of seconds)")
+	cmd.Flags().StringVar(&consumer.Command, "consumer", "", "run this command (sh -c) in place of the built-in sink and judge it by record identity (see above)")
+	cmd.Flags().IntVar(&consumer.Instances, "instances", 0, "consumer processes at once where the scenario keeps a steady group (default: the scenario's own, 2 where two members matter)")
+	cmd.Flags().StringVar(&consumer.Out, "out", "", "keep each run's lake, produced records, writes, commits, consumer output and verdict under DIR/<scenario>/<iteration>/")
+	cmd.Flags().StringVar(&consumer.Prefix, "prefix", "", "TICKFLOW_PREFIX: where the consumer writes; the verdict reads everything under it (default: the whole bucket)")
+	cmd.Flags().DurationVar(&consumer.DrainTimeout, "drain-timeout", 0, "how long to wait for the consumer to commit everything and the lake to stop changing (default 2m, 5m with --long)")
+	cmd.Flags().StringVar(&consumer.Dir, "workdir", "", "the consumer's working directory (default: the current one)")
+	cmd.Flags().StringVar(&compression, "compression", produce.DefaultCompression, "the scenario producer's batch codec: "+strings.Join(produce.Codecs, ", "))
 	addUIFlag(cmd.Flags(), &ui, uiOff, "show the run live on the dashboard (the current scenario, its phase, its invariants as they are checked, its world); --ui alone is 127.0.0.1:8080, --ui=ADDR another address")
 	return cmd
+}
+
+// consumerScenarios are the scenarios that can run --consumer.
+func consumerScenarios() []string {
+	var out []string
+	for _, s := range scenarios.All() {
+		if s.ForConsumer() {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 // scenarioFailure is the exit-1 error naming the scenarios that did not
@@ -167,6 +224,9 @@ func scenarioFailure(results []scenarios.Result, seed int64, long bool) error {
 	replay := fmt.Sprintf("tickflow scenario run %s --seed %d", strings.Join(failed, " "), seed)
 	if long {
 		replay += " --long"
+	}
+	if len(results) > 0 && results[0].Consumer != "" {
+		replay += " --consumer '" + strings.ReplaceAll(results[0].Consumer, "'", `'\''`) + "'"
 	}
 	return failError("%d of %d scenarios failed: %s (seed %d; replay: %s)", len(failed), len(results), strings.Join(failed, ", "), seed, replay)
 }
