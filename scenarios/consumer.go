@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/tickflow/tickflow/harness/program"
 )
 
 // Consumer is a consumer program of your own that the scenarios run in
@@ -61,10 +60,6 @@ type Consumer struct {
 	// Out/<scenario>/<iteration>/.
 	Out string
 }
-
-// sessionHint is the session timeout suggested to consumers
-// (KAFKA_SESSION_TIMEOUT_MS): Kafka's group.min.session.timeout.ms.
-const sessionHint = 6 * time.Second
 
 // quietFor is how long the lake must stay unchanged for the drain to end
 // with every partition committed; idleFor, with commits short of the end
@@ -119,65 +114,11 @@ func (c *Consumer) Validate() error {
 	return nil
 }
 
-// instanceKeys are the credentials of instance i: the fake S3 accepts any,
-// and the recorder attributes each write to its instance by the key.
-func instanceKeys(i int) (access, secret string) {
-	return fmt.Sprintf("TICKFLOW%012d", i), fmt.Sprintf("tickflow-instance-%d-secret", i)
-}
-
-// instanceOf maps an access key back to its instance (-1: not one of ours).
-func instanceOf(access string) int {
-	n, ok := strings.CutPrefix(access, "TICKFLOW")
-	if !ok || len(n) != 12 {
-		return -1
-	}
-	i, err := strconv.Atoi(n)
-	if err != nil {
-		return -1
-	}
-	return i
-}
-
-// consumerVars are the coordinates instance i gets, by placeholder name.
-func (e *env) consumerVars(endpoint string, i int) map[string]string {
-	return map[string]string{
-		"brokers": strings.Join(e.w.KafkaAddrs(), ","), "topic": e.topic, "group": e.group,
-		"s3": endpoint, "bucket": e.w.Bucket(), "prefix": e.cfg.Consumer.Prefix,
-		"instance": strconv.Itoa(i), "region": e.w.Region(),
-	}
-}
-
-// expand replaces {name} placeholders in cmd.
-func expand(cmd string, vars map[string]string) string {
-	pairs := make([]string, 0, 2*len(vars))
-	for k, v := range vars {
-		pairs = append(pairs, "{"+k+"}", v)
-	}
-	return strings.NewReplacer(pairs...).Replace(cmd)
-}
-
-// consumerEnv is the process environment of instance i: the parent's,
-// without anything that could point an SDK at a real AWS account, plus the
-// world's coordinates.
-func (e *env) consumerEnv(vars map[string]string, i int, emptyFile string) []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "KAFKA_") || strings.HasPrefix(k, "TICKFLOW_") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	access, secret := instanceKeys(i)
-	return append(out,
-		"KAFKA_BOOTSTRAP_SERVERS="+vars["brokers"], "KAFKA_TOPIC="+vars["topic"], "KAFKA_GROUP_ID="+vars["group"],
-		"KAFKA_SESSION_TIMEOUT_MS="+strconv.FormatInt(sessionHint.Milliseconds(), 10),
-		"AWS_ENDPOINT_URL_S3="+vars["s3"], "AWS_ENDPOINT_URL="+vars["s3"],
-		"TICKFLOW_BUCKET="+vars["bucket"], "TICKFLOW_PREFIX="+vars["prefix"], "TICKFLOW_INSTANCE="+vars["instance"],
-		"AWS_REGION="+vars["region"], "AWS_DEFAULT_REGION="+vars["region"],
-		"AWS_ACCESS_KEY_ID="+access, "AWS_SECRET_ACCESS_KEY="+secret,
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE="+emptyFile, "AWS_SHARED_CREDENTIALS_FILE="+emptyFile,
-	)
+// coordinates are where consumer instances find the world; endpoint is
+// the S3 endpoint they write to (the recording proxy or a fault proxy).
+func (e *env) coordinates(endpoint string) program.Coordinates {
+	return program.Coordinates{Brokers: e.w.KafkaAddrs(), Topic: e.topic, Group: e.group,
+		S3Endpoint: endpoint, Bucket: e.w.Bucket(), Prefix: e.cfg.Consumer.Prefix, Region: e.w.Region()}
 }
 
 // startConsumerProc starts the next instance of the user's command, its S3
@@ -189,14 +130,12 @@ func (e *env) startConsumerProc(endpoint string) (*sinkProc, error) {
 	i := e.nextInstance
 	e.nextInstance++
 	e.mu.Unlock()
-	vars := e.consumerVars(endpoint, i)
-	cmd := exec.Command("/bin/sh", "-c", expand(c.Command, vars))
-	cmd.Dir = c.Dir
-	cmd.Env = e.consumerEnv(vars, i, e.emptyFile)
-	p, err := startProc(cmd, i)
+	co := e.coordinates(endpoint)
+	pp, err := program.Start(co.Expand(c.Command, i), c.Dir, co.Env(os.Environ(), i, e.emptyFile))
 	if err != nil {
 		return nil, precondition("start consumer instance %d (%s): %v", i, c.Command, err)
 	}
+	p := &sinkProc{Process: pp, instance: i}
 	e.mu.Lock()
 	e.procs = append(e.procs, p)
 	e.mu.Unlock()
@@ -218,28 +157,17 @@ func (e *env) consumerRun(ctx context.Context) (*sinkRun, error) {
 		select {
 		case <-rctx.Done():
 			_ = p.terminateWithin(e.cfg.Consumer.stopTimeout())
-		case <-p.done:
+		case <-p.Done():
 		}
 	}()
 	go func() {
 		defer close(r.done)
-		<-p.done
-		if p.err != nil && !killedByUs(p) {
-			r.err = fmt.Errorf("%s exited: %v", p.name(), p.err)
+		<-p.Done()
+		if p.Err() != nil && !program.KilledBySignal(p.Err()) {
+			r.err = fmt.Errorf("%s exited: %v", p.name(), p.Err())
 		}
 	}()
 	return r, nil
-}
-
-// killedByUs reports an exit by SIGKILL or SIGTERM (the scenario's own
-// doing), which the supervisor should not count as the program failing.
-func killedByUs(p *sinkProc) bool {
-	var ee *exec.ExitError
-	if !errors.As(p.err, &ee) {
-		return false
-	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && (ws.Signal() == syscall.SIGKILL || ws.Signal() == syscall.SIGTERM)
 }
 
 // consumerTails is the end of every instance's output, for a failed run.
@@ -251,26 +179,11 @@ func (e *env) consumerTails(n int) []string {
 	for _, p := range procs {
 		status := "running"
 		if p.exited() {
-			status = "exit: " + exitText(p.err)
+			status = "exit: " + program.ExitText(p.Err())
 		}
-		out = append(out, fmt.Sprintf("instance %d (%s): %s", p.instance, status, tail(p.out.String(), n)))
+		out = append(out, fmt.Sprintf("instance %d (%s): %s", p.instance, status, tail(p.Output(), n)))
 	}
 	return out
-}
-
-// exitText says how a process ended.
-func exitText(err error) string {
-	if err == nil {
-		return "0"
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "killed by " + signalName(ws.Signal())
-		}
-		return strconv.Itoa(ee.ExitCode())
-	}
-	return err.Error()
 }
 
 // writeInstanceLogs keeps every instance's output under dir.
@@ -284,29 +197,12 @@ func (e *env) writeInstanceLogs(dir string) error {
 	for _, p := range procs {
 		status := "still running"
 		if p.exited() {
-			status = exitText(p.err)
+			status = program.ExitText(p.Err())
 		}
-		body := fmt.Sprintf("# instance %d, started %s, exit %s\n%s\n", p.instance, p.started.Format(time.RFC3339Nano), status, p.out.String())
+		body := fmt.Sprintf("# instance %d, started %s, exit %s\n%s\n", p.instance, p.Started().Format(time.RFC3339Nano), status, p.Output())
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("instance-%d.log", p.instance)), []byte(body), 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// signalName is a signal's conventional name (SIGKILL, not "killed").
-func signalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGKILL:
-		return "SIGKILL"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGSEGV:
-		return "SIGSEGV"
-	case syscall.SIGABRT:
-		return "SIGABRT"
-	}
-	return s.String()
 }

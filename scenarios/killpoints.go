@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tickflow/tickflow/harness/program"
 )
 
 // Event-triggered kills: the world sees every S3 write (the recording
@@ -64,7 +66,7 @@ func (e *env) killAt(ctx context.Context, point killPoint) error {
 		var fired atomic.Bool
 		trigger := func() {
 			if int(seen.Add(1)) == m && fired.CompareAndSwap(false, true) {
-				p.signal(syscall.SIGKILL)
+				p.Signal(syscall.SIGKILL)
 			}
 		}
 		stop := func() {}
@@ -104,11 +106,11 @@ func (e *env) killAt(ctx context.Context, point killPoint) error {
 				e.notef("kill %d (after %s #%d) not reached: the group had committed everything first", i, point, m)
 				continue
 			}
-			e.notef("the consumer exited by itself before kill %d (%s): %s", i, exitText(p.err), tail(p.out.String(), 300))
+			e.notef("the consumer exited by itself before kill %d (%s): %s", i, program.ExitText(p.Err()), tail(p.Output(), 300))
 		} else {
-			<-p.done
+			<-p.Done()
 			e.restarted(1)
-			e.notef("kill -9 #%d at the process's event %d: right after %s (%s after it started)", i, m, describePoint(point), time.Since(p.started).Round(time.Millisecond))
+			e.notef("kill -9 #%d at the process's event %d: right after %s (%s after it started)", i, m, describePoint(point), time.Since(p.Started()).Round(time.Millisecond))
 		}
 		if _, err := e.awaitEmptyGroup(ctx); err != nil {
 			return fail(err)
@@ -129,7 +131,7 @@ func (e *env) killAt(ctx context.Context, point killPoint) error {
 	derr := e.drain(ctx, scale(e, 90*time.Second, 180*time.Second))
 	serr := e.stopMember(p)
 	if derr != nil {
-		return fmt.Errorf("%w (sink output: %s)", derr, tail(p.out.String(), 2000))
+		return fmt.Errorf("%w (sink output: %s)", derr, tail(p.Output(), 2000))
 	}
 	return serr
 }

@@ -26,7 +26,7 @@ var ownerFlags = []string{"--rebalance-timeout", "4s"}
 func (e *env) track(p *sinkProc) *sinkProc {
 	e.closers = append(e.closers, func() {
 		if !p.exited() {
-			p.signal(syscall.SIGCONT)
+			p.Signal(syscall.SIGCONT)
 			p.kill()
 		}
 	})
@@ -61,7 +61,7 @@ func (e *env) awaitMembers(ctx context.Context, n int, procs ...*sinkProc) error
 	})
 	for _, p := range procs {
 		if p.exited() {
-			return precondition("tickflow sink exited (%v): %s", p.err, p.out.String())
+			return precondition("tickflow sink exited (%v): %s", p.Err(), p.Output())
 		}
 	}
 	if err != nil {
@@ -70,7 +70,7 @@ func (e *env) awaitMembers(ctx context.Context, n int, procs ...*sinkProc) error
 		}
 		var outs []string
 		for i, p := range procs {
-			outs = append(outs, fmt.Sprintf("sink %d: %s", i, tail(p.out.String(), 600)))
+			outs = append(outs, fmt.Sprintf("sink %d: %s", i, tail(p.Output(), 600)))
 		}
 		return precondition("group %s did not become Stable with %d members within %s (last seen: %s); %s", e.group, n, joinTimeout, last, strings.Join(outs, "; "))
 	}
@@ -103,7 +103,7 @@ func (e *env) finish(ctx context.Context, px *s3Proxy, survivor *sinkProc, other
 	}
 	e.notef("S3 proxy: %s", px.summary())
 	if derr != nil {
-		return fmt.Errorf("%w (sink output: %s)", derr, survivor.out.String())
+		return fmt.Errorf("%w (sink output: %s)", derr, survivor.Output())
 	}
 	return errors.Join(errs...)
 }
@@ -157,7 +157,7 @@ func zombieSink(ctx context.Context, e *env) error {
 		return fail(precondition("no PUT of the first sink reached the S3 proxy within 10s"))
 	}
 	freeze := killedSessionTimeout + time.Duration(e.intn(500, 2500))*time.Millisecond
-	a.signal(syscall.SIGSTOP)
+	a.Signal(syscall.SIGSTOP)
 	frozen := time.Now()
 	b, err := e.sinkProcVia(bin, e.s3Direct())
 	if err != nil {
@@ -172,7 +172,7 @@ func zombieSink(ctx context.Context, e *env) error {
 		serr = sleep(ctx, freeze-time.Since(frozen))
 	}
 	px.holdPUTs(nil) // PUTs already held still land late
-	a.signal(syscall.SIGCONT)
+	a.Signal(syscall.SIGCONT)
 	e.restarted(1)
 	e.notef("froze the first sink %s with PUTs held %s at the proxy; second sink started meanwhile", freeze.Round(time.Millisecond), hold)
 	if serr != nil {
@@ -277,7 +277,7 @@ func (e *env) hungPutWith(ctx context.Context, hold time.Duration, aFlags, bFlag
 	err = poll(wctx, func() bool { return px.held.Load() > 0 || a.exited() })
 	cancel()
 	if err != nil || a.exited() {
-		return fail(precondition("no PUT of the first sink reached the S3 proxy (%v): %s", err, a.out.String()))
+		return fail(precondition("no PUT of the first sink reached the S3 proxy (%v): %s", err, a.Output()))
 	}
 	a.kill()
 	e.restarted(1)
@@ -380,9 +380,9 @@ func twoOwnerSoak(ctx context.Context, e *env) error {
 			return fail(precondition("round %d: no PUT of the stalled member in flight within 30s", r))
 		}
 		held := stall.held.Load()
-		stallM.signal(syscall.SIGSTOP)
+		stallM.Signal(syscall.SIGSTOP)
 		serr := sleep(ctx, freeze)
-		stallM.signal(syscall.SIGCONT)
+		stallM.Signal(syscall.SIGCONT)
 		e.restarted(2)
 		e.notef("round %d: SIGTERM a slow member while a fast one joined; froze the stalled member %s with %d PUTs in flight", r, freeze, held)
 		if serr != nil {

@@ -1,73 +1,26 @@
 package scenarios
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tickflow/tickflow/broker"
+	"github.com/tickflow/tickflow/harness/program"
 )
 
 // sinkProc is a consumer child process: `tickflow sink`, or an instance of
-// the user's Consumer command. Each runs in its own process group, so a
-// signal reaches a wrapper script's children too.
+// the user's Consumer command, each in a process group of its own.
 type sinkProc struct {
-	cmd      *exec.Cmd
-	out      *lockedBuffer
-	done     chan struct{}
-	err      error
-	instance int       // user consumers: TICKFLOW_INSTANCE; -1 for tickflow sink
-	started  time.Time // when the process was started
-}
-
-// lockedBuffer keeps the head and the tail of a process's output (64 KiB
-// each): enough to explain a failure however long the process ran.
-type lockedBuffer struct {
-	mu      sync.Mutex
-	head    bytes.Buffer
-	tail    []byte
-	dropped int64
-}
-
-const outputKeep = 64 << 10
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := len(p)
-	if room := outputKeep - l.head.Len(); room > 0 {
-		k := min(room, len(p))
-		l.head.Write(p[:k])
-		p = p[k:]
-	}
-	if len(p) > 0 {
-		l.tail = append(l.tail, p...)
-		if over := len(l.tail) - outputKeep; over > 0 {
-			l.dropped += int64(over)
-			l.tail = append(l.tail[:0], l.tail[over:]...)
-		}
-	}
-	return n, nil
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.head.String()
-	if l.dropped > 0 {
-		s += fmt.Sprintf("\n… (%d bytes not kept) …\n", l.dropped)
-	}
-	return strings.TrimSpace(s + string(l.tail))
+	*program.Process
+	instance int // user consumers: TICKFLOW_INSTANCE; -1 for tickflow sink
 }
 
 // tickflowBin is the binary sink-kill-9 runs.
@@ -112,35 +65,11 @@ func (e *env) startSinkProcVia(bin, endpoint string, extra ...string) (*sinkProc
 		// production (only shorter).
 		"--session-timeout", killedSessionTimeout.String(), "--heartbeat-interval", "100ms",
 	}
-	p, err := startProc(exec.Command(bin, append(args, extra...)...), -1)
+	pp, err := program.StartCmd(exec.Command(bin, append(args, extra...)...), "", nil)
 	if err != nil {
 		return nil, precondition("start %s sink: %v", bin, err)
 	}
-	return p, nil
-}
-
-// startProc starts cmd in a process group of its own, its output captured.
-func startProc(cmd *exec.Cmd, instance int) (*sinkProc, error) {
-	p := &sinkProc{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{}), instance: instance}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p.started = time.Now()
-	go func() {
-		defer close(p.done)
-		p.err = cmd.Wait()
-	}()
-	return p, nil
-}
-
-// signal sends sig to the process's whole group (a wrapper script's
-// children included). A group already gone is not an error.
-func (p *sinkProc) signal(sig syscall.Signal) {
-	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
-		_ = p.cmd.Process.Signal(sig)
-	}
+	return &sinkProc{Process: pp, instance: -1}, nil
 }
 
 // name says which process this is, for messages.
@@ -151,43 +80,22 @@ func (p *sinkProc) name() string {
 	return fmt.Sprintf("consumer instance %d", p.instance)
 }
 
-func (p *sinkProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *sinkProc) exited() bool { return p.Exited() }
 
 // kill sends SIGKILL to the process group and waits for the process to be
 // gone.
-func (p *sinkProc) kill() {
-	p.signal(syscall.SIGKILL)
-	<-p.done
-}
+func (p *sinkProc) kill() { p.Kill() }
 
 // terminate sends SIGTERM (a clean shutdown: flush, commit, leave) and
 // returns the exit error; after 60s it kills.
-func (p *sinkProc) terminate() error {
-	return p.terminateWithin(60 * time.Second)
-}
+func (p *sinkProc) terminate() error { return p.terminateWithin(60 * time.Second) }
 
 // terminateWithin is terminate with a grace period of d before the kill.
 func (p *sinkProc) terminateWithin(d time.Duration) error {
-	p.signal(syscall.SIGTERM)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-p.done:
-		if p.err != nil {
-			return fmt.Errorf("%s exited with %v: %s", p.name(), p.err, p.out.String())
-		}
-		return nil
-	case <-t.C:
-		p.kill()
-		return fmt.Errorf("%s did not stop within %s of SIGTERM; killed", p.name(), d)
+	if err := p.Terminate(d); err != nil {
+		return fmt.Errorf("%s %w", p.name(), err)
 	}
+	return nil
 }
 
 // sinkKill9 runs `tickflow sink` as a child process, kills it with SIGKILL
@@ -237,7 +145,7 @@ func sinkKill9(ctx context.Context, e *env) error {
 		}
 		serr := sleep(ctx, d)
 		if p.exited() {
-			return fail(precondition("tickflow sink exited by itself (%v): %s", p.err, p.out.String()))
+			return fail(precondition("tickflow sink exited by itself (%v): %s", p.Err(), p.Output()))
 		}
 		p.kill()
 		killed := time.Now()
@@ -274,7 +182,7 @@ func sinkKill9(ctx context.Context, e *env) error {
 	derr := e.drain(ctx, scale(e, 90*time.Second, 180*time.Second))
 	terr := e.stopMember(p)
 	if derr != nil {
-		return fmt.Errorf("%w (sink output: %s)", derr, p.out.String())
+		return fmt.Errorf("%w (sink output: %s)", derr, p.Output())
 	}
 	return terr
 }
@@ -324,12 +232,12 @@ func (e *env) awaitSoleMember(ctx context.Context, p *sinkProc) error {
 	})
 	switch {
 	case p.exited():
-		return precondition("tickflow sink exited before it joined group %s (%v): %s", e.group, p.err, p.out.String())
+		return precondition("tickflow sink exited before it joined group %s (%v): %s", e.group, p.Err(), p.Output())
 	case err != nil && ctx.Err() != nil:
 		return ctx.Err()
 	case err != nil:
 		return precondition("tickflow sink did not become the stable member of group %s within %s (last seen: %s): %s",
-			e.group, joinTimeout, last, p.out.String())
+			e.group, joinTimeout, last, p.Output())
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tickflow/tickflow/harness/program"
 )
 
 // The recorder sees every S3 write a consumer makes (through the scenario's
@@ -107,7 +109,7 @@ func (r *recorder) observe(req *http.Request, body []byte, status int) {
 	if len(ws) == 0 {
 		return
 	}
-	inst := instanceOf(accessKey(req))
+	inst := program.InstanceOf(accessKey(req))
 	now := time.Now()
 	for i := range ws {
 		w := &ws[i]
