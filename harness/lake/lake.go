@@ -49,7 +49,18 @@ type config struct {
 	skipped     map[int32]map[int64]bool
 	concurrency int
 	def         *TableDef
+
+	deadLetters   map[int32][]int64 // read from the dead-letter topic: delivered, for R01
+	kafka         *KafkaOffsets     // WithKafka
+	expectDrained bool
+	strict        bool
 }
+
+// Strict makes every rule Check could not apply (Report.Unchecked: no
+// --expect-records, no offset columns, no Kafka offsets…) fail the check,
+// for schedules that must prove the lake complete. Default off: such rules
+// are listed in the report but do not fail it.
+func Strict() Option { return func(c *config) { c.strict = true } }
 
 // WithTable checks the lake against def (see ParseTable) instead of the
 // built-in stock_ticks definition: its columns and types, partition keys,
@@ -192,9 +203,17 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 	if def.Crawled {
 		checkCrawler(rep, root, files, def)
 	}
+	var parts map[int32]*lakePart
 	if def.kafkaColumns() || sinkMetadata(files) {
-		checkCoverage(rep, files, &cfg)
+		parts = checkCoverage(rep, files, &cfg)
 	}
+	rep.RecordsCounted = parts != nil
+	checkCount(rep, parts, &cfg)
+	if cfg.kafka != nil {
+		checkKafka(rep, parts, &cfg)
+	}
+	rep.Unchecked = unchecked(rep, parts, &cfg)
+	rep.Strict = cfg.strict
 	rep.Timestamps = timestampReport(files)
 	rep.Format = lakeFormat(files)
 	rep.sort()
