@@ -246,7 +246,7 @@ func TestVerifyAgainstKafka(t *testing.T) {
 		st := w.Store()
 		var deleted int64
 		for _, c := range []struct {
-			p   int32
+			p    int32
 			pick func([]objectOf) []objectOf
 		}{
 			{0, func(o []objectOf) []objectOf { return o[:1] }},
