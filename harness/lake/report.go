@@ -161,6 +161,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
 			for _, v := range vs {
 				fmt.Fprintf(tw, "  %s\t%s\n", v.Key, v.Message)
+				if v.Fix != "" && v.Fix != rulesByID[id].Fix {
+					fmt.Fprintf(tw, "  \t  fix: %s\n", v.Fix)
+				}
 			}
 			tw.Flush()
 		}
