@@ -80,6 +80,7 @@ type verifyFlags struct {
 	json       bool
 	table      string
 	infer      bool
+	verbose    bool // --infer: every table with its columns
 
 	// Dead letters: offsets the sink sent to the dead-letter topic are not
 	// gaps. A lake downloaded to a folder lost the S3 metadata that says
@@ -190,7 +191,7 @@ func (f *verifyFlags) runInfer(cmd *cobra.Command, st objstore.Store, prefix str
 	if f.table != "" || cmd.Flags().Changed("expect-records") || f.brokers != "" || f.skipped != "" {
 		return usageError("--infer predicts tables for an undescribed lake: it takes no --table, --expect-records, --brokers or --skipped-offsets")
 	}
-	tables, err := lake.Infer(cmd.Context(), st, prefix)
+	inf, err := lake.InferLake(cmd.Context(), st, prefix)
 	if err != nil {
 		return usageError("verify --infer: %v", err)
 	}
@@ -198,9 +199,9 @@ func (f *verifyFlags) runInfer(cmd *cobra.Command, st objstore.Store, prefix str
 	if f.json {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(tables)
+		err = enc.Encode(inf.Tables)
 	} else {
-		err = lake.WriteTables(out, tables)
+		err = inf.WriteText(out, f.verbose)
 	}
 	if err != nil {
 		return usageError("verify: write tables: %v", err)
@@ -239,7 +240,9 @@ Rules it reports (each with the object, the fix and the AWS source):
 Exit 0: clean; 1: violations (with --strict also any rule not checked); 2: bad flags, a bad
 table definition, or the lake or Kafka could not be read.
 --production adds the warnings L15 and L26. --infer only prints what a default Glue crawler would
-create from every folder under --dir/--prefix (the crawler emulation, for any data).
+create from every folder under --dir/--prefix (the crawler emulation, for any data): first how
+many tables and why per folder (e.g. "4,338 objects at the root: the crawler makes one table per
+object — put them under a folder"), then each table with its columns (--verbose when over 10).
 
 The lake against Kafka: with --brokers, verify reads the topic's log start and end offsets and
 the committed offsets of --group (default tickflow-sink, tickflow sink's default), and per
@@ -331,7 +334,8 @@ number of records produced: R01 counts the dead letters as delivered.`,
 	cmd.Flags().BoolVar(&f.production, "production", false, "production checks too (L15 small files, L26 empty projected partitions; warnings only)")
 	cmd.Flags().BoolVar(&f.allowGaps, "allow-gaps", false, "do not fail on offset gaps (transactional or compacted topics); overlaps still fail")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as JSON")
-	cmd.Flags().BoolVar(&f.infer, "infer", false, "only print the tables a default Glue crawler would create under --dir/--prefix (every folder a candidate table), for a lake nobody has described")
+	cmd.Flags().BoolVar(&f.infer, "infer", false, "only print the tables a default Glue crawler would create under --dir/--prefix (every folder a candidate table), for a lake nobody has described: a summary per folder, then the tables")
+	cmd.Flags().BoolVar(&f.verbose, "verbose", false, "with --infer: list every predicted table with its columns (default: only when there are at most 10)")
 	cmd.Flags().StringVar(&f.table, "table", "", "table definition: aws glue get-table JSON, Glue TableInput JSON, or CREATE EXTERNAL TABLE .sql (default: the built-in stock_ticks)")
 	cmd.Flags().StringVar(&f.brokers, "brokers", "", "Kafka bootstrap servers, comma-separated: compare the lake with the topic's offsets and the group's commits (K01–K03) and read the dead-letter topic so its offsets are not gaps")
 	cmd.Flags().StringVar(&f.topic, "topic", tick.DefaultTopic, "source topic the lake was written from (with --brokers)")
