@@ -302,7 +302,8 @@ func kafkaHoles(rep *Report, kp KafkaPartOffsets, lp *lakePart, cfg *config, gro
 		return missing // offsets are not dense: holes are not checked (Check says so)
 	}
 	// What the lake must cover: [log start, committed) or [log start, end),
-	// and always up to its own last offset (no hole before an object).
+	// and always up to its own last offset (no hole before an object: the
+	// start hole is looked for up to the first offset whatever the target).
 	target := max(c, s)
 	if cfg.expectDrained {
 		target = e
@@ -310,11 +311,16 @@ func kafkaHoles(rep *Report, kp KafkaPartOffsets, lp *lakePart, cfg *config, gro
 	if len(lp.offsets) == 0 {
 		target = e // records in Kafka and none in the lake: always an error
 	}
-	target = max(target, min(last+1, e))
-	for _, r := range uncovered(s, target-1, lp.offsets, lp.accounted) {
-		if first >= 0 && r.First > first && r.Last < last {
-			continue // between objects: L12 reports it
-		}
+	// Holes between the lake's first and last offset are L12's: look only
+	// before the first and after the last (no lake offset is there, so
+	// uncovered never copies the partition's offsets).
+	var holes []OffsetRange
+	if first < 0 {
+		holes = uncovered(s, target-1, lp.accounted)
+	} else {
+		holes = append(uncovered(s, min(first, e)-1, lp.accounted), uncovered(max(s, last+1), target-1, lp.accounted)...)
+	}
+	for _, r := range holes {
 		where := "after the lake's last offset " + fmt.Sprint(last)
 		switch {
 		case first < 0:
