@@ -188,8 +188,8 @@ func writeDeadLetters(w io.Writer, d *lake.DeadLetters, rep *lake.Report) error 
 
 // runInfer prints the crawler's prediction for every folder under the prefix.
 func (f *verifyFlags) runInfer(cmd *cobra.Command, st objstore.Store, prefix string) error {
-	if f.table != "" || cmd.Flags().Changed("expect-records") || f.brokers != "" || f.skipped != "" {
-		return usageError("--infer predicts tables for an undescribed lake: it takes no --table, --expect-records, --brokers or --skipped-offsets")
+	if f.table != "" || cmd.Flags().Changed("expect-records") || f.brokers != "" || f.skipped != "" || f.strict || f.expectDrained {
+		return usageError("--infer predicts tables for an undescribed lake: it takes no --table, --expect-records, --brokers, --skipped-offsets, --strict or --expect-drained")
 	}
 	inf, err := lake.InferLake(cmd.Context(), st, prefix)
 	if err != nil {
@@ -268,6 +268,9 @@ number of records produced: R01 counts the dead letters as delivered.`,
 			}
 			if f.infer {
 				return f.runInfer(cmd, st, prefix)
+			}
+			if f.verbose {
+				return usageError("--verbose only applies with --infer (the check's report is always complete)")
 			}
 			opts, dlq, err := f.kafkaOptions(cmd)
 			if err != nil {

@@ -42,4 +42,11 @@ func TestVerifyInferSummary(t *testing.T) {
 	assert.True(t, strings.HasPrefix(out, "A default Glue crawler"), "the summary still comes first")
 	assert.Contains(t, out, "PREDICTED GLUE TABLES (301)")
 	assert.Contains(t, out, "tick_0299")
+
+	out, code = runLakeCmd(t, "verify", "--infer", "--strict", "--dir", dir)
+	assert.Equal(t, exitUsage, code, out)
+	assert.Contains(t, out, "--infer predicts tables")
+	out, code = runLakeCmd(t, "verify", "--verbose", "--dir", dir)
+	assert.Equal(t, exitUsage, code, out)
+	assert.Contains(t, out, "--verbose only applies with --infer")
 }

@@ -14,6 +14,12 @@
 //
 //	def, err := lake.ParseTable("clicks.json", b)  // any table; the folder mirrors its bucket
 //	rep, err = lake.Check(ctx, st, "", lake.WithTable(def))
+//
+//	k, err := lake.ReadKafkaOffsets(ctx, brokers, "stock-ticks", "tickflow-sink")
+//	rep, err = lake.Check(ctx, st, "", lake.WithKafka(k), lake.Strict()) // the lake against Kafka (K01–K03)
+//
+// A rule Check cannot apply (no expected count, no offset columns, no
+// Kafka offsets) is listed in Report.Unchecked; with Strict it fails.
 package lake
 
 //go:generate go run ./internal/fixturegen -out ../../testdata/lakes
