@@ -141,6 +141,7 @@ func verifyJSON(t *testing.T, args ...string) (*lake.Report, string, int) {
 	}
 	var rep lake.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	assertSnakeKeys(t, "verify --json --brokers", []byte(out))
 	return &rep, errOut, code
 }
 
