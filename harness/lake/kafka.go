@@ -73,6 +73,17 @@ func ReadKafkaOffsets(ctx context.Context, brokers []string, topic, group string
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 
+	// Commits first: a live sink commits only what it uploaded, and its
+	// commit never passes the end offsets read after it.
+	commits, err := adm.FetchOffsets(ctx, group)
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return nil, fail("fetch the committed offsets of group "+group, err)
+	}
+	if err == nil {
+		if err := commits.Error(); err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return nil, fail("fetch the committed offsets of group "+group, err)
+		}
+	}
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err == nil {
 		err = ends.Error()
@@ -89,15 +100,6 @@ func ReadKafkaOffsets(ctx context.Context, brokers []string, topic, group string
 	}
 	if err != nil {
 		return nil, fail("list start offsets", err)
-	}
-	commits, err := adm.FetchOffsets(ctx, group)
-	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
-		return nil, fail("fetch the committed offsets of group "+group, err)
-	}
-	if err == nil {
-		if err := commits.Error(); err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return nil, fail("fetch the committed offsets of group "+group, err)
-		}
 	}
 
 	k := &KafkaOffsets{Brokers: strings.Join(brokers, ","), Topic: topic, Group: group}
@@ -117,6 +119,59 @@ func ReadKafkaOffsets(ctx context.Context, brokers []string, topic, group string
 	}
 	return k, nil
 }
+
+// readEndOffsets re-reads topic's end offsets (see KafkaSource).
+func readEndOffsets(ctx context.Context, brokers []string, topic string, opts ...kgo.Opt) (map[int32]int64, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.DialTimeout(5 * time.Second)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("lake: topic %s on brokers %s: %w", topic, strings.Join(brokers, ","), err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lake: topic %s on brokers %s: list end offsets after reading the lake: %w", topic, strings.Join(brokers, ","), err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(e kadm.ListedOffset) { out[e.Partition] = e.Offset })
+	return out, nil
+}
+
+// KafkaError is Check's error when it could not read Kafka (WithKafkaSource),
+// so callers can tell it from a failure to read the lake.
+type KafkaError struct{ Err error }
+
+func (e *KafkaError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *KafkaError) Unwrap() error { return e.Err }
+
+// KafkaSource is where WithKafkaSource reads Kafka's offsets.
+type KafkaSource struct {
+	Brokers []string
+	Topic   string
+	Group   string        // whose commits the lake must reach
+	Timeout time.Duration // bound on each read (default 30s)
+	Options []kgo.Opt     // extra kgo options: TLS, SASL
+}
+
+func (s *KafkaSource) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return 30 * time.Second
+}
+
+// WithKafkaSource is WithKafka with the offsets read by Check itself, in
+// the order that makes the comparison sound while the sink runs: the
+// group's commits, the log start and end offsets before the lake is listed
+// (the sink commits only what it uploaded, so everything committed is
+// listed), and the end offsets again after the lake is read (so an object
+// uploaded meanwhile is not taken for offsets Kafka never wrote). A read
+// that fails is Check's error, a *KafkaError.
+func WithKafkaSource(src KafkaSource) Option { return func(c *config) { c.kafkaSource = &src } }
 
 // WithKafka compares the lake with Kafka's offsets (see ReadKafkaOffsets):
 // per partition the lake, together with the dead letters and the offsets the
@@ -282,13 +337,18 @@ func kafkaHoles(rep *Report, kp KafkaPartOffsets, lp *lakePart, cfg *config, gro
 		first, last = lp.offsets[0], lp.offsets[len(lp.offsets)-1]
 	}
 
-	// The lake holds offsets Kafka never wrote.
+	// The lake holds offsets Kafka never wrote (measured against the end
+	// offsets read after the lake when Check read Kafka itself).
+	if later, ok := cfg.laterEnds[p]; ok {
+		e = max(e, later)
+	}
 	if last >= e {
 		lo := lp.offsets[sort.Search(len(lp.offsets), func(i int) bool { return lp.offsets[i] >= e })]
 		report("K02", OffsetRange{lo, last},
 			"Kafka partition %d: the lake holds offsets %s at or beyond the end offset %d: Kafka never wrote them (wrong --topic or --brokers, or the topic was deleted and re-created)",
 			p, OffsetRange{lo, last}, e)
 	}
+	e = kp.End
 	// Committed below the log start: retention removed records before the
 	// group read them, and no object's metadata accounts for them.
 	if c >= 0 && c < s {

@@ -58,6 +58,8 @@ type config struct {
 
 	deadLetters   map[int32][]int64 // read from the dead-letter topic: delivered, for R01
 	kafka         *KafkaOffsets     // WithKafka
+	kafkaSource   *KafkaSource      // WithKafkaSource: Check reads kafka itself
+	laterEnds     map[int32]int64   // end offsets read after the lake (WithKafkaSource)
 	expectDrained bool
 	strict        bool
 }
@@ -159,6 +161,14 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("lake: check %s %s: %w", st, root, err)
 	}
+	if src := cfg.kafkaSource; src != nil {
+		kctx, cancel := context.WithTimeout(ctx, src.timeout())
+		cfg.kafka, err = ReadKafkaOffsets(kctx, src.Brokers, src.Topic, src.Group, src.Options...)
+		cancel()
+		if err != nil {
+			return nil, &KafkaError{err}
+		}
+	}
 	// List without the trailing slash so an object named exactly like the
 	// table folder (L14: "is not a file") shows up too.
 	asFile := strings.TrimSuffix(root, "/")
@@ -208,6 +218,14 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 	rep.Tables = predictTables(sanitize(def.Name), root, files)
 	if def.Crawled {
 		checkCrawler(rep, root, files, def)
+	}
+	if src := cfg.kafkaSource; src != nil {
+		kctx, cancel := context.WithTimeout(ctx, src.timeout())
+		cfg.laterEnds, err = readEndOffsets(kctx, src.Brokers, src.Topic, src.Options...)
+		cancel()
+		if err != nil {
+			return nil, &KafkaError{err}
+		}
 	}
 	var parts map[int32]*lakePart
 	if def.kafkaColumns() || sinkMetadata(files) {
