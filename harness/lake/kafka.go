@@ -36,9 +36,9 @@ type KafkaPartOffsets struct {
 	Committed int64 `json:"committed"`
 }
 
-// Committed reports whether the group committed an offset for at least one
+// HasCommits reports whether the group committed an offset for at least one
 // partition.
-func (k *KafkaOffsets) Committed() bool {
+func (k *KafkaOffsets) HasCommits() bool {
 	for _, p := range k.Partitions {
 		if p.Committed >= 0 {
 			return true

@@ -40,7 +40,7 @@ func unchecked(rep *Report, parts map[int32]*lakePart, cfg *config) []Unchecked 
 		if cfg.allowGaps {
 			add("--allow-gaps: holes at the start and the end of each partition are not checked", "K02", "K03")
 		}
-		if !cfg.kafka.Committed() {
+		if !cfg.kafka.HasCommits() {
 			add(fmt.Sprintf("group %s has no committed offsets for topic %s (is --group right? tickflow sink's default group is tickflow-sink)", cfg.kafka.Group, cfg.kafka.Topic), "K03")
 		}
 	}
