@@ -68,6 +68,9 @@ func run(mode string) error {
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
+			if mode == "exact" {
+				cl.AllowRebalance() // or Close waits for a rebalance it blocks
+			}
 			break
 		}
 		var perr error
