@@ -94,12 +94,18 @@ func writeVerdict(b *strings.Builder, r Result) {
 			fmt.Fprintf(b, "    %s committed %s, landed %s\n", c.Record, c.CommittedAt, c.Landed)
 		}
 	}
-	if len(r.Output) > 0 {
-		b.WriteString("  consumer output (the end of each instance's):\n")
-		for _, o := range r.Output {
-			for _, line := range strings.Split(o, "\n") {
-				fmt.Fprintf(b, "    %s\n", line)
-			}
+	writeOutput(b, r.Output)
+}
+
+// writeOutput shows the end of each consumer instance's output.
+func writeOutput(b *strings.Builder, output []string) {
+	if len(output) == 0 {
+		return
+	}
+	b.WriteString("  consumer output (the end of each instance's):\n")
+	for _, o := range output {
+		for _, line := range strings.Split(o, "\n") {
+			fmt.Fprintf(b, "    %s\n", line)
 		}
 	}
 }
@@ -153,6 +159,9 @@ func WriteTable(w io.Writer, results []Result) error {
 		}
 		for _, f := range r.Failures {
 			fmt.Fprintf(&b, "  - %s\n", f)
+		}
+		if r.Verdict == nil {
+			writeOutput(&b, r.Output)
 		}
 	}
 	for _, r := range results {

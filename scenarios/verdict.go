@@ -119,6 +119,12 @@ func (e *env) drainConsumer(ctx context.Context) error {
 	defer t.Stop()
 	last := "nothing checked yet"
 	for {
+		e.mu.Lock()
+		fatal := e.fatal
+		e.mu.Unlock()
+		if fatal != nil {
+			return fatal
+		}
 		behind, err := e.behind(dctx)
 		switch {
 		case err != nil && dctx.Err() == nil:
