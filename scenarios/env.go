@@ -94,6 +94,7 @@ type env struct {
 	nextInstance int
 	procs        []*sinkProc // every consumer process started
 	drainNote    string      // how the consumer drain ended
+	own          *ownership  // who owned which partition when
 	fatal        error       // set by giveUp: the consumer cannot run at all
 }
 
@@ -229,6 +230,9 @@ func newEnv(ctx context.Context, cfg Config, name string, iteration int, o envOp
 		_ = f.Close()
 		e.emptyFile = f.Name()
 		e.closers = append(e.closers, func() { _ = os.Remove(f.Name()) })
+		octx, stop := context.WithCancel(context.Background())
+		e.own = e.watchOwnership(octx)
+		e.closers = append(e.closers, stop) // closers run last-first: stop, then wait
 	}
 	return e, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,30 @@ func TestJudgeWrites(t *testing.T) {
 	require.Len(t, v.CommitAheadExamples, 2)
 	assert.Equal(t, int64(2), v.CommitAheadExamples[0].Record.Offset)
 	assert.Equal(t, "10ms after the commit", v.CommitAheadExamples[0].Landed)
+}
+
+// A write for a partition its writer had owned and lost is a write after
+// fencing; a write while it owns it, or for a partition it never owned, is
+// not.
+func TestFencedWrites(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	o := &ownership{snaps: []ownSnap{
+		{at: at(0), owner: map[int32]int{0: 0, 1: 0}},
+		{at: at(100), owner: map[int32]int{0: 1, 1: 0}}, // partition 0 moves to instance 1
+	}}
+	rec := func(seq int) []byte { return []byte(`{"volume":` + strconv.Itoa(seq) + `}`) }
+	partOf := func(seq int64) (int32, bool) { return int32(seq % 2), true } // even → 0, odd → 1
+	writes := []s3Write{
+		{At: at(50), Op: "put", Key: "a", Instance: 0, body: rec(2)},  // owns 0: fine
+		{At: at(150), Op: "put", Key: "b", Instance: 0, body: rec(4)}, // lost 0 at 100: fenced
+		{At: at(160), Op: "put", Key: "c", Instance: 0, body: rec(5)}, // still owns 1: fine
+		{At: at(170), Op: "put", Key: "d", Instance: 1, body: rec(6)}, // the new owner: fine
+		{At: at(180), Op: "put", Key: "e", Instance: 2, body: rec(6)}, // never owned it: not fencing
+		{At: at(190), Op: "delete", Key: "a", Instance: 0},
+	}
+	n, ex := o.fenced(writes, partOf)
+	assert.Equal(t, 1, n)
+	require.Len(t, ex, 1)
+	assert.Equal(t, FencedWrite{Object: "b", Instance: 0, Partition: 0, Owner: 1, Since: "50ms"}, ex[0])
 }

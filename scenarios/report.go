@@ -53,6 +53,7 @@ func writeVerdict(b *strings.Builder, r Result) {
 	fmt.Fprintf(b, "  %-34s %d\n", "duplicated (extra rows)", v.Duplicated)
 	fmt.Fprintf(b, "  %-34s %d\n", "overwritten objects", v.Overwritten)
 	fmt.Fprintf(b, "  %-34s %d\n", "committed before they were in S3", v.CommitsAhead)
+	fmt.Fprintf(b, "  %-34s %d\n", "writes after fencing", v.WritesAfterFencing)
 	if v.Unidentified > 0 {
 		fmt.Fprintf(b, "  %-34s %d (no volume/sequence field, or one never produced)\n", "rows not matched to a record", v.Unidentified)
 	}
@@ -92,6 +93,12 @@ func writeVerdict(b *strings.Builder, r Result) {
 		b.WriteString("  committed before they were in S3, e.g.:\n")
 		for _, c := range v.CommitAheadExamples {
 			fmt.Fprintf(b, "    %s committed %s, landed %s\n", c.Record, c.CommittedAt, c.Landed)
+		}
+	}
+	if len(v.FencedExamples) > 0 {
+		b.WriteString("  writes after fencing, e.g.:\n")
+		for _, f := range v.FencedExamples {
+			fmt.Fprintf(b, "    %s by instance %d: partition %d had moved to instance %d %s earlier\n", f.Object, f.Instance, f.Partition, f.Owner, f.Since)
 		}
 	}
 	writeOutput(b, r.Output)

@@ -36,6 +36,12 @@ type Verdict struct {
 	Overwritten int `json:"overwritten"`
 	// Deleted is how many accepted DELETEs removed an object.
 	Deleted int `json:"deleted"`
+	// WritesAfterFencing counts S3 writes carrying records of a partition
+	// their writer had owned and no longer owned (by the group's Stable
+	// assignments, sampled every 100 ms): zombies and late flushes. Not a
+	// failure by itself — an idempotent write is harmless — but where the
+	// overwrites and duplicates come from.
+	WritesAfterFencing int `json:"writes_after_fencing"`
 	// CommitsAhead counts records a committed offset covered before they
 	// were in S3: latent loss even when the final lake is complete (a crash
 	// at that moment loses them).
@@ -49,6 +55,7 @@ type Verdict struct {
 	OverwriteExamples   []OverwriteExample `json:"overwrite_examples,omitempty"`
 	CommitAheadExamples []CommitAhead      `json:"commit_ahead_examples,omitempty"`
 	UnreadableExamples  []string           `json:"unreadable_examples,omitempty"`
+	FencedExamples      []FencedWrite      `json:"fenced_examples,omitempty"`
 	// Drain says how the wait for the consumer to finish ended.
 	Drain string `json:"drain"`
 }
@@ -102,8 +109,8 @@ func (v *Verdict) Pass() bool { return v.Lost == 0 && v.Duplicated == 0 && v.Pro
 
 // Summary is the verdict in one line.
 func (v *Verdict) Summary() string {
-	return fmt.Sprintf("produced %d, rows %d, distinct %d, lost %d, duplicated %d, overwritten objects %d, records committed before they were in S3 %d",
-		v.Produced, v.Rows, v.Distinct, v.Lost, v.Duplicated, v.Overwritten, v.CommitsAhead)
+	return fmt.Sprintf("produced %d, rows %d, distinct %d, lost %d, duplicated %d, overwritten objects %d, records committed before they were in S3 %d, writes after fencing %d",
+		v.Produced, v.Rows, v.Distinct, v.Lost, v.Duplicated, v.Overwritten, v.CommitsAhead, v.WritesAfterFencing)
 }
 
 // drainConsumer waits until the group has committed every partition's end
@@ -344,6 +351,12 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, error) {
 	}
 
 	e.judgeWrites(v, writes, commits, prod, expected, where)
+	if e.own != nil {
+		v.WritesAfterFencing, v.FencedExamples = e.own.fenced(writes, func(seq int64) (int32, bool) {
+			p, ok := prod[seq]
+			return p.Partition, ok
+		})
+	}
 
 	c.lost, c.duplicated = v.Lost, v.Duplicated
 	if v.Lost > 0 {
