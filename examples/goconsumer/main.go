@@ -166,12 +166,16 @@ func run(ctx context.Context, cfg Config) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.ClientID("tickflow-goconsumer-" + os.Getenv("TICKFLOW_INSTANCE")),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			log.Printf("assigned %v", m)
+			if len(m) > 0 {
+				log.Printf("assigned %v", m)
+			}
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			// Nothing to commit here: with BlockRebalanceOnPoll the batch
 			// in hand was committed before the rebalance could start.
-			log.Printf("revoked %v", m)
+			if len(m) > 0 {
+				log.Printf("revoked %v", m)
+			}
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			log.Printf("lost %v (session expired or fenced; the next owner re-reads them)", m)

@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config
-from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
 INSTANCE = os.environ.get("TICKFLOW_INSTANCE", "0")
@@ -65,6 +65,18 @@ def on_signal(signum, _frame):
     if not stopping.is_set():
         log("signal %d: finishing the current batch, then committing and leaving" % signum)
     stopping.set()
+
+
+class LogRebalance(ConsumerRebalanceListener):
+    """Logs assignments. Nothing needs committing on revoke: poll() (where
+    kafka-python runs rebalances) is only called once the previous batch is
+    written and committed."""
+
+    def on_partitions_revoked(self, revoked):
+        log("revoked %s" % sorted(tp.partition for tp in revoked))
+
+    def on_partitions_assigned(self, assigned):
+        log("assigned %s" % sorted(tp.partition for tp in assigned))
 
 
 def object_key(prefix, topic, partition, offset, row):
@@ -142,7 +154,6 @@ def main():
         kwargs["request_timeout_ms"] = max(305000, session_ms + 5000)
 
     consumer = KafkaConsumer(
-        topic,
         bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"].split(","),
         group_id=os.environ["KAFKA_GROUP_ID"],
         client_id="tickflow-example-%s" % INSTANCE,
@@ -151,6 +162,7 @@ def main():
         max_poll_records=max_records,
         **kwargs
     )
+    consumer.subscribe([topic], listener=LogRebalance())
     log("consuming %s as group %s, writing to s3://%s/%s via %s" % (topic, os.environ["KAFKA_GROUP_ID"], bucket, prefix, endpoint))
 
     pool = ThreadPoolExecutor(max_workers=workers)
