@@ -45,18 +45,24 @@ func newScenarioListCmd() *cobra.Command {
 				type entry struct {
 					Name        string `json:"name"`
 					Description string `json:"description"`
+					Consumer    bool   `json:"consumer"` // runs --consumer
 				}
 				var list []entry
 				for _, s := range all {
-					list = append(list, entry{s.Name, s.Description})
+					list = append(list, entry{s.Name, s.Description, s.ForConsumer()})
 				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(list)
 			}
 			for _, s := range all {
-				fmt.Fprintf(out, "%-28s %s\n", s.Name, s.Description)
+				mark := " "
+				if !s.ForConsumer() {
+					mark = "*"
+				}
+				fmt.Fprintf(out, "%-28s%s %s\n", s.Name, mark, s.Description)
 			}
+			fmt.Fprintln(out, "\n* drives the built-in sink's crash hooks: not available with --consumer")
 			return nil
 		},
 	}
