@@ -138,10 +138,18 @@ func sinkKill9(ctx context.Context, e *env) error {
 		joined := time.Since(started)
 		d := time.Duration(e.intn(300, 1500)) * time.Millisecond
 		if e.user() {
-			// A user's consumer may commit on a timer (kafka-python and
-			// librdkafka auto-commit every 5 s): kill some before and some
-			// after its first commit.
-			d = time.Duration(e.intn(1000, 9000)) * time.Millisecond
+			// A user's consumer may commit on a timer (kafka-python,
+			// librdkafka and franz-go auto-commit every 5 s): the first kill
+			// comes before its first commit, the second well after it (the
+			// window where auto-commit loses records), the others anywhere.
+			switch i {
+			case 0:
+				d = time.Duration(e.intn(1000, 4500)) * time.Millisecond
+			case 1:
+				d = time.Duration(e.intn(6000, 9000)) * time.Millisecond
+			default:
+				d = time.Duration(e.intn(1000, 9000)) * time.Millisecond
+			}
 		}
 		serr := sleep(ctx, d)
 		if p.exited() {
