@@ -146,7 +146,14 @@ func sinkKill9(ctx context.Context, e *env) error {
 			case 0:
 				d = time.Duration(e.intn(1000, 4500)) * time.Millisecond
 			case 1:
-				d = time.Duration(e.intn(6000, 9000)) * time.Millisecond
+				// After its first commit, however long that takes.
+				d = time.Duration(e.intn(300, 2500)) * time.Millisecond
+				wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				_ = poll(wctx, func() bool { return e.rec.commitsSince(started) > 0 || p.exited() })
+				cancel()
+				if e.rec.commitsSince(started) == 0 {
+					e.notef("kill -9 #%d: the consumer had not committed within 20s of its start", i)
+				}
 			default:
 				d = time.Duration(e.intn(1000, 9000)) * time.Millisecond
 			}

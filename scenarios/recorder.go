@@ -76,6 +76,19 @@ func (r *recorder) committed() bool {
 	return len(r.commits) > 0
 }
 
+// commitsSince counts the partition commits seen since t.
+func (r *recorder) commitsSince(t time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.commits {
+		if !c.At.Before(t) {
+			n++
+		}
+	}
+	return n
+}
+
 // snapshot returns copies of what was recorded.
 func (r *recorder) snapshot() ([]s3Write, []commitSeen) {
 	r.mu.Lock()
