@@ -174,8 +174,12 @@ func sinkKill9(ctx context.Context, e *env) error {
 		if err != nil {
 			return fail(err)
 		}
-		note := fmt.Sprintf("kill -9 #%d %s after the sink joined (%s after its start); group empty %s later",
-			i, d, joined.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+		when := "the sink joined"
+		if e.user() && i == 1 {
+			when = "its first commit"
+		}
+		note := fmt.Sprintf("kill -9 #%d %s after %s (joined %s after its start); group empty %s later",
+			i, d, when, joined.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
 		if evicted > 0 {
 			note += fmt.Sprintf(" after evicting %d member(s) that outlived their session timeout", evicted)
 		}
