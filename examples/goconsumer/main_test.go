@@ -41,12 +41,12 @@ func TestObjectKey(t *testing.T) {
 	}
 }
 
-// TestExactUnderKillRebalanceAndS3Errors runs the consumer as processes:
+// TestInteropExactUnderKillRebalanceAndS3Errors runs the consumer as processes:
 // one is killed with SIGKILL mid-way, two more share the group (a
 // rebalance), one of them stops with SIGTERM while S3 answers 503 to a
 // share of the PUTs. Every produced record must end up in exactly one
 // object, under the key its partition and offset give.
-func TestExactUnderKillRebalanceAndS3Errors(t *testing.T) {
+func TestInteropExactUnderKillRebalanceAndS3Errors(t *testing.T) {
 	// Real processes for ~15 s: with the other real-client tests.
 	if os.Getenv("TICKFLOW_INTEROP") != "1" {
 		t.Skip("set TICKFLOW_INTEROP=1 (make interop) to run the consumer as processes")
