@@ -49,6 +49,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -275,6 +277,16 @@ func newS3(ctx context.Context, cfg Config) (*s3.Client, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(cfg.Region),
 		config.WithHTTPClient(hc),
+		// The SDK retries a few times with short backoffs and no retry
+		// quota (its default token bucket refuses retries after a burst of
+		// errors, and its backoff grows to 20 s); putWithRetry retries on.
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 3
+				o.MaxBackoff = time.Second
+				o.RateLimiter = ratelimit.None
+			})
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)

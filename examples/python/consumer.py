@@ -73,10 +73,12 @@ class LogRebalance(ConsumerRebalanceListener):
     written and committed."""
 
     def on_partitions_revoked(self, revoked):
-        log("revoked %s" % sorted(tp.partition for tp in revoked))
+        if revoked:
+            log("revoked %s" % sorted(tp.partition for tp in revoked))
 
     def on_partitions_assigned(self, assigned):
-        log("assigned %s" % sorted(tp.partition for tp in assigned))
+        if assigned:
+            log("assigned %s" % sorted(tp.partition for tp in assigned))
 
 
 def object_key(prefix, topic, partition, offset, row):
