@@ -208,7 +208,7 @@ func (c *config) validate() error {
 	}
 	if c.consumerDir != "" {
 		if st, err := os.Stat(c.consumerDir); err != nil || !st.IsDir() {
-			return &ConfigError{"consumer-dir", c.consumerDir, "an existing directory"}
+			return &ConfigError{"workdir", c.consumerDir, "an existing directory"}
 		}
 	}
 	return nil
