@@ -100,7 +100,7 @@ or does not drain within --drain-timeout (the report says so; no throughput is g
 			var timedOut error
 			if c := rep.Consumer; c != nil && c.TimedOut {
 				timedOut = failError("bench: consumer command `%s` did not drain the topic within --drain-timeout %s: %d of %d records done",
-					c.Command, f.drainTimeout, c.Records, rep.Records)
+					c.Command, f.drainTimeout, c.Records, c.Total)
 			}
 			if plot != nil {
 				if err := rep.WriteSVG(plot); err != nil {

@@ -205,3 +205,14 @@ func TestBenchConsumerBadFlags(t *testing.T) {
 		})
 	}
 }
+
+// A consumer that does not drain in time: the report says so (no
+// throughput), then exit 1.
+func TestBenchConsumerTimeout(t *testing.T) {
+	bin := buildBenchConsumer(t)
+	out, msg, code := runBenchCmd(t, "--records", "300", "--runs", "1", "--consumer", "exec "+bin+" -nocommit",
+		"--drain-timeout", "5s")
+	assert.Equal(t, exitViolation, code)
+	assert.Contains(t, msg, "did not drain the topic within --drain-timeout 5s: 0 of 300 records done")
+	assert.Contains(t, out, "TIMED OUT after 5s with 0 of 300 records done — no throughput reported")
+}

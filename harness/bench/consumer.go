@@ -53,9 +53,11 @@ type ConsumerStat struct {
 	TimedOut  bool   `json:"timed_out"`
 	// DrainTimeout is the bound on the phase, in seconds.
 	DrainTimeout float64 `json:"drain_timeout_s"`
-	// Records is how many records were done when the phase ended: N when
-	// drained, else the committed (or, counting the lake, stored) ones.
+	// Records is how many records were done when the phase ended: Total
+	// when drained, else the committed (or, counting the lake, stored)
+	// ones.
 	Records int64 `json:"records"`
+	Total   int64 `json:"total_records"` // N, the records in the topic
 
 	StartupSeconds     float64 `json:"startup_s"`      // start → the group's first Fetch of the topic
 	FirstObjectSeconds float64 `json:"first_object_s"` // start → first successful S3 write; -1: none
@@ -135,7 +137,7 @@ func (b *phaser) consumer(ctx context.Context, ends map[int32]int64) (*ConsumerS
 	stamp := time.Now().UnixNano()
 	st := &ConsumerStat{Command: cfg.consumerCmd, Instances: cfg.consumerInstances(), SinkInstances: cfg.consumers,
 		Group: fmt.Sprintf("bench-consumer-%d", stamp), Prefix: fmt.Sprintf("bench/consumer-%d/", stamp),
-		DrainTimeout: cfg.drainTimeout.Seconds(), FirstObjectSeconds: -1, LakeRecords: -1}
+		DrainTimeout: cfg.drainTimeout.Seconds(), FirstObjectSeconds: -1, LakeRecords: -1, Total: want}
 	co := program.Coordinates{Brokers: w.w.KafkaAddrs(), Topic: mainTopic, Group: st.Group,
 		S3Endpoint: w.w.S3Endpoint(), Bucket: w.w.Bucket(), Prefix: st.Prefix, Region: w.w.Region()}
 

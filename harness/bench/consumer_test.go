@@ -139,7 +139,7 @@ func TestRunConsumerTimeout(t *testing.T) {
 	assert.Nil(t, rep.Phase(PhaseConsumer), "a timeout is not a throughput")
 	var table bytes.Buffer
 	require.NoError(t, rep.WriteTable(&table))
-	assert.Contains(t, table.String(), "TIMED OUT after 3s")
+	assert.Contains(t, table.String(), "TIMED OUT after 3s with 0 of 500 records done")
 }
 
 // A program that fails at once fails the bench with its command and output.

@@ -310,8 +310,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 func (c *ConsumerStat) writeText(b *strings.Builder) {
 	fmt.Fprintf(b, "\nyour consumer `%s`, %s (tickflow's sink: %s)", c.Command, nouns(c.Instances, "instance"), nouns(c.SinkInstances, "instance"))
 	if !c.Drained {
-		fmt.Fprintf(b, ": TIMED OUT after %s with %s of %d records done — no throughput reported\n",
-			time.Duration(c.DrainTimeout*float64(time.Second)), count(c.Records), c.Run.Records)
+		fmt.Fprintf(b, ": TIMED OUT after %s with %s of %s records done — no throughput reported\n",
+			time.Duration(c.DrainTimeout*float64(time.Second)), count(c.Records), count(c.Total))
 		fmt.Fprintf(b, "  %s\n", c.progressLine())
 		return
 	}
