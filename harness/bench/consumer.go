@@ -258,11 +258,13 @@ func (b *phaser) consumer(ctx context.Context, ends map[int32]int64) (*ConsumerS
 	tk := time.NewTicker(drainPoll)
 	defer tk.Stop()
 	for {
-		now := time.Now()
 		committed, drained, err := w.committed(ctx, st.Group, ends)
 		if err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		// The answer's time: a drain it shows happened before it (and
+		// after the previous answer).
+		now := time.Now()
 		done = committed
 		if drained {
 			st.DrainedBy = DrainedByCommits
