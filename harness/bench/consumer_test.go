@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"os"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tickflow/tickflow/harness/tick"
 )
 
 var (
@@ -170,6 +173,14 @@ func TestRunConsumerFails(t *testing.T) {
 }
 
 func TestEachVolume(t *testing.T) {
+	// The sink's own Parquet, and gzip around anything.
+	var pq bytes.Buffer
+	require.NoError(t, tick.EncodeParquet(&pq, []tick.Row{{Symbol: "HSI", Volume: 7}, {Symbol: "N225", Volume: 8}}))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err := zw.Write([]byte("{\"volume\":9}\n{\"volume\":10}\n"))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
 	cases := []struct {
 		name string
 		body string
@@ -179,6 +190,8 @@ func TestEachVolume(t *testing.T) {
 		{"json lines", "{\"volume\":1}\n{\"Volume\":2}\n", []int64{1, 2}},
 		{"json array", `[{"volume":3},{"volume":4.0}]`, []int64{3, 4}},
 		{"csv", "symbol,Volume\nHSI,5\nN225,6\n", []int64{5, 6}},
+		{"parquet", pq.String(), []int64{7, 8}},
+		{"gzip json lines", gz.String(), []int64{9, 10}},
 		{"no volume", "a,b\n1,2\n", nil},
 	}
 	for _, tc := range cases {
