@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,7 +81,8 @@ type ConsumerStat struct {
 	// PeakRSS is the highest sum of the resident memory of every process
 	// in the instances' process groups (sampled every 100 ms, at least the
 	// largest single process's own peak); CPU is their user+system time
-	// up to the drain (or the timeout).
+	// until the drain (or the timeout) was seen — for a program drained by
+	// its lake, up to the scan that found it complete.
 	PeakRSS      uint64  `json:"peak_rss_bytes"`
 	CPUSeconds   float64 `json:"cpu_s"`
 	CPUPerRecord float64 `json:"cpu_us_per_record"`
@@ -218,8 +220,11 @@ func (b *phaser) consumer(ctx context.Context, ends map[int32]int64) (*ConsumerS
 	// The lake count, for a group that does not commit: started lakeAfter
 	// its first Fetch, read every lakeEvery in the background.
 	lake := newLakeCount(w.store, st.Prefix, want)
-	var lakeRecords atomic.Int64
-	lakeRecords.Store(-1)
+	var (
+		lakeMu      sync.Mutex
+		lakeRecords int64     = -1
+		lakeListed  time.Time // when the scan that counted lakeRecords listed the objects
+	)
 	var lakeOnce sync.Once
 	lakeCtx, stopLake := context.WithCancel(ctx)
 	var lakeWG sync.WaitGroup
@@ -229,8 +234,11 @@ func (b *phaser) consumer(ctx context.Context, ends map[int32]int64) (*ConsumerS
 			cfg.progress(fmt.Sprintf("consumer: no offset committed %s after the first fetch: also counting the records in the lake under %s", cfg.lakeAfter, st.Prefix))
 			lakeWG.Go(func() {
 				for {
+					listed := time.Now()
 					if n, err := lake.scan(lakeCtx); err == nil {
-						lakeRecords.Store(n)
+						lakeMu.Lock()
+						lakeRecords, lakeListed = n, listed
+						lakeMu.Unlock()
 					}
 					select {
 					case <-lakeCtx.Done():
@@ -254,6 +262,11 @@ func (b *phaser) consumer(ctx context.Context, ends map[int32]int64) (*ConsumerS
 		done       int64
 		firstWrite time.Time
 		allExited  bool
+		// wroteAt is when each poll saw the S3 write count grow: a lake
+		// found complete was complete at the last of them before the
+		// scan listed it.
+		wroteAt   []time.Time
+		lastWrite int64
 	)
 	tk := time.NewTicker(drainPoll)
 	defer tk.Stop()
@@ -269,19 +282,32 @@ func (b *phaser) consumer(ctx context.Context, ends map[int32]int64) (*ConsumerS
 		if drained {
 			st.DrainedBy = DrainedByCommits
 		}
-		if n := lakeRecords.Load(); n >= 0 {
+		writes := s3Writes(w.w.S3Stats()) - writes0
+		st.Objects = writes
+		if writes > 0 && firstWrite.IsZero() {
+			firstWrite = now
+		}
+		if writes > lastWrite {
+			lastWrite = writes
+			wroteAt = append(wroteAt, now)
+		}
+		lakeMu.Lock()
+		n, listed := lakeRecords, lakeListed
+		lakeMu.Unlock()
+		if n >= 0 {
 			st.LakeRecords = n
 			if n > done {
 				done = n
 			}
 			if !drained && n >= want {
 				drained, st.DrainedBy = true, DrainedByLake
+				// The scans run every second, from lakeAfter on: the
+				// lake was complete by its last write before the scan.
+				now = listed
+				if i, _ := slices.BinarySearchFunc(wroteAt, listed, time.Time.Compare); i > 0 {
+					now = wroteAt[i-1]
+				}
 			}
-		}
-		writes := s3Writes(w.w.S3Stats()) - writes0
-		st.Objects = writes
-		if writes > 0 && firstWrite.IsZero() {
-			firstWrite = now
 		}
 		if len(samples) == 0 || samples[len(samples)-1].n != done {
 			samples = append(samples, sample{now, done})
