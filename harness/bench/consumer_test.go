@@ -117,6 +117,7 @@ func TestRunConsumer(t *testing.T) {
 			require.NoError(t, rep.WriteTable(&table))
 			assert.Contains(t, table.String(), "your consumer `"+tc.command+"`")
 			assert.Contains(t, table.String(), "× tickflow's sink")
+			assert.Contains(t, table.String(), "exit status per instance: 0")
 			require.NoError(t, rep.WriteSVG(&svg))
 			assert.Contains(t, svg.String(), `data-phase="consumer"`)
 			assert.Contains(t, progress.String(), "consumer: drained by its "+tc.drainedBy)

@@ -325,6 +325,9 @@ func (c *ConsumerStat) writeText(b *strings.Builder) {
 	fmt.Fprintf(b, "  consuming took %s = %s× the ceiling's time and %s× the sink's for the same %s records\n",
 		duration(c.ConsumeSeconds), ratioText(c.TimeVsCeiling), ratioText(c.TimeVsSink), count(c.Records))
 	fmt.Fprintf(b, "  %s\n", c.progressLine())
+	if len(c.Exits) > 0 {
+		fmt.Fprintf(b, "  stopped with SIGTERM at the end; exit status per instance: %s\n", strings.Join(c.Exits, ", "))
+	}
 	b.WriteString("  S3 signature checks were off in this run (every instance signs with credentials of its own)\n")
 }
 
