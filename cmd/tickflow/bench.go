@@ -36,7 +36,8 @@ one-PUT-per-record consumer (on a sample); then end-to-end latency: 3 s of produ
 sink's median rate into a fresh topic, so its record count follows the measured rate, not --records
 (≈1M records at 700k records/s; the progress line and the report state it); and the sink's peak
 memory at N and 4×N records. Each throughput phase runs R times (best and median).
-Targets are reported with ✓/✗, never enforced: the exit code is 0 whenever the bench ran.
+Targets are reported with ✓/✗, never enforced: the exit code is 0 whenever the bench ran (for
+--consumer, see below).
 
 --consumer 'CMD' benchmarks a consumer program of your own, in any language, against tickflow's:
 after the throughput phases, CMD runs with sh -c as K OS processes (--instances, default
@@ -50,7 +51,9 @@ record is in its objects under the prefix. Reported: its records/s and time to d
 the ceiling and to tickflow's sink of the same run, time to first object, its progress in the
 plot, and the peak RSS and CPU time of its processes. Then SIGTERM (SIGKILL after 10 s).
 Exit 1 if it exits non-zero before the drain, does nothing within a minute (its output is shown),
-or does not drain within --drain-timeout (the report says so; no throughput is given).`,
+or does not drain within --drain-timeout (the report says so; no throughput is given). The records
+are uncompressed; the fake S3 checks no signatures in such a run, for the sink phases too. The
+contract and how each figure is measured: docs/testing.md, "Benchmark your consumer".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			progress := func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "bench:", msg) }
