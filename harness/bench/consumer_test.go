@@ -132,7 +132,7 @@ func TestRunConsumerTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// It writes but never commits, and the lake is never counted.
-	rep, err := Run(ctx, tinyRun(500, Consumer(bin+" -nocommit"), DrainTimeout(3*time.Second),
+	rep, err := Run(ctx, tinyRun(500, Consumer(bin+" -nocommit"), DrainTimeout(6*time.Second),
 		func(c *config) { c.lakeAfter = time.Hour })...)
 	require.NoError(t, err)
 	c := rep.Consumer
@@ -143,7 +143,7 @@ func TestRunConsumerTimeout(t *testing.T) {
 	assert.Nil(t, rep.Phase(PhaseConsumer), "a timeout is not a throughput")
 	var table bytes.Buffer
 	require.NoError(t, rep.WriteTable(&table))
-	assert.Contains(t, table.String(), "TIMED OUT after 3s with 0 of 500 records done")
+	assert.Contains(t, table.String(), "TIMED OUT after 6s with 0 of 500 records done")
 }
 
 // A program that fails at once fails the bench with its command and output.
