@@ -9,4 +9,15 @@
 //     proves nothing was lost or duplicated, down to the lake.
 //
 // They run with `make test` like every other package.
+//
+// Consumers that are programs of their own, for `tickflow scenario run
+// --consumer 'CMD'` (see python/README.md):
+//
+//   - python/seed_consumer.py: the negative control, the pipeline's original
+//     20-line kafka-python consumer (auto-commit, counter-named objects); it
+//     loses records when killed.
+//   - python/consumer.py: the same job done right (commit after the PUTs,
+//     one object per record keyed by topic/partition/offset).
+//   - goconsumer: python/consumer.py in Go (franz-go, aws-sdk-go-v2), built
+//     with `go build ./examples/goconsumer`.
 package examples

@@ -94,6 +94,17 @@ type env struct {
 	nextInstance int
 	procs        []*sinkProc // every consumer process started
 	drainNote    string      // how the consumer drain ended
+	own          *ownership  // who owned which partition when
+	fatal        error       // set by giveUp: the consumer cannot run at all
+}
+
+// giveUp records why the user's consumer cannot run; the drain ends with it.
+func (e *env) giveUp(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fatal == nil {
+		e.fatal = err
+	}
 }
 
 // user reports whether the scenario runs the user's consumer.
@@ -219,6 +230,9 @@ func newEnv(ctx context.Context, cfg Config, name string, iteration int, o envOp
 		_ = f.Close()
 		e.emptyFile = f.Name()
 		e.closers = append(e.closers, func() { _ = os.Remove(f.Name()) })
+		octx, stop := context.WithCancel(context.Background())
+		e.own = e.watchOwnership(octx)
+		e.closers = append(e.closers, stop) // closers run last-first: stop, then wait
 	}
 	return e, nil
 }
@@ -475,6 +489,7 @@ func (e *env) supervise(ctx context.Context, store objstore.Store, extra ...sink
 func (sv *supervisor) slot(sctx context.Context, store objstore.Store, extra ...sink.Option) {
 	e := sv.e
 	backoff := 50 * time.Millisecond
+	quick := 0
 	for sctx.Err() == nil {
 		r, err := e.startSink(sctx, store, extra...)
 		if err != nil {
@@ -497,6 +512,18 @@ func (sv *supervisor) slot(sctx context.Context, store objstore.Store, extra ...
 			e.restarts++
 			e.mu.Unlock()
 			e.log.Info("scenario: sink died, restarting", "err", r.err)
+		}
+		if e.user() && r.err != nil && time.Since(started) < 2*time.Second && e.rec.lastWrite().IsZero() {
+			// A program that fails at once, again and again, before it ever
+			// wrote: a wrong command, a missing module. Say so now rather
+			// than after the drain timeout.
+			quick++
+			if quick == 3 {
+				e.giveUp(precondition("the consumer exits at once (3 times in a row, never wrote to S3): %v", r.err))
+				return
+			}
+		} else {
+			quick = 0
 		}
 		// A clean exit while we still want a sink: start another. A
 		// program that dies at once is restarted ever more slowly (up to

@@ -50,22 +50,30 @@ func (e *env) killAt(ctx context.Context, point killPoint) error {
 	}
 	n := scale(e, 3000, 20_000)
 	kills := scale(e, 3, 8)
-	load := e.produceAsync(ctx, n, loadOptions{rate: float64(n) / scale(e, 5.0, 15.0)})
+	// PUTs come by the hundred; commits may come only every few seconds
+	// (auto-commit timers): the load lasts long enough for every kill to
+	// find one, and the kill comes at one of the first two.
+	span, most := scale(e, 5.0, 15.0), 5
+	if point == afterCommit {
+		span, most = scale(e, 25.0, 60.0), 2
+	}
+	load := e.produceAsync(ctx, n, loadOptions{rate: float64(n) / span})
 	fail := func(err error) error {
 		_ = load.wait()
 		return err
 	}
+	fired := 0
 	for i := 0; i < kills; i++ {
 		p, err := e.startSinkProc(bin)
 		if err != nil {
 			return fail(err)
 		}
 		e.track(p)
-		m := e.intn(1, 5)
+		m := e.intn(1, most)
 		var seen atomic.Int32
-		var fired atomic.Bool
+		var killed atomic.Bool
 		trigger := func() {
-			if int(seen.Add(1)) == m && fired.CompareAndSwap(false, true) {
+			if int(seen.Add(1)) == m && killed.CompareAndSwap(false, true) {
 				p.Signal(syscall.SIGKILL)
 			}
 		}
@@ -98,7 +106,7 @@ func (e *env) killAt(ctx context.Context, point killPoint) error {
 			p.kill()
 			return fail(err)
 		}
-		if !fired.Load() {
+		if !killed.Load() {
 			if !p.exited() {
 				if err := e.stopMember(p); err != nil {
 					return fail(err)
@@ -109,6 +117,7 @@ func (e *env) killAt(ctx context.Context, point killPoint) error {
 			e.notef("the consumer exited by itself before kill %d (%s): %s", i, program.ExitText(p.Err()), tail(p.Output(), 300))
 		} else {
 			<-p.Done()
+			fired++
 			e.restarted(1)
 			e.notef("kill -9 #%d at the process's event %d: right after %s (%s after it started)", i, m, describePoint(point), time.Since(p.Started()).Round(time.Millisecond))
 		}
@@ -118,6 +127,10 @@ func (e *env) killAt(ctx context.Context, point killPoint) error {
 	}
 	if err := load.wait(); err != nil {
 		return err
+	}
+	if fired == 0 {
+		return precondition("no kill fired: the consumer caught up every time before its %s #1-%d (does it %s?)", point, most,
+			map[killPoint]string{afterPut: "write to S3 through AWS_ENDPOINT_URL_S3", afterCommit: "commit offsets to Kafka"}[point])
 	}
 	p, err := e.startSinkProc(bin)
 	if err != nil {

@@ -69,6 +69,13 @@ func (r *recorder) lastWrite() time.Time {
 	return r.last
 }
 
+// committed reports whether the group has committed any offset.
+func (r *recorder) committed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.commits) > 0
+}
+
 // snapshot returns copies of what was recorded.
 func (r *recorder) snapshot() ([]s3Write, []commitSeen) {
 	r.mu.Lock()

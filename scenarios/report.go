@@ -53,6 +53,7 @@ func writeVerdict(b *strings.Builder, r Result) {
 	fmt.Fprintf(b, "  %-34s %d\n", "duplicated (extra rows)", v.Duplicated)
 	fmt.Fprintf(b, "  %-34s %d\n", "overwritten objects", v.Overwritten)
 	fmt.Fprintf(b, "  %-34s %d\n", "committed before they were in S3", v.CommitsAhead)
+	fmt.Fprintf(b, "  %-34s %d\n", "writes after fencing", v.WritesAfterFencing)
 	if v.Unidentified > 0 {
 		fmt.Fprintf(b, "  %-34s %d (no volume/sequence field, or one never produced)\n", "rows not matched to a record", v.Unidentified)
 	}
@@ -94,12 +95,24 @@ func writeVerdict(b *strings.Builder, r Result) {
 			fmt.Fprintf(b, "    %s committed %s, landed %s\n", c.Record, c.CommittedAt, c.Landed)
 		}
 	}
-	if len(r.Output) > 0 {
-		b.WriteString("  consumer output (the end of each instance's):\n")
-		for _, o := range r.Output {
-			for _, line := range strings.Split(o, "\n") {
-				fmt.Fprintf(b, "    %s\n", line)
-			}
+	if len(v.FencedExamples) > 0 {
+		b.WriteString("  writes after fencing, e.g.:\n")
+		for _, f := range v.FencedExamples {
+			fmt.Fprintf(b, "    %s by instance %d: partition %d had moved to instance %d %s earlier\n", f.Object, f.Instance, f.Partition, f.Owner, f.Since)
+		}
+	}
+	writeOutput(b, r.Output)
+}
+
+// writeOutput shows the end of each consumer instance's output.
+func writeOutput(b *strings.Builder, output []string) {
+	if len(output) == 0 {
+		return
+	}
+	b.WriteString("  consumer output (the end of each instance's):\n")
+	for _, o := range output {
+		for _, line := range strings.Split(o, "\n") {
+			fmt.Fprintf(b, "    %s\n", line)
 		}
 	}
 }
@@ -153,6 +166,9 @@ func WriteTable(w io.Writer, results []Result) error {
 		}
 		for _, f := range r.Failures {
 			fmt.Fprintf(&b, "  - %s\n", f)
+		}
+		if r.Verdict == nil {
+			writeOutput(&b, r.Output)
 		}
 	}
 	for _, r := range results {

@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
 	}
+	if consumerBin != "" {
+		_ = os.RemoveAll(filepath.Dir(consumerBin))
+	}
 	os.Exit(code)
 }
 

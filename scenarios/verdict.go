@@ -36,6 +36,12 @@ type Verdict struct {
 	Overwritten int `json:"overwritten"`
 	// Deleted is how many accepted DELETEs removed an object.
 	Deleted int `json:"deleted"`
+	// WritesAfterFencing counts S3 writes carrying records of a partition
+	// their writer had owned and no longer owned (by the group's Stable
+	// assignments, sampled every 100 ms): zombies and late flushes. Not a
+	// failure by itself — an idempotent write is harmless — but where the
+	// overwrites and duplicates come from.
+	WritesAfterFencing int `json:"writes_after_fencing"`
 	// CommitsAhead counts records a committed offset covered before they
 	// were in S3: latent loss even when the final lake is complete (a crash
 	// at that moment loses them).
@@ -49,6 +55,7 @@ type Verdict struct {
 	OverwriteExamples   []OverwriteExample `json:"overwrite_examples,omitempty"`
 	CommitAheadExamples []CommitAhead      `json:"commit_ahead_examples,omitempty"`
 	UnreadableExamples  []string           `json:"unreadable_examples,omitempty"`
+	FencedExamples      []FencedWrite      `json:"fenced_examples,omitempty"`
 	// Drain says how the wait for the consumer to finish ended.
 	Drain string `json:"drain"`
 }
@@ -102,8 +109,8 @@ func (v *Verdict) Pass() bool { return v.Lost == 0 && v.Duplicated == 0 && v.Pro
 
 // Summary is the verdict in one line.
 func (v *Verdict) Summary() string {
-	return fmt.Sprintf("produced %d, rows %d, distinct %d, lost %d, duplicated %d, overwritten objects %d, records committed before they were in S3 %d",
-		v.Produced, v.Rows, v.Distinct, v.Lost, v.Duplicated, v.Overwritten, v.CommitsAhead)
+	return fmt.Sprintf("produced %d, rows %d, distinct %d, lost %d, duplicated %d, overwritten objects %d, records committed before they were in S3 %d, writes after fencing %d",
+		v.Produced, v.Rows, v.Distinct, v.Lost, v.Duplicated, v.Overwritten, v.CommitsAhead, v.WritesAfterFencing)
 }
 
 // drainConsumer waits until the group has committed every partition's end
@@ -119,6 +126,12 @@ func (e *env) drainConsumer(ctx context.Context) error {
 	defer t.Stop()
 	last := "nothing checked yet"
 	for {
+		e.mu.Lock()
+		fatal := e.fatal
+		e.mu.Unlock()
+		if fatal != nil {
+			return fatal
+		}
 		behind, err := e.behind(dctx)
 		switch {
 		case err != nil && dctx.Err() == nil:
@@ -135,8 +148,11 @@ func (e *env) drainConsumer(ctx context.Context) error {
 		case err == nil && behind == "" && quiet >= quietFor:
 			e.drainNote = fmt.Sprintf("drained in %s: every partition committed to its end, the lake unchanged for %s", time.Since(start).Round(100*time.Millisecond), quietFor)
 			return nil
-		case quiet >= idleFor:
-			e.drainNote = fmt.Sprintf("drain ended after %s: the lake unchanged for %s while the group's commits are short (%s)", time.Since(start).Round(100*time.Millisecond), idleFor, last)
+		case quiet >= idleFor && !e.rec.committed():
+			// A consumer that never commits to Kafka (offsets kept
+			// elsewhere, or none): judged once it has been idle. One that
+			// commits is waited for until the timeout.
+			e.drainNote = fmt.Sprintf("drain ended after %s: the lake unchanged for %s and the group never committed (%s)", time.Since(start).Round(100*time.Millisecond), idleFor, last)
 			return nil
 		}
 		select {
@@ -338,6 +354,12 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, error) {
 	}
 
 	e.judgeWrites(v, writes, commits, prod, expected, where)
+	if e.own != nil {
+		v.WritesAfterFencing, v.FencedExamples = e.own.fenced(writes, func(seq int64) (int32, bool) {
+			p, ok := prod[seq]
+			return p.Partition, ok
+		})
+	}
 
 	c.lost, c.duplicated = v.Lost, v.Duplicated
 	if v.Lost > 0 {

@@ -81,7 +81,7 @@ p.close()`, "["+pyQuoteList(in.KafkaBrokers)+"]",
 	out = runClient(t, good, nil, bin, append(append([]string{"sink", "--topic", "secure-ticks", "--group", "secure-sink",
 		"--until-idle", "3s", "--flush-interval", "500ms"}, sec...), s3...)...)
 	assert.Contains(t, string(out), "wrote 3000 rows")
-	out = runClient(t, good, nil, bin, append(append([]string{"verify", "--topic", "secure-ticks", "--expect-records", "3000"}, sec...), s3...)...)
+	out = runClient(t, good, nil, bin, append(append([]string{"verify", "--topic", "secure-ticks", "--group", "secure-sink", "--expect-records", "3000"}, sec...), s3...)...)
 	assert.Contains(t, string(out), "OK", "verify over TLS + SCRAM: %s", out)
 
 	// A wrong password fails, with one line in tickflow's case.

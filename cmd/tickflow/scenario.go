@@ -45,18 +45,24 @@ func newScenarioListCmd() *cobra.Command {
 				type entry struct {
 					Name        string `json:"name"`
 					Description string `json:"description"`
+					Consumer    bool   `json:"consumer"` // runs --consumer
 				}
 				var list []entry
 				for _, s := range all {
-					list = append(list, entry{s.Name, s.Description})
+					list = append(list, entry{s.Name, s.Description, s.ForConsumer()})
 				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(list)
 			}
 			for _, s := range all {
-				fmt.Fprintf(out, "%-28s %s\n", s.Name, s.Description)
+				mark := " "
+				if !s.ForConsumer() {
+					mark = "*"
+				}
+				fmt.Fprintf(out, "%-28s%s %s\n", s.Name, mark, s.Description)
 			}
+			fmt.Fprintln(out, "\n* drives the built-in sink's crash hooks: not available with --consumer")
 			return nil
 		},
 	}
@@ -111,7 +117,7 @@ Exit 0: all passed; 1: a scenario failed or could not run; 2: bad usage.`,
 				}
 			}
 			if consumer.Command == "" {
-				for _, f := range []string{"instances", "out", "prefix", "drain-timeout", "workdir"} {
+				for _, f := range []string{"instances", "out", "prefix", "drain-timeout", "stop-timeout", "workdir"} {
 					if cmd.Flags().Changed(f) {
 						return usageError("--%s applies to --consumer only: give --consumer 'CMD' too", f)
 					}
@@ -191,6 +197,7 @@ Exit 0: all passed; 1: a scenario failed or could not run; 2: bad usage.`,
 	cmd.Flags().StringVar(&consumer.Out, "out", "", "keep each run's lake, produced records, writes, commits, consumer output and verdict under DIR/<scenario>/<iteration>/")
 	cmd.Flags().StringVar(&consumer.Prefix, "prefix", "", "TICKFLOW_PREFIX: where the consumer writes; the verdict reads everything under it (default: the whole bucket)")
 	cmd.Flags().DurationVar(&consumer.DrainTimeout, "drain-timeout", 0, "how long to wait for the consumer to commit everything and the lake to stop changing (default 2m, 5m with --long)")
+	cmd.Flags().DurationVar(&consumer.StopTimeout, "stop-timeout", 0, "how long a consumer process gets after SIGTERM before SIGKILL (default 20s)")
 	cmd.Flags().StringVar(&consumer.Dir, "workdir", "", "the consumer's working directory (default: the current one)")
 	cmd.Flags().StringVar(&compression, "compression", produce.DefaultCompression, "the scenario producer's batch codec: "+strings.Join(produce.Codecs, ", "))
 	addUIFlag(cmd.Flags(), &ui, uiOff, "show the run live on the dashboard (the current scenario, its phase, its invariants as they are checked, its world); --ui alone is 127.0.0.1:8080, --ui=ADDR another address")

@@ -121,3 +121,36 @@ func TestScenarioFailure(t *testing.T) {
 		})
 	}
 }
+
+// --consumer's flags: misuse is exit 2 naming the flag and the fix.
+func TestScenarioConsumerFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scenario", "run", "happy-path", "--instances", "2"}, "--instances applies to --consumer only"},
+		{[]string{"scenario", "run", "happy-path", "--out", t.TempDir()}, "--out applies to --consumer only"},
+		{[]string{"scenario", "run", "sink-crash-mid-flush", "--consumer", "true"}, "cannot run --consumer; valid with --consumer:"},
+		{[]string{"scenario", "run", "happy-path", "--consumer", "true", "--instances", "-1"}, "--consumer: consumer: -1 instances"},
+		{[]string{"scenario", "run", "happy-path", "--consumer", "true", "--workdir", "/nonexistent-dir"}, "working directory /nonexistent-dir"},
+		{[]string{"scenario", "run", "happy-path", "--compression", "brotli"}, `--compression "brotli": want one of none, gzip`},
+	} {
+		_, stderr, code := runScenarioCmd(t, context.Background(), tc.args...)
+		assert.Equal(t, exitUsage, code, "%v: %s", tc.args, stderr)
+		assert.Contains(t, stderr, tc.want, "%v", tc.args)
+	}
+	out, _, code := runScenarioCmd(t, context.Background(), "scenario", "list", "--json")
+	require.Equal(t, exitOK, code)
+	var list []struct {
+		Name     string
+		Consumer bool
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &list))
+	forConsumer := map[string]bool{}
+	for _, s := range list {
+		forConsumer[s.Name] = s.Consumer
+	}
+	assert.False(t, forConsumer["sink-crash-mid-flush"])
+	assert.True(t, forConsumer["kill-after-commit"])
+	assert.True(t, forConsumer["sink-kill-9"])
+}

@@ -20,6 +20,10 @@ func init() { register(newSinkCmd) }
 // stderr is not a terminal (a variable for tests).
 var sinkProgressEvery = 5 * time.Second
 
+// defaultSinkGroup is tickflow sink's consumer group unless --group says
+// otherwise, and the group whose commits verify --brokers reads.
+const defaultSinkGroup = "tickflow-sink"
+
 func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
@@ -156,7 +160,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 	fl.StringVar(&bucket, "bucket", "", "S3 bucket")
 	fl.StringVar(&region, "region", "us-east-1", "S3 region")
 	fl.StringVar(&prefix, "prefix", "", "folder in the bucket that holds stock_ticks/")
-	fl.StringVar(&group, "group", "tickflow-sink", "consumer group")
+	fl.StringVar(&group, "group", defaultSinkGroup, "consumer group")
 	fl.StringVar(&topic, "topic", "stock-ticks", "topic to consume (poison records go to TOPIC.dlq)")
 	fl.StringVar(&format, "format", "parquet", "lake file format: parquet or json")
 	fl.BoolVar(&gz, "gzip", false, "gzip JSON Lines objects (.json.gz)")

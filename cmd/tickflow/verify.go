@@ -80,6 +80,7 @@ type verifyFlags struct {
 	json       bool
 	table      string
 	infer      bool
+	verbose    bool // --infer: every table with its columns
 
 	// Dead letters: offsets the sink sent to the dead-letter topic are not
 	// gaps. A lake downloaded to a folder lost the S3 metadata that says
@@ -88,12 +89,19 @@ type verifyFlags struct {
 	dlqTimeout               time.Duration
 	skipped                  string
 	kafka                    kafkaSecurity // --tls, --sasl...: how to reach --brokers
+
+	// The lake against Kafka: the group whose commits it must reach, or
+	// the end offsets with --expect-drained.
+	group         string
+	expectDrained bool
+	strict        bool
 }
 
-// deadLetterOptions reads --skipped-offsets and the dead-letter topic
-// (--brokers) and returns the Check options that declare those offsets,
-// plus the DLQ read (nil without --brokers).
-func (f *verifyFlags) deadLetterOptions(ctx context.Context, stderr io.Writer) ([]lake.Option, *lake.DeadLetters, error) {
+// kafkaOptions reads --skipped-offsets, the dead-letter topic and the
+// topic's offsets and the group's commits (--brokers) and returns the Check
+// options, plus the DLQ read (nil without --brokers).
+func (f *verifyFlags) kafkaOptions(cmd *cobra.Command) ([]lake.Option, *lake.DeadLetters, error) {
+	ctx, stderr := cmd.Context(), cmd.ErrOrStderr()
 	var opts []lake.Option
 	if f.skipped != "" {
 		m, err := lake.ParseSkippedOffsets(f.skipped)
@@ -106,7 +114,13 @@ func (f *verifyFlags) deadLetterOptions(ctx context.Context, stderr io.Writer) (
 		if f.kafka.enabled() {
 			return nil, nil, usageError("--tls/--sasl flags only apply with --brokers (reading the dead-letter topic)")
 		}
+		if f.expectDrained || cmd.Flags().Changed("group") {
+			return nil, nil, usageError("--group and --expect-drained compare the lake with Kafka: give --brokers ADDRS too")
+		}
 		return opts, nil, nil
+	}
+	if f.group == "" {
+		return nil, nil, usageError("--group is empty: name the consumer group that wrote the lake (tickflow sink's default is %s)", defaultSinkGroup)
 	}
 	if f.topic == "" {
 		return nil, nil, usageError("--topic is empty: name the source topic the lake was written from")
@@ -134,7 +148,14 @@ func (f *verifyFlags) deadLetterOptions(ctx context.Context, stderr io.Writer) (
 	if err != nil {
 		return nil, nil, usageError("verify: %v (--brokers, --dlq-topic, --dlq-timeout %s; without Kafka access use --skipped-offsets)", err, f.dlqTimeout)
 	}
-	return append(opts, d.Option()), d, nil
+	// Check reads the topic's offsets and the group's commits itself,
+	// around reading the lake, so a running sink gives no false findings.
+	opts = append(opts, d.Option(), lake.WithKafkaSource(lake.KafkaSource{
+		Brokers: brokers, Topic: f.topic, Group: f.group, Timeout: f.dlqTimeout, Options: kopts}))
+	if f.expectDrained {
+		opts = append(opts, lake.ExpectDrained())
+	}
+	return opts, d, nil
 }
 
 // writeDeadLetters summarises the dead-letter read and how many of its
@@ -166,10 +187,10 @@ func writeDeadLetters(w io.Writer, d *lake.DeadLetters, rep *lake.Report) error 
 
 // runInfer prints the crawler's prediction for every folder under the prefix.
 func (f *verifyFlags) runInfer(cmd *cobra.Command, st objstore.Store, prefix string) error {
-	if f.table != "" || cmd.Flags().Changed("expect-records") || f.brokers != "" || f.skipped != "" {
-		return usageError("--infer predicts tables for an undescribed lake: it takes no --table, --expect-records, --brokers or --skipped-offsets")
+	if f.table != "" || cmd.Flags().Changed("expect-records") || f.brokers != "" || f.skipped != "" || f.strict || f.expectDrained {
+		return usageError("--infer predicts tables for an undescribed lake: it takes no --table, --expect-records, --brokers, --skipped-offsets, --strict or --expect-drained")
 	}
-	tables, err := lake.Infer(cmd.Context(), st, prefix)
+	inf, err := lake.InferLake(cmd.Context(), st, prefix)
 	if err != nil {
 		return usageError("verify --infer: %v", err)
 	}
@@ -177,9 +198,9 @@ func (f *verifyFlags) runInfer(cmd *cobra.Command, st objstore.Store, prefix str
 	if f.json {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(tables)
+		err = enc.Encode(inf.Tables)
 	} else {
-		err = lake.WriteTables(out, tables)
+		err = inf.WriteText(out, f.verbose)
 	}
 	if err != nil {
 		return usageError("verify: write tables: %v", err)
@@ -190,7 +211,7 @@ func (f *verifyFlags) runInfer(cmd *cobra.Command, st objstore.Store, prefix str
 func newVerifyCmd() *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
-		Use:   "verify (--dir DIR | [--s3-endpoint URL] --bucket B [--prefix P]) [--table FILE | --infer] [--expect-records N] [--brokers ADDRS [--topic T] [--dlq-topic T] | --skipped-offsets P:O[-O2],...] [--production] [--json]",
+		Use:   "verify (--dir DIR | [--s3-endpoint URL] --bucket B [--prefix P]) [--table FILE | --infer] [--expect-records N] [--brokers ADDRS [--topic T] [--group G] [--expect-drained] [--dlq-topic T] | --skipped-offsets P:O[-O2],...] [--strict] [--production] [--json]",
 		Short: "Check a lake against the Glue/Athena contract (rules L01–L26, crawler prediction, offset coverage)",
 		Long: `verify reads every object of a table under a folder or an S3 prefix and checks the lake
 contract (docs/lake-contract.md). Without --table the table is the built-in stock_ticks (under
@@ -210,16 +231,34 @@ Rules it reports (each with the object, the fix and the AWS source):
   L20 json-int-range        L21 json-key-case      L22 json-date-time
   L23 nested-table-root     L25 projection-unreachable  L26 projection-empty (warning, --production)
   C01 crawler-one-table (crawled tables)  R01 record-count (--expect-records)
-  K01 retention-expired (warning: offsets Kafka retention removed before the sink read them)
-Exit 0: clean; 1: violations; 2: bad flags, a bad table definition, or the lake could not be read.
+  K01 retention-expired (offsets Kafka retention removed before the sink read them: a warning
+      when the sink's metadata declares them, an error when only --brokers finds them)
+  K02 kafka-not-in-lake (--brokers: offsets Kafka holds that the lake lacks, before its first
+      object, in a partition it has nothing of, or with --expect-drained up to the end offset)
+  K03 committed-not-in-lake (--brokers: offsets the group committed that the lake lacks: loss)
+Exit 0: clean; 1: violations (with --strict also any rule not checked); 2: bad flags, a bad
+table definition, or the lake or Kafka could not be read.
 --production adds the warnings L15 and L26. --infer only prints what a default Glue crawler would
-create from every folder under --dir/--prefix (the crawler emulation, for any data).
+create from every folder under --dir/--prefix (the crawler emulation, for any data): first how
+many tables and why per folder (e.g. "4,338 objects at the root: the crawler makes one table per
+object — put them under a folder"), then each table with its columns (--verbose when over 10).
+
+The lake against Kafka: with --brokers, verify reads the topic's log start and end offsets and
+the committed offsets of --group (default tickflow-sink, tickflow sink's default), and per
+partition the lake must hold every offset from the log start to the commit (--expect-drained:
+to the end), dead letters counted as held. The report names the group and lists, per partition,
+log start, committed, end, the lake's first and last offset and the missing ranges by rule.
+
+Nothing is skipped in silence: a rule that cannot run (no --expect-records, a table without
+kafka_partition/kafka_offset columns, no --brokers, a group with no commits) is listed under NOT
+CHECKED in the report ("unchecked" in --json); --strict makes any of them fail.
 
 Offsets the sink sent to the dead-letter topic are absent from the lake on purpose. On S3 the
 objects' metadata declares them; a downloaded folder (aws s3 sync) has no metadata, so give
 --brokers to read the dead-letter topic (TOPIC.dlq) from start to end and count its offsets as
 dead letters, or list them with --skipped-offsets 0:17,0:40-42,3:9. Unlike --allow-gaps, any
-other missing offset still fails.`,
+other missing offset still fails. With the dead-letter topic read, --expect-records is the
+number of records produced: R01 counts the dead letters as delivered.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, prefix, err := f.src.open(cmd.Context())
@@ -229,11 +268,17 @@ other missing offset still fails.`,
 			if f.infer {
 				return f.runInfer(cmd, st, prefix)
 			}
-			opts, dlq, err := f.deadLetterOptions(cmd.Context(), cmd.ErrOrStderr())
+			if f.verbose {
+				return usageError("--verbose only applies with --infer (the check's report is always complete)")
+			}
+			opts, dlq, err := f.kafkaOptions(cmd)
 			if err != nil {
 				return err
 			}
 			opts = append(opts, lake.Production(f.production))
+			if f.strict {
+				opts = append(opts, lake.Strict())
+			}
 			if f.table != "" {
 				b, err := os.ReadFile(f.table)
 				if err != nil {
@@ -255,6 +300,10 @@ other missing offset still fails.`,
 				opts = append(opts, lake.AllowOffsetGaps())
 			}
 			rep, err := lake.Check(cmd.Context(), st, prefix, opts...)
+			var kerr *lake.KafkaError
+			if errors.As(err, &kerr) {
+				return usageError("verify: %v (--brokers, --topic, --group, --dlq-timeout %s)", kerr, f.dlqTimeout)
+			}
 			if err != nil {
 				return usageError("verify: %v", s3Error(f.src.target(), err))
 			}
@@ -277,6 +326,9 @@ other missing offset still fails.`,
 			if err != nil {
 				return usageError("verify: write report: %v", err)
 			}
+			if rep.StrictFailure() && len(rep.Errors()) == 0 {
+				return failError("verify: --strict: rules not checked: %s", strings.Join(rep.UncheckedRules(), ", "))
+			}
 			if !rep.OK() {
 				return failError("verify: %s of rules %s", plural(len(rep.Errors()), "violation", ""), strings.Join(rep.Rules(), ", "))
 			}
@@ -288,12 +340,16 @@ other missing offset still fails.`,
 	cmd.Flags().BoolVar(&f.production, "production", false, "production checks too (L15 small files, L26 empty projected partitions; warnings only)")
 	cmd.Flags().BoolVar(&f.allowGaps, "allow-gaps", false, "do not fail on offset gaps (transactional or compacted topics); overlaps still fail")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as JSON")
-	cmd.Flags().BoolVar(&f.infer, "infer", false, "only print the tables a default Glue crawler would create under --dir/--prefix (every folder a candidate table), for a lake nobody has described")
+	cmd.Flags().BoolVar(&f.infer, "infer", false, "only print the tables a default Glue crawler would create under --dir/--prefix (every folder a candidate table), for a lake nobody has described: a summary per folder, then the tables")
+	cmd.Flags().BoolVar(&f.verbose, "verbose", false, "with --infer: list every predicted table with its columns (default: only when there are at most 10)")
 	cmd.Flags().StringVar(&f.table, "table", "", "table definition: aws glue get-table JSON, Glue TableInput JSON, or CREATE EXTERNAL TABLE .sql (default: the built-in stock_ticks)")
-	cmd.Flags().StringVar(&f.brokers, "brokers", "", "Kafka bootstrap servers, comma-separated: read the dead-letter topic so its offsets are not gaps")
+	cmd.Flags().StringVar(&f.brokers, "brokers", "", "Kafka bootstrap servers, comma-separated: compare the lake with the topic's offsets and the group's commits (K01–K03) and read the dead-letter topic so its offsets are not gaps")
 	cmd.Flags().StringVar(&f.topic, "topic", tick.DefaultTopic, "source topic the lake was written from (with --brokers)")
+	cmd.Flags().StringVar(&f.group, "group", defaultSinkGroup, "consumer group whose committed offsets the lake must reach (with --brokers; tickflow sink's --group)")
+	cmd.Flags().BoolVar(&f.expectDrained, "expect-drained", false, "with --brokers: the lake must reach the topic's end offsets, not only the group's commits (the sink was stopped after it caught up)")
+	cmd.Flags().BoolVar(&f.strict, "strict", false, "fail (exit 1) when a rule could not be checked (no --expect-records, no offset columns, no --brokers...; listed under NOT CHECKED)")
 	cmd.Flags().StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic (default TOPIC.dlq)")
-	cmd.Flags().DurationVar(&f.dlqTimeout, "dlq-timeout", 30*time.Second, "bound on reading the dead-letter topic")
+	cmd.Flags().DurationVar(&f.dlqTimeout, "dlq-timeout", 30*time.Second, "bound on reading Kafka: the dead-letter topic, the topic's offsets and the group's commits")
 	f.kafka.flags(cmd.Flags())
 	cmd.Flags().StringVar(&f.skipped, "skipped-offsets", "", "offsets known to be dead letters, PARTITION:OFFSET[-LAST],... (no Kafka access needed)")
 	return cmd

@@ -80,7 +80,9 @@ func parseOffsetList(s string) []int64 {
 	return out
 }
 
-func checkCoverage(rep *Report, files []*file, cfg *config) {
+// checkCoverage reports L12 (and sink-declared K01) and returns what the
+// lake holds of each Kafka partition, for R01 and the Kafka check.
+func checkCoverage(rep *Report, files []*file, cfg *config) map[int32]*lakePart {
 	skipped := map[int32]map[int64]bool{}
 	expiredBy := map[int32]int64{}
 	for p, offs := range cfg.skipped {
@@ -91,6 +93,7 @@ func checkCoverage(rep *Report, files []*file, cfg *config) {
 	}
 	ranges := map[int32][]fileRange{}
 	offsets := map[int32][]int64{}
+	held := map[int32]*lakePart{}
 	for _, f := range files {
 		if !f.readable() || (len(f.folders) == 0 && len(cfg.def.PartitionKeys) > 0) {
 			continue // root objects are outside every partition: invisible to Athena
@@ -199,6 +202,7 @@ func checkCoverage(rep *Report, files []*file, cfg *config) {
 		sort.Slice(sortedSkipped, func(i, j int) bool { return sortedSkipped[i] < sortedSkipped[j] })
 		// Walk the sorted offsets: duplicates and gaps.
 		pc.Distinct = 1
+		distinct := []int64{offs[0]}
 		for i := 1; i < len(offs); i++ {
 			prev, cur := offs[i-1], offs[i]
 			if cur == prev {
@@ -206,6 +210,7 @@ func checkCoverage(rep *Report, files []*file, cfg *config) {
 				continue
 			}
 			pc.Distinct++
+			distinct = append(distinct, cur)
 			pc.Gaps, pc.Skipped = holeGaps(pc.Gaps, pc.Skipped, prev+1, cur-1, sortedSkipped)
 		}
 		if pc.Duplicates > 0 && pc.Overlaps == 0 {
@@ -224,10 +229,62 @@ func checkCoverage(rep *Report, files []*file, cfg *config) {
 		rep.Partitions = append(rep.Partitions, pc)
 		rep.Distinct += pc.Distinct
 		rep.Duplicates += pc.Duplicates
+		held[p] = &lakePart{offsets: distinct, accounted: sortedSkipped}
 	}
-	if cfg.expect >= 0 && rep.Distinct != cfg.expect {
-		rep.add(violation("R01", rep.Location, "", "the lake holds %d distinct (kafka_partition, kafka_offset) records in %d rows, expected %d",
-			rep.Distinct, rep.Rows, cfg.expect))
+	// Partitions of which the lake holds no row but dead letters.
+	for p, set := range skipped {
+		if held[p] != nil || len(set) == 0 {
+			continue
+		}
+		lp := &lakePart{}
+		for o := range set {
+			lp.accounted = append(lp.accounted, o)
+		}
+		sort.Slice(lp.accounted, func(i, j int) bool { return lp.accounted[i] < lp.accounted[j] })
+		held[p] = lp
+	}
+	return held
+}
+
+// checkCount is R01: the lake's distinct records, plus the dead letters read
+// from the dead-letter topic that are not in the lake, against the expected
+// count. parts is nil when the table has no offsets to count records by.
+func checkCount(rep *Report, parts map[int32]*lakePart, cfg *config) {
+	if cfg.expect < 0 {
+		return
+	}
+	if parts == nil {
+		switch {
+		case cfg.expect == 0:
+		case rep.Rows < cfg.expect:
+			rep.add(violation("R01", rep.Location, "", "expected %d records but the lake holds only %s (it has no kafka_partition/kafka_offset columns, so rows cannot be told apart as records): at least %d records are missing",
+				cfg.expect, plural(rep.Rows, "row", ""), cfg.expect-rep.Rows))
+		default:
+			rep.add(violation("R01", rep.Location, "drop --expect-records, or write kafka_partition/kafka_offset columns (integers) so records can be counted",
+				"expected %d records: the lake holds %s but has no kafka_partition/kafka_offset columns, so its distinct records cannot be counted and the count cannot be confirmed",
+				cfg.expect, plural(rep.Rows, "row", "")))
+		}
+		return
+	}
+	for p, offs := range cfg.deadLetters {
+		lp := parts[p]
+		for _, o := range offs {
+			if lp != nil {
+				i := sort.Search(len(lp.offsets), func(i int) bool { return lp.offsets[i] >= o })
+				if i < len(lp.offsets) && lp.offsets[i] == o {
+					continue // in the lake too: counted once
+				}
+			}
+			rep.DeadLetters++
+		}
+	}
+	if got := rep.Distinct + rep.DeadLetters; got != cfg.expect {
+		with := ""
+		if cfg.deadLetters != nil {
+			with = fmt.Sprintf(" and %s of the dead-letter topic not in the lake (%d in all)", plural(rep.DeadLetters, "dead letter", ""), got)
+		}
+		rep.add(violation("R01", rep.Location, "", "the lake holds %d distinct (kafka_partition, kafka_offset) records in %s%s, expected %d",
+			rep.Distinct, plural(rep.Rows, "row", ""), with, cfg.expect))
 	}
 }
 

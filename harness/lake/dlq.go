@@ -50,9 +50,19 @@ func (d *DeadLetters) Count() int64 {
 }
 
 // Option returns the Check option that declares every offset in d as
-// dead-lettered (SkippedOffsets), so those offsets are not L12 gaps.
+// dead-lettered (SkippedOffsets), so those offsets are not L12 gaps, and
+// counts them as delivered for R01 (ExpectRecords is then the number of
+// records produced: the lake's plus the dead letters).
 func (d *DeadLetters) Option() Option {
-	return SkippedOffsetMap(d.Offsets)
+	return func(c *config) {
+		SkippedOffsetMap(d.Offsets)(c)
+		if c.deadLetters == nil {
+			c.deadLetters = map[int32][]int64{}
+		}
+		for p, offs := range d.Offsets {
+			c.deadLetters[p] = append(c.deadLetters[p], offs...)
+		}
+	}
 }
 
 // SkippedOffsetMap is SkippedOffsets for several partitions at once

@@ -14,6 +14,12 @@
 //
 //	def, err := lake.ParseTable("clicks.json", b)  // any table; the folder mirrors its bucket
 //	rep, err = lake.Check(ctx, st, "", lake.WithTable(def))
+//
+//	k, err := lake.ReadKafkaOffsets(ctx, brokers, "stock-ticks", "tickflow-sink")
+//	rep, err = lake.Check(ctx, st, "", lake.WithKafka(k), lake.Strict()) // the lake against Kafka (K01–K03)
+//
+// A rule Check cannot apply (no expected count, no offset columns, no
+// Kafka offsets) is listed in Report.Unchecked; with Strict it fails.
 package lake
 
 //go:generate go run ./internal/fixturegen -out ../../testdata/lakes
@@ -49,7 +55,20 @@ type config struct {
 	skipped     map[int32]map[int64]bool
 	concurrency int
 	def         *TableDef
+
+	deadLetters   map[int32][]int64 // read from the dead-letter topic: delivered, for R01
+	kafka         *KafkaOffsets     // WithKafka
+	kafkaSource   *KafkaSource      // WithKafkaSource: Check reads kafka itself
+	laterEnds     map[int32]int64   // end offsets read after the lake (WithKafkaSource)
+	expectDrained bool
+	strict        bool
 }
+
+// Strict makes every rule Check could not apply (Report.Unchecked: no
+// --expect-records, no offset columns, no Kafka offsets…) fail the check,
+// for schedules that must prove the lake complete. Default off: such rules
+// are listed in the report but do not fail it.
+func Strict() Option { return func(c *config) { c.strict = true } }
 
 // WithTable checks the lake against def (see ParseTable) instead of the
 // built-in stock_ticks definition: its columns and types, partition keys,
@@ -142,6 +161,14 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("lake: check %s %s: %w", st, root, err)
 	}
+	if src := cfg.kafkaSource; src != nil {
+		kctx, cancel := context.WithTimeout(ctx, src.timeout())
+		cfg.kafka, err = ReadKafkaOffsets(kctx, src.Brokers, src.Topic, src.Group, src.Options...)
+		cancel()
+		if err != nil {
+			return nil, &KafkaError{err}
+		}
+	}
 	// List without the trailing slash so an object named exactly like the
 	// table folder (L14: "is not a file") shows up too.
 	asFile := strings.TrimSuffix(root, "/")
@@ -192,9 +219,25 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 	if def.Crawled {
 		checkCrawler(rep, root, files, def)
 	}
-	if def.kafkaColumns() || sinkMetadata(files) {
-		checkCoverage(rep, files, &cfg)
+	if src := cfg.kafkaSource; src != nil {
+		kctx, cancel := context.WithTimeout(ctx, src.timeout())
+		cfg.laterEnds, err = readEndOffsets(kctx, src.Brokers, src.Topic, src.Options...)
+		cancel()
+		if err != nil {
+			return nil, &KafkaError{err}
+		}
 	}
+	var parts map[int32]*lakePart
+	if def.kafkaColumns() || sinkMetadata(files) {
+		parts = checkCoverage(rep, files, &cfg)
+	}
+	rep.RecordsCounted = parts != nil
+	checkCount(rep, parts, &cfg)
+	if cfg.kafka != nil {
+		checkKafka(rep, parts, &cfg)
+	}
+	rep.Unchecked = unchecked(rep, parts, &cfg)
+	rep.Strict = cfg.strict
 	rep.Timestamps = timestampReport(files)
 	rep.Format = lakeFormat(files)
 	rep.sort()

@@ -39,7 +39,7 @@ func (s *Severity) UnmarshalText(b []byte) error {
 // Violation is one broken rule of docs/lake-contract.md, found in one object
 // or folder. Callers branch on Rule ("L05"), never on Message.
 type Violation struct {
-	Rule     string   `json:"rule"`     // rule ID: L01–L16, C01 (crawler prediction), R01 (record count)
+	Rule     string   `json:"rule"`     // rule ID: L01–L26, C01 (crawler prediction), R01 (record count), K01–K03 (Kafka)
 	Name     string   `json:"name"`     // rule name, e.g. "one-schema"
 	Severity Severity `json:"severity"` // Error or Warning
 	Key      string   `json:"key"`      // object key or folder (relative to the store) the problem is in
@@ -150,7 +150,13 @@ var Rules = []Rule{
 		Source: glueDocs + "crawler-grouping-policy.html; docs/lake-contract.md (crawler emulation)"},
 	{ID: "K01", Name: "retention-expired", Severity: Warning,
 		Fix:    "the records are gone from Kafka: raise the topic's retention.ms/retention.bytes above the sink's worst lag and alert on consumer lag",
-		Source: "Kafka topic configs retention.ms, retention.bytes (kafka.apache.org/documentation/#topicconfigs); the sink's tickflow-expired object metadata"},
+		Source: "Kafka topic configs retention.ms, retention.bytes (kafka.apache.org/documentation/#topicconfigs); the sink's tickflow-expired object metadata; with --brokers, the group's committed offset below the log start (an error: nothing accounts for them)"},
+	{ID: "K02", Name: "kafka-not-in-lake",
+		Fix:    "deliver the missing offsets from Kafka again (run the sink until it catches up; for a range before the lake's first object, reset the group's offset to its start), then find out why they are missing",
+		Source: "Kafka ListOffsets (log start, end offsets); reconciliation of the lake against the topic"},
+	{ID: "K03", Name: "committed-not-in-lake",
+		Fix:    "the group committed offsets the lake does not hold (loss): deliver them again while Kafka still has them (reset the group's offset to the range's start and run the sink), and find out why they are missing (deleted objects, an S3 lifecycle rule, a second writer)",
+		Source: "Kafka OffsetFetch (the group's committed offsets); the sink commits only what is durably in S3 (docs/DESIGN.md, exactly once)"},
 	{ID: "R01", Name: "record-count",
 		Fix:    "find the missing or extra records (see offset coverage) and re-run the sink for them",
 		Source: "reconciliation (ExpectRecords)"},

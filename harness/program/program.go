@@ -220,7 +220,7 @@ func (p *Process) Terminate(grace time.Duration) error {
 	select {
 	case <-p.done:
 		if p.err != nil {
-			return fmt.Errorf("exited with %s: %s", ExitText(p.err), p.Output())
+			return fmt.Errorf("exited (%s): %s", ExitText(p.err), p.Output())
 		}
 		return nil
 	case <-t.C:

@@ -1,0 +1,161 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	consumerOnce sync.Once
+	consumerBin  string
+	consumerErr  error
+)
+
+// testConsumer builds scenarios/testdata/consumer, a stand-in for a user's
+// program (see its doc comment), once per test run.
+func testConsumer(t *testing.T) string {
+	t.Helper()
+	consumerOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tickflow-consumer-")
+		if err != nil {
+			consumerErr = err
+			return
+		}
+		consumerBin = filepath.Join(dir, "consumer")
+		out, err := exec.Command("go", "build", "-o", consumerBin, "./testdata/consumer").CombinedOutput()
+		if err != nil {
+			consumerErr = err
+			t.Logf("go build ./testdata/consumer: %s", out)
+		}
+	})
+	require.NoError(t, consumerErr)
+	return consumerBin
+}
+
+// The seed-style consumer (auto-commit, counter-named objects) is killed
+// right after a commit and restarted: the verdict must say FAIL with the
+// records it lost, and its counts must equal an independent recount of the
+// kept evidence (--out).
+func TestConsumerVerdictCatchesLoss(t *testing.T) {
+	t.Parallel()
+	bin := testConsumer(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res := Run(ctx, "kill-after-commit", Config{Seed: 5, Consumer: &Consumer{Command: bin + " -mode seed", Out: out}})
+	t.Logf("%s\nnotes: %v\nfailures: %v", res.Line(), res.Notes, res.Failures)
+	require.Empty(t, res.Error)
+	require.NotNil(t, res.Verdict)
+	v := res.Verdict
+	assert.False(t, res.Pass)
+	assert.Greater(t, v.Lost, int64(0), "a counter that restarts at 0 overwrites the objects of the killed process")
+	assert.Greater(t, v.Overwritten, 0)
+	assert.Equal(t, v.Lost, res.Lost)
+	assert.Equal(t, v.Produced, v.Distinct+v.Lost)
+	assert.NotEmpty(t, v.LostExamples)
+	for _, ex := range v.OverwriteExamples {
+		assert.GreaterOrEqual(t, len(ex.Instances), 2, "an overwrite names its writers")
+	}
+	assert.GreaterOrEqual(t, v.Instances, 2)
+
+	// Recount from the kept lake and the produced records alone.
+	dir := filepath.Join(out, "kill-after-commit", "0")
+	produced := map[int64]bool{}
+	f, err := os.ReadFile(filepath.Join(dir, "produced.jsonl"))
+	require.NoError(t, err)
+	for _, line := range splitLines(f) {
+		var p struct{ Sequence int64 }
+		require.NoError(t, json.Unmarshal(line, &p))
+		produced[p.Sequence] = true
+	}
+	require.Len(t, produced, int(v.Produced))
+	copies := map[int64]int{}
+	require.NoError(t, filepath.WalkDir(filepath.Join(dir, "lake"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var tk struct{ Volume int64 }
+		require.NoError(t, json.Unmarshal(b, &tk), path)
+		copies[tk.Volume]++
+		return nil
+	}))
+	var lost, dup int64
+	for seq := range produced {
+		switch n := copies[seq]; {
+		case n == 0:
+			lost++
+		case n > 1:
+			dup += int64(n - 1)
+		}
+	}
+	assert.Equal(t, v.Lost, lost, "lost, recounted from %s", dir)
+	assert.Equal(t, v.Duplicated, dup, "duplicated, recounted from %s", dir)
+	for _, name := range []string{"verdict.json", "writes.jsonl", "commits.jsonl", "instances/instance-0.log"} {
+		assert.FileExists(t, filepath.Join(dir, name))
+	}
+}
+
+// A consumer that commits only after its PUTs and names objects by offset
+// passes the scenarios that attack exactly that: kills after PUT and after
+// commit, and a frozen member whose PUTs land after its partitions moved.
+func TestConsumerVerdictPassesAnExactConsumer(t *testing.T) {
+	t.Parallel()
+	bin := testConsumer(t)
+	for _, name := range []string{"kill-after-put", "zombie-sink"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			res := Run(ctx, name, Config{Seed: 5, Consumer: &Consumer{Command: bin + " -mode exact"}})
+			t.Logf("%s\nnotes: %v\nfailures: %v\noutput: %v", res.Line(), res.Notes, res.Failures, res.Output)
+			require.Empty(t, res.Error)
+			require.NotNil(t, res.Verdict)
+			assert.True(t, res.Pass)
+			assert.Zero(t, res.Verdict.Lost)
+			assert.Zero(t, res.Verdict.Duplicated)
+			assert.Equal(t, res.Verdict.Produced, res.Verdict.Distinct)
+			assert.Greater(t, res.Restarts, 0, "the scenario applied its faults")
+		})
+	}
+}
+
+// Bad consumers are refused up front or reported with their output.
+func TestConsumerBadCommand(t *testing.T) {
+	t.Parallel()
+	res := Run(context.Background(), "happy-path", Config{Consumer: &Consumer{}})
+	assert.Contains(t, res.Error, "empty command")
+	res = Run(context.Background(), "sink-crash-mid-flush", Config{Consumer: &Consumer{Command: "true"}})
+	assert.Contains(t, res.Error, "cannot run your consumer")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res = Run(ctx, "happy-path", Config{Seed: 1, Consumer: &Consumer{Command: "echo no such module >&2; exit 3"}})
+	assert.Contains(t, res.Error, "the consumer exits at once")
+	require.NotEmpty(t, res.Output)
+	assert.Contains(t, res.Output[0], "no such module")
+	assert.Contains(t, res.Output[0], "exit: 3")
+}
+
+func splitLines(b []byte) [][]byte {
+	var out [][]byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if len(l) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
