@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -265,8 +266,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tbest rec/s\tmedian rec/s\tbest MB/s\tmedian MB/s\t× ceiling\t× decode\t")
 	for _, p := range r.Phases {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%.3f\t%.3f\t\n", p.Name, count(int64(p.BestRate)), count(int64(p.MedianRate)),
-			p.BestMBps, p.MedianMBps, p.VsCeiling, p.VsDecode)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%s\t%s\t\n", p.Name, count(int64(p.BestRate)), count(int64(p.MedianRate)),
+			p.BestMBps, p.MedianMBps, ratioCol(p.VsCeiling), ratioCol(p.VsDecode))
 	}
 	tw.Flush()
 	b.WriteString("ratios use each phase's best run; medians in --json. The seed baseline's rate is extrapolated from its sample.\n")
@@ -350,6 +351,16 @@ func (c *ConsumerStat) progressLine() string {
 		}
 	}
 	return s
+}
+
+// ratioCol prints a table's ratio with three decimals, and one below
+// 0.001 (a user's slow consumer) with two significant digits rather than
+// as 0.000.
+func ratioCol(v float64) string {
+	if v > 0 && v < 0.001 {
+		return strconv.FormatFloat(v, 'g', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
 }
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
