@@ -28,7 +28,7 @@ type Meter struct {
 	peak   uint64
 	now    uint64
 	gone   time.Duration // CPU of processes gone whose parent was not metered
-	ticks  float64       // clock ticks per second
+	ticks  float64       // clock ticks per second: USER_HZ, 100 on Linux (sysconf would need cgo)
 	page   uint64
 }
 
