@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,12 +20,15 @@ type benchFlags struct {
 	records, partitions, consumers, runs int
 	format, plot                         string
 	json                                 bool
+	consumer, workdir                    string
+	instances                            int
+	drainTimeout                         time.Duration
 }
 
 func newBenchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
-		Use:   "bench [--records N] [--partitions P] [--consumers K] [--format parquet|json] [--runs R] [--json] [--plot FILE.svg]",
+		Use:   "bench [--records N] [--partitions P] [--consumers K] [--format parquet|json] [--runs R] [--json] [--plot FILE.svg] [--consumer 'CMD' [--instances K] [--drain-timeout D] [--workdir DIR]]",
 		Short: "Measure sink throughput against the raw consume ceiling of the same run, latency and memory",
 		Long: `bench starts the embedded world, produces N synthetic ticks once and measures, over that data:
 the raw consumer ceiling, consume + JSON decode, the real sink end to end, and the seed project's
@@ -31,13 +36,43 @@ one-PUT-per-record consumer (on a sample); then end-to-end latency: 3 s of produ
 sink's median rate into a fresh topic, so its record count follows the measured rate, not --records
 (≈1M records at 700k records/s; the progress line and the report state it); and the sink's peak
 memory at N and 4×N records. Each throughput phase runs R times (best and median).
-Targets are reported with ✓/✗, never enforced: the exit code is 0 whenever the bench ran.`,
+Targets are reported with ✓/✗, never enforced: the exit code is 0 whenever the bench ran (for
+--consumer, see below).
+
+--consumer 'CMD' benchmarks a consumer program of your own, in any language, against tickflow's:
+after the throughput phases, CMD runs with sh -c as K OS processes (--instances, default
+--consumers), each in its own process group, over the same N records in the same world. It finds
+the world in its environment (KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC, KAFKA_GROUP_ID,
+AWS_ENDPOINT_URL_S3, TICKFLOW_BUCKET, TICKFLOW_PREFIX, TICKFLOW_INSTANCE, AWS_REGION and
+credentials of its own per instance; also as {brokers} {topic} {group} {s3} {bucket} {prefix}
+{instance} in CMD) and must read the topic from the earliest offset. It is drained when its
+group's committed offsets reach the end of every partition, or, if it never commits, when every
+record is in its objects under the prefix. Reported: its records/s and time to drain as ratios to
+the ceiling and to tickflow's sink of the same run, time to first object, its progress in the
+plot, and the peak RSS and CPU time of its processes. Then SIGTERM (SIGKILL after 10 s).
+Exit 1 if it exits non-zero before the drain, does nothing within a minute (its output is shown),
+or does not drain within --drain-timeout (the report says so; no throughput is given). The records
+are uncompressed; the fake S3 checks no signatures in such a run, for the sink phases too. The
+contract and how each figure is measured: docs/testing.md, "Benchmark your consumer".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			progress := func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "bench:", msg) }
 			opts := []bench.Option{bench.Records(f.records), bench.Partitions(f.partitions),
 				bench.Consumers(f.consumers), bench.Runs(f.runs), bench.WithFormat(sink.Format(f.format)),
 				bench.Progress(progress)}
+			if cmd.Flags().Changed("consumer") {
+				if strings.TrimSpace(f.consumer) == "" {
+					return usageError("--consumer '': give the command that runs your consumer, e.g. --consumer 'python3 consumer.py'")
+				}
+				opts = append(opts, bench.Consumer(f.consumer), bench.Instances(f.instances),
+					bench.DrainTimeout(f.drainTimeout), bench.ConsumerDir(f.workdir))
+			} else {
+				for _, name := range []string{"instances", "drain-timeout", "workdir"} {
+					if cmd.Flags().Changed(name) {
+						return usageError("--%s applies to --consumer only: give --consumer 'CMD' too", name)
+					}
+				}
+			}
 			var ce *bench.ConfigError
 			if err := bench.Validate(opts...); errors.As(err, &ce) {
 				return usageError("--%s %v: want %s", ce.Option, ce.Value, ce.Want)
@@ -58,7 +93,17 @@ Targets are reported with ✓/✗, never enforced: the exit code is 0 whenever t
 				if plot != nil {
 					os.Remove(f.plot) // an empty plot would only mislead
 				}
+				if ce := (*bench.ConsumerError)(nil); errors.As(err, &ce) {
+					return failError("%v", err)
+				}
 				return err
+			}
+			// A consumer that did not drain still gets its report (what it
+			// did, no throughput), then exit 1.
+			var timedOut error
+			if c := rep.Consumer; c != nil && c.TimedOut {
+				timedOut = failError("bench: consumer command `%s` did not drain the topic within --drain-timeout %s: %d of %d records done",
+					c.Command, f.drainTimeout, c.Records, c.Total)
 			}
 			if plot != nil {
 				if err := rep.WriteSVG(plot); err != nil {
@@ -72,9 +117,13 @@ Targets are reported with ✓/✗, never enforced: the exit code is 0 whenever t
 			if f.json {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else if err := rep.WriteTable(out); err != nil {
+				return err
 			}
-			return rep.WriteTable(out)
+			return timedOut
 		},
 	}
 	fs := cmd.Flags()
@@ -85,5 +134,9 @@ Targets are reported with ✓/✗, never enforced: the exit code is 0 whenever t
 	fs.IntVar(&f.runs, "runs", bench.DefaultRuns, "runs per throughput phase (best and median are reported)")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fs.StringVar(&f.plot, "plot", "", "write throughput over time per phase as an SVG to this file")
+	fs.StringVar(&f.consumer, "consumer", "", "also benchmark this consumer program of yours (run with sh -c; see above)")
+	fs.IntVar(&f.instances, "instances", 0, "processes of --consumer at once (default: --consumers)")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", bench.DefaultDrainTimeout, "how long --consumer may take to drain the topic before the bench reports a timeout")
+	fs.StringVar(&f.workdir, "workdir", "", "--consumer's working directory (default: the current one)")
 	return cmd
 }

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -121,4 +123,96 @@ func TestBenchTinyRunJSONAndPlot(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 5, series, "one series per phase (4 throughput phases + latency)")
+}
+
+// buildBenchConsumer builds harness/bench/testdata/consumer, a small Go
+// consumer program (commit after PUT) of the kind a user brings.
+func buildBenchConsumer(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the test consumer")
+	}
+	bin := filepath.Join(t.TempDir(), "consumer")
+	out, err := exec.Command(goBin, "build", "-o", bin, "../../harness/bench/testdata/consumer").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+func TestBenchConsumer(t *testing.T) {
+	bin := buildBenchConsumer(t)
+	plot := filepath.Join(t.TempDir(), "bench.svg")
+	command := "exec " + bin
+	out, progress, code := runBenchCmd(t, "--records", "2000", "--runs", "1", "--json", "--plot", plot,
+		"--consumer", command, "--instances", "2")
+	require.Equal(t, exitOK, code, progress)
+	var rep bench.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	assertSnakeKeys(t, "bench --json", []byte(out))
+	c := rep.Consumer
+	require.NotNil(t, c, "the consumer phase is in --json")
+	assert.Equal(t, command, c.Command)
+	assert.Equal(t, 2, c.Instances)
+	assert.True(t, c.Drained)
+	assert.Equal(t, bench.DrainedByCommits, c.DrainedBy)
+	assert.Equal(t, int64(2000), c.Records)
+	assert.Positive(t, c.Rate)
+	assert.Positive(t, c.VsCeiling)
+	assert.Positive(t, c.VsSink)
+	assert.Positive(t, c.TimeVsSink)
+	require.NotNil(t, rep.Phase(bench.PhaseConsumer))
+	assert.Contains(t, progress, "bench: consumer: drained by its commits")
+	svg, err := os.ReadFile(plot)
+	require.NoError(t, err)
+	assert.Contains(t, string(svg), `data-phase="consumer"`)
+
+	// The text report puts the user's line next to tickflow's.
+	var table strings.Builder
+	require.NoError(t, rep.WriteTable(&table))
+	assert.Regexp(t, "your consumer `"+regexp.QuoteMeta(command)+"`, 2 instances \\(tickflow's sink: 1 instance\\), drained", table.String())
+	assert.Regexp(t, `[0-9,]+ rec/s = [0-9.e-]+× the ceiling, [0-9.e-]+× tickflow's sink`, table.String())
+}
+
+// A consumer program that fails at once: exit 1, and the error names the
+// command and shows its output.
+func TestBenchConsumerFails(t *testing.T) {
+	command := `echo "no such module: kafka" >&2; exit 3`
+	_, msg, code := runBenchCmd(t, "--records", "200", "--runs", "1", "--consumer", command)
+	assert.Equal(t, exitViolation, code)
+	assert.Contains(t, msg, "consumer command `"+command+"`")
+	assert.Contains(t, msg, "exited with 3")
+	assert.Contains(t, msg, "no such module: kafka")
+}
+
+func TestBenchConsumerBadFlags(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"instances without consumer", []string{"--instances", "2"}, "--instances applies to --consumer only"},
+		{"drain timeout without consumer", []string{"--drain-timeout", "1m"}, "--drain-timeout applies to --consumer only"},
+		{"empty consumer", []string{"--consumer", " "}, "--consumer"},
+		{"zero drain timeout", []string{"--consumer", "true", "--drain-timeout", "0s"}, "--drain-timeout"},
+		{"absurd instances", []string{"--consumer", "true", "--instances", "1000"}, "--instances"},
+		{"missing workdir", []string{"--consumer", "true", "--workdir", "/no/such/dir"}, "--workdir"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, msg, code := runBenchCmd(t, tc.args...)
+			assert.Equal(t, exitUsage, code)
+			assert.Contains(t, msg, tc.want)
+		})
+	}
+}
+
+// A consumer that does not drain in time: the report says so (no
+// throughput), then exit 1.
+func TestBenchConsumerTimeout(t *testing.T) {
+	bin := buildBenchConsumer(t)
+	out, msg, code := runBenchCmd(t, "--records", "300", "--runs", "1", "--consumer", "exec "+bin+" -nocommit",
+		"--drain-timeout", "5s")
+	assert.Equal(t, exitViolation, code)
+	assert.Contains(t, msg, "did not drain the topic within --drain-timeout 5s: 0 of 300 records done")
+	assert.Contains(t, out, "TIMED OUT after 5s with 0 of 300 records done — no throughput reported")
 }

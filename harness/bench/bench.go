@@ -14,6 +14,7 @@ import (
 	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/produce"
+	"github.com/tickflow/tickflow/harness/tick"
 )
 
 // mainTopic holds the N records every throughput phase reads.
@@ -53,7 +54,25 @@ func (w *world) Close() {
 	w.w.Close()
 }
 
-// produce writes n synthetic ticks to topic, unpaced, and times it.
+// numbered numbers the synthetic ticks' volume volumeBase+i, so every
+// record of a topic can be found in a lake of any layout (lakeCount).
+type numbered struct {
+	src *produce.SyntheticSource
+	i   int64
+}
+
+func (s *numbered) Next() (tick.Tick, error) {
+	t, err := s.src.Next()
+	if err != nil {
+		return t, err
+	}
+	t.Volume = volumeBase + s.i
+	s.i++
+	return t, nil
+}
+
+// produce writes n synthetic ticks to topic, unpaced, and times it. Each
+// tick's volume is volumeBase + its index.
 func (w *world) produce(ctx context.Context, topic string, n int, seed uint64, opts ...produce.Option) (Trial, error) {
 	opts = append([]produce.Option{produce.Topic(topic), produce.KafkaOptions(kgo.MetadataMinAge(100 * time.Millisecond))}, opts...)
 	p, err := produce.New(ctx, w.w.KafkaAddrs(), opts...)
@@ -62,7 +81,7 @@ func (w *world) produce(ctx context.Context, topic string, n int, seed uint64, o
 	}
 	defer p.Close()
 	start := time.Now()
-	res, err := p.Produce(ctx, produce.Synthetic(n, seed))
+	res, err := p.Produce(ctx, &numbered{src: produce.Synthetic(n, seed)})
 	if err != nil {
 		return Trial{}, fmt.Errorf("bench: produce %d ticks to %s: %w", n, topic, err)
 	}
@@ -139,7 +158,16 @@ func Run(ctx context.Context, opts ...Option) (*Report, error) {
 // throughput runs every phase but memory in one in-memory world.
 func throughput(ctx context.Context, cfg *config, rep *Report) error {
 	cfg.progress("starting the embedded world")
-	w, err := startWorld(ctx, cfg)
+	var wopts []broker.Option
+	if cfg.consumerCmd != "" {
+		// One world for every phase, so the user's program reads the very
+		// records the ceiling and the sink read, in the same brokers; its
+		// S3 takes any signature, so each instance can sign with
+		// credentials of its own (program.Credentials), as in the
+		// scenarios. The sink phases then skip the signature check too.
+		wopts = append(wopts, broker.S3Auth(false))
+	}
+	w, err := startWorld(ctx, cfg, wopts...)
 	if err != nil {
 		return err
 	}
@@ -185,6 +213,20 @@ func throughput(ctx context.Context, cfg *config, rep *Report) error {
 			c := p.Runs[0]
 			rep.RecordBytes = float64(c.Bytes) / float64(c.Records)
 			rep.Produce.Bytes = int64(rep.RecordBytes * float64(rep.Produce.Records))
+		}
+	}
+	if cfg.consumerCmd != "" {
+		st, err := b.consumer(ctx, ends)
+		if err != nil {
+			return err
+		}
+		rep.Consumer = st
+		if st.Drained {
+			cfg.progress(fmt.Sprintf("consumer: drained by its %s: %s records in %.2fs from its first fetch = %s records/s; %.2fs from its start",
+				st.DrainedBy, count(st.Records), st.ConsumeSeconds, count(int64(st.Rate)), st.DrainSeconds))
+			rep.Phases = append(rep.Phases, &Phase{Name: PhaseConsumer, Runs: []Trial{st.Run}})
+		} else {
+			cfg.progress(fmt.Sprintf("consumer: timed out after %s with %s of %s records done", cfg.drainTimeout, count(st.Records), count(total)))
 		}
 	}
 	rep.Compute()

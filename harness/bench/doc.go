@@ -8,6 +8,12 @@
 //     fake S3, commit), timed from the first record to the last commit;
 //   - seed: the seed project's consumer, one S3 PUT per record
 //     (stock_market_{count}.json), on a sample, extrapolated;
+//   - consumer (with the Consumer option): a program of the user's, any
+//     language, run as OS processes over the same records until its group
+//     has committed every partition's end (or, if it never commits, every
+//     record is in its objects), timed from its first fetch; ratios to the
+//     ceiling and the sink, time to first object, peak RSS and CPU of its
+//     process groups (see ConsumerStat);
 //   - latency: the sink while a producer runs at a fraction of the sink's
 //     rate, from each record's Kafka timestamp to the return of its
 //     object's PUT (p50/p95/p99/max);

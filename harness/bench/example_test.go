@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -20,6 +21,30 @@ func ExampleRun() {
 	for _, t := range rep.Targets {
 		fmt.Printf("%s: %.2f (%s) met=%v\n", t.Name, t.Got, t.Want, t.OK)
 	}
+}
+
+// Your own consumer program, any language, against tickflow's sink in the
+// same run: two processes over 200,000 records, until its group has
+// committed every partition's end.
+func ExampleConsumer() {
+	rep, err := bench.Run(context.Background(), bench.Records(200_000), bench.SkipMemory(),
+		bench.Consumer("exec python3 consumer.py"), bench.Instances(2))
+	var ce *bench.ConsumerError
+	if errors.As(err, &ce) {
+		fmt.Println(ce) // the command, why, and the end of each instance's output
+		return
+	}
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c := rep.Consumer
+	if c.TimedOut {
+		fmt.Printf("did not drain within %.0fs: %d of %d records\n", c.DrainTimeout, c.Records, c.Total)
+		return
+	}
+	fmt.Printf("%.0f records/s = %.2f× the ceiling, %.2f× tickflow's sink; first object after %.1fs; peak RSS %d MiB, CPU %.1fs\n",
+		c.Rate, c.VsCeiling, c.VsSink, c.FirstObjectSeconds, c.PeakRSS>>20, c.CPUSeconds)
 }
 
 // Bad options are refused before anything starts, naming the option.

@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/tickflow/tickflow/harness/sink"
@@ -28,6 +30,16 @@ const (
 	DefaultLatencyFraction = 0.5
 	DefaultLatencyDuration = 3 * time.Second
 	DefaultLatencyFlush    = time.Second
+	DefaultDrainTimeout    = 5 * time.Minute
+	// DefaultStartTimeout bounds how long a consumer program may run
+	// without committing an offset or writing to S3 before the bench gives
+	// up on it (capped at the drain timeout).
+	DefaultStartTimeout = time.Minute
+	// DefaultStopGrace is how long a consumer program gets after SIGTERM
+	// before SIGKILL.
+	DefaultStopGrace = 10 * time.Second
+	// MaxDrainTimeout bounds DrainTimeout.
+	MaxDrainTimeout = 24 * time.Hour
 )
 
 // Option configures Run.
@@ -40,8 +52,15 @@ type config struct {
 	latencyDuration, latencyFlush                    time.Duration
 	skipMemory                                       bool
 	seed                                             uint64
-	progress                                         func(string)
-	log                                              *slog.Logger
+
+	progress func(string)
+	log      *slog.Logger
+
+	// A user's consumer program (Consumer).
+	consumerCmd, consumerDir              string
+	instances                             int // 0: consumers
+	drainTimeout, startTimeout, stopGrace time.Duration
+	lakeAfter                             time.Duration // tests shorten it
 }
 
 func defaults() config {
@@ -50,7 +69,9 @@ func defaults() config {
 		runs: DefaultRuns, seedSample: DefaultSeedSample, format: sink.Parquet,
 		latencyFraction: DefaultLatencyFraction, latencyDuration: DefaultLatencyDuration,
 		latencyFlush: DefaultLatencyFlush, seed: 1,
-		progress: func(string) {}, log: slog.New(slog.DiscardHandler),
+		drainTimeout: DefaultDrainTimeout, startTimeout: DefaultStartTimeout, stopGrace: DefaultStopGrace,
+		lakeAfter: defaultLakeAfter,
+		progress:  func(string) {}, log: slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -93,6 +114,39 @@ func SkipMemory() Option { return func(c *config) { c.skipMemory = true } }
 
 // Seed seeds the synthetic tick generator. Default 1.
 func Seed(s uint64) Option { return func(c *config) { c.seed = s } }
+
+// Consumer adds the consumer phase: command, a consumer program of your
+// own in any language, runs with `sh -c` as Instances OS processes (each in
+// its own process group) over the same N records the other phases read,
+// with the world's coordinates in its environment and in {placeholders}
+// (see harness/program.Coordinates). Its rate and time to drain are
+// reported as ratios to the ceiling and to tickflow's sink of the same
+// run. The world's S3 then checks no signatures, so every instance can
+// sign with credentials of its own. Default: no consumer phase.
+func Consumer(command string) Option { return func(c *config) { c.consumerCmd = command } }
+
+// ConsumerDir is the consumer program's working directory. Default: the
+// current one.
+func ConsumerDir(dir string) Option { return func(c *config) { c.consumerDir = dir } }
+
+// Instances is how many processes of the Consumer program run at once.
+// Default: Consumers, so the program runs as many members as tickflow's
+// sink did.
+func Instances(n int) Option { return func(c *config) { c.instances = n } }
+
+// DrainTimeout bounds the consumer phase: if the group has not drained the
+// topic by then, the phase is reported as timed out, not as a throughput.
+// Default 5 minutes.
+func DrainTimeout(d time.Duration) Option { return func(c *config) { c.drainTimeout = d } }
+
+// StartTimeout is how long the Consumer program may run without
+// committing an offset or writing to S3 before the bench fails with its
+// output. Default 1 minute (capped at DrainTimeout).
+func StartTimeout(d time.Duration) Option { return func(c *config) { c.startTimeout = d } }
+
+// StopGrace is how long each Consumer process gets after SIGTERM, at the
+// end of the phase, before SIGKILL. Default 10s.
+func StopGrace(d time.Duration) Option { return func(c *config) { c.stopGrace = d } }
 
 // Progress receives one line per phase step (for a CLI's stderr). Default:
 // nothing.
@@ -139,6 +193,31 @@ func (c *config) validate() error {
 		return &ConfigError{"latency duration", c.latencyDuration, "(0, 10m]"}
 	case c.latencyFlush <= 0:
 		return &ConfigError{"latency flush interval", c.latencyFlush, "> 0"}
+	case c.instances < 0 || c.instances > MaxConsumers:
+		return &ConfigError{"instances", c.instances, fmt.Sprintf("1..%d", MaxConsumers)}
+	case c.instances > 0 && c.consumerCmd == "":
+		return &ConfigError{"instances", c.instances, "a --consumer command to run"}
+	case c.consumerCmd != "" && strings.TrimSpace(c.consumerCmd) == "":
+		return &ConfigError{"consumer", fmt.Sprintf("%q", c.consumerCmd), "a command, e.g. 'python3 consumer.py'"}
+	case c.drainTimeout <= 0 || c.drainTimeout > MaxDrainTimeout:
+		return &ConfigError{"drain-timeout", c.drainTimeout, fmt.Sprintf("(0, %s]", MaxDrainTimeout)}
+	case c.startTimeout <= 0:
+		return &ConfigError{"start timeout", c.startTimeout, "> 0"}
+	case c.stopGrace <= 0:
+		return &ConfigError{"stop grace", c.stopGrace, "> 0"}
+	}
+	if c.consumerDir != "" {
+		if st, err := os.Stat(c.consumerDir); err != nil || !st.IsDir() {
+			return &ConfigError{"workdir", c.consumerDir, "an existing directory"}
+		}
 	}
 	return nil
+}
+
+// consumerInstances is how many processes the consumer phase runs.
+func (c *config) consumerInstances() int {
+	if c.instances > 0 {
+		return c.instances
+	}
+	return c.consumers
 }

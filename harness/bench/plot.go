@@ -41,16 +41,17 @@ const plotBins = 45
 // seriesColors are distinguishable on white and in grey-scale print.
 var seriesColors = map[string]string{
 	PhaseCeiling: "#1f77b4", PhaseDecode: "#2ca02c", PhaseSink: "#d62728",
-	PhaseSeed: "#9467bd", PhaseLatency: "#ff7f0e",
+	PhaseSeed: "#9467bd", PhaseLatency: "#ff7f0e", PhaseConsumer: "#8c564b",
 }
 
 // phaseWhat says in a few words what a phase measures.
 var phaseWhat = map[string]string{
-	PhaseCeiling: "raw consumer group, poll and discard",
-	PhaseDecode:  "consume + tick JSON decode",
-	PhaseSink:    "the real sink: consume, decode, encode, upload, commit",
-	PhaseSeed:    "seed project's consumer: one S3 PUT per record",
-	PhaseLatency: "sink consume rate while a producer runs at a fixed rate",
+	PhaseCeiling:  "raw consumer group, poll and discard",
+	PhaseDecode:   "consume + tick JSON decode",
+	PhaseSink:     "the real sink: consume, decode, encode, upload, commit",
+	PhaseSeed:     "seed project's consumer: one S3 PUT per record",
+	PhaseLatency:  "sink consume rate while a producer runs at a fixed rate",
+	PhaseConsumer: "your consumer program: records committed (or in its lake) over time",
 }
 
 // PlotSeries is one panel's line: records/s over seconds since the
@@ -248,6 +249,13 @@ func (r *Report) panels() []panel {
 		best := ph.Best()
 		p.subtitle = fmt.Sprintf("%s; plotted: the best of %s, %s records in %s", phaseWhat[s.Phase], nouns(len(ph.Runs), "run"),
 			count(best.Records), duration(best.Seconds))
+		if c := r.Consumer; s.Phase == PhaseConsumer && c != nil {
+			if r.Phase(PhaseSink) != nil {
+				p.title += fmt.Sprintf(", %s× sink", ratioText(c.VsSink))
+			}
+			p.subtitle = fmt.Sprintf("%s; `%s`, %s; %s records in %s from its first fetch, %s from its start",
+				phaseWhat[s.Phase], clip(c.Command, 60), nouns(c.Instances, "instance"), count(best.Records), duration(best.Seconds), duration(c.DrainSeconds))
+		}
 		if len(ph.Runs) > 1 {
 			p.subtitle += fmt.Sprintf("; median %s rec/s", count(int64(ph.MedianRate)))
 		}
@@ -473,4 +481,12 @@ func trimFloat(v float64) string {
 	s := fmt.Sprintf("%.3f", v)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	return s
+}
+
+// clip shortens s to n runes with an ellipsis.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }

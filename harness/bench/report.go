@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +17,9 @@ const (
 	PhaseDecode  = "decode"  // consume + tick JSON decode (the sink's decoder)
 	PhaseSink    = "sink"    // the real sink: decode, encode, upload, commit
 	PhaseSeed    = "seed"    // the seed project's strategy: one S3 PUT per record
-	PhaseLatency = "latency" // the sink under a fixed produce rate (plot only)
+	// PhaseConsumer is a program of the user's (Consumer option), when it drained.
+	PhaseConsumer = "consumer"
+	PhaseLatency  = "latency" // the sink under a fixed produce rate (plot only)
 )
 
 // Report is what Run measured. Ratios and target verdicts are computed from
@@ -31,10 +34,13 @@ type Report struct {
 	GOMAXPROCS  int     `json:"gomaxprocs"`
 	GoVersion   string  `json:"go_version"`
 
-	Produce Trial        `json:"produce"` // producing the N records once (not a consumer phase)
-	Phases  []*Phase     `json:"phases"`  // ceiling, decode, sink, seed
-	Latency *LatencyStat `json:"latency,omitempty"`
-	Memory  *MemoryStat  `json:"memory,omitempty"`
+	Produce Trial    `json:"produce"` // producing the N records once (not a consumer phase)
+	Phases  []*Phase `json:"phases"`  // ceiling, decode, sink, seed, and consumer when it drained
+	// Consumer is the user's program (the Consumer option), also when it
+	// timed out.
+	Consumer *ConsumerStat `json:"consumer,omitempty"`
+	Latency  *LatencyStat  `json:"latency,omitempty"`
+	Memory   *MemoryStat   `json:"memory,omitempty"`
 
 	// SinkVsSeed is the sink's best rate over the seed baseline's best rate.
 	SinkVsSeed float64  `json:"sink_vs_seed"`
@@ -169,6 +175,15 @@ func (r *Report) Compute() {
 			p.VsDecode, p.MedianVsDecode = ratio(p.BestRate, dec.BestRate), ratio(p.MedianRate, dec.MedianRate)
 		}
 	}
+	if c := r.Consumer; c != nil && c.Drained {
+		if ceil != nil {
+			c.VsCeiling, c.TimeVsCeiling = ratio(c.Rate, ceil.BestRate), ratio(c.ConsumeSeconds, ceil.Best().Seconds)
+		}
+		if snk != nil {
+			c.VsSink, c.MedianVsSink = ratio(c.Rate, snk.BestRate), ratio(c.Rate, snk.MedianRate)
+			c.TimeVsSink = ratio(c.ConsumeSeconds, snk.Best().Seconds)
+		}
+	}
 	r.Targets = nil
 	if snk != nil && seed != nil {
 		r.SinkVsSeed = ratio(snk.BestRate, seed.BestRate)
@@ -251,13 +266,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tbest rec/s\tmedian rec/s\tbest MB/s\tmedian MB/s\t× ceiling\t× decode\t")
 	for _, p := range r.Phases {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%.3f\t%.3f\t\n", p.Name, count(int64(p.BestRate)), count(int64(p.MedianRate)),
-			p.BestMBps, p.MedianMBps, p.VsCeiling, p.VsDecode)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%s\t%s\t\n", p.Name, count(int64(p.BestRate)), count(int64(p.MedianRate)),
+			p.BestMBps, p.MedianMBps, ratioCol(p.VsCeiling), ratioCol(p.VsDecode))
 	}
 	tw.Flush()
 	b.WriteString("ratios use each phase's best run; medians in --json. The seed baseline's rate is extrapolated from its sample.\n")
 	if r.SinkVsSeed > 0 {
 		fmt.Fprintf(&b, "sink vs seed baseline (one PUT per record): %.0f×\n", r.SinkVsSeed)
+	}
+	if c := r.Consumer; c != nil {
+		c.writeText(&b)
 	}
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(&b, "\nlatency (record timestamp → object PUT done), %s records at %s rec/s (%.0f%% of sink median, asked %s), flush interval %s, %d objects:\n",
@@ -287,6 +305,62 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "\ntotal %.1fs\n", r.Seconds)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeText writes the consumer phase's lines of the report.
+func (c *ConsumerStat) writeText(b *strings.Builder) {
+	fmt.Fprintf(b, "\nyour consumer `%s`, %s (tickflow's sink: %s)", c.Command, nouns(c.Instances, "instance"), nouns(c.SinkInstances, "instance"))
+	if !c.Drained {
+		fmt.Fprintf(b, ": TIMED OUT after %s with %s of %s records done — no throughput reported\n",
+			time.Duration(c.DrainTimeout*float64(time.Second)), count(c.Records), count(c.Total))
+		fmt.Fprintf(b, "  %s\n", c.progressLine())
+		return
+	}
+	how := "its committed offsets reached the end of every partition"
+	if c.DrainedBy == DrainedByLake {
+		how = "every record is in its lake (it commits no offsets)"
+	}
+	fmt.Fprintf(b, ", drained: %s\n", how)
+	fmt.Fprintf(b, "  %s rec/s = %s× the ceiling, %s× tickflow's sink (best runs of this run; %s× the sink's median)\n",
+		count(int64(c.Rate)), ratioText(c.VsCeiling), ratioText(c.VsSink), ratioText(c.MedianVsSink))
+	fmt.Fprintf(b, "  consuming took %s = %s× the ceiling's time and %s× the sink's for the same %s records\n",
+		duration(c.ConsumeSeconds), ratioText(c.TimeVsCeiling), ratioText(c.TimeVsSink), count(c.Records))
+	fmt.Fprintf(b, "  %s\n", c.progressLine())
+	if len(c.Exits) > 0 {
+		fmt.Fprintf(b, "  stopped with SIGTERM at the end; exit status per instance: %s\n", strings.Join(c.Exits, ", "))
+	}
+	b.WriteString("  S3 signature checks were off in this run (every instance signs with credentials of its own)\n")
+}
+
+// progressLine is the consumer phase's times, writes and resources.
+func (c *ConsumerStat) progressLine() string {
+	first := "no object written"
+	if c.FirstObjectSeconds >= 0 {
+		first = "first object after " + duration(c.FirstObjectSeconds)
+	}
+	end := "drained"
+	if !c.Drained {
+		end = "stopped"
+	}
+	s := fmt.Sprintf("%s %s after its start (first fetch after %s, %s, %s S3 writes); peak RSS %s, CPU %s (%.1f µs/record), summed over its process groups",
+		end, duration(c.DrainSeconds), duration(c.StartupSeconds), first, count(c.Objects), mib(c.PeakRSS), duration(c.CPUSeconds), c.CPUPerRecord)
+	if c.LakeRecords >= 0 {
+		s += fmt.Sprintf("; %s distinct records counted in its lake", count(c.LakeRecords))
+		if c.UnreadableFiles > 0 {
+			s += fmt.Sprintf(" (%d objects unreadable)", c.UnreadableFiles)
+		}
+	}
+	return s
+}
+
+// ratioCol prints a table's ratio with three decimals, and one below
+// 0.001 (a user's slow consumer) with two significant digits rather than
+// as 0.000.
+func ratioCol(v float64) string {
+	if v > 0 && v < 0.001 {
+		return strconv.FormatFloat(v, 'g', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
 }
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
