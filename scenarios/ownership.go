@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tickflow/tickflow/harness/lake/rowid"
 )
 
 // Who owned which partition when: a user's consumer is judged on "writes
@@ -224,10 +226,10 @@ func (o *ownership) fenced(writes []s3Write, partOf func(seq int64) (int32, bool
 		if w.Op == "delete" || w.Instance < 0 {
 			continue
 		}
-		rows, _ := readLakeRows(w.body)
+		rows, _ := rowid.Read(w.body)
 		parts := map[int32]bool{}
 		for _, r := range rows {
-			if p, ok := partOf(r.seq); r.ok && ok {
+			if p, ok := partOf(r.Seq); r.OK && ok {
 				parts[p] = true
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickflow/tickflow/harness/lake/rowid"
 	"github.com/tickflow/tickflow/harness/objstore"
 )
 
@@ -215,32 +216,21 @@ func (e *env) readProduced(ctx context.Context) (map[int64]produced, error) {
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			got[r.Partition] = r.Offset + 1
-			rows, err := jsonRows(r.Value)
-			if err != nil || len(rows) != 1 || !rows[0].ok {
+			rows, err := rowid.JSON(r.Value)
+			if err != nil || len(rows) != 1 || !rows[0].OK {
 				return // a poison record
 			}
-			out[rows[0].seq] = produced{RecordRef{r.Partition, r.Offset, string(r.Key), rows[0].seq}, json.RawMessage(r.Value)}
+			out[rows[0].Seq] = produced{RecordRef{r.Partition, r.Offset, string(r.Key), rows[0].Seq}, json.RawMessage(r.Value)}
 		})
 	}
 	return out, nil
-}
-
-// hidden reports a key Athena skips: any path segment below prefix that
-// starts with _ or . (Hive's hidden-file rule).
-func hidden(prefix, key string) bool {
-	for _, seg := range strings.Split(strings.TrimPrefix(key, prefix), "/") {
-		if strings.HasPrefix(seg, "_") || strings.HasPrefix(seg, ".") {
-			return true
-		}
-	}
-	return false
 }
 
 // lakeObject is one object of the final lake.
 type lakeObject struct {
 	key  string
 	body []byte
-	rows []lakeRow
+	rows []rowid.Row
 }
 
 // verdict judges the user's consumer: it reads the topic, every object
@@ -271,7 +261,7 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, error) {
 	}
 	var lake []lakeObject
 	for _, o := range objs {
-		if hidden(prefix, o.Key) {
+		if rowid.Hidden(prefix, o.Key) {
 			continue
 		}
 		body, _, err := e.check.Get(vctx, o.Key)
@@ -281,7 +271,7 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, error) {
 		if err != nil {
 			return c, v, fmt.Errorf("verdict: get %s: %w", o.Key, err)
 		}
-		rows, rerr := readLakeRows(body)
+		rows, rerr := rowid.Read(body)
 		if rerr != nil {
 			v.Unreadable++
 			if len(v.UnreadableExamples) < maxExamples {
@@ -306,12 +296,12 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, error) {
 	for _, o := range lake {
 		for _, r := range o.rows {
 			v.Rows++
-			x, ok := expected[r.seq]
-			if !r.ok || !ok || (r.symbol != "" && r.symbol != x.symbol) {
+			x, ok := expected[r.Seq]
+			if !r.OK || !ok || (r.Symbol != "" && r.Symbol != x.symbol) {
 				v.Unidentified++
 				continue
 			}
-			where[r.seq] = append(where[r.seq], o.key)
+			where[r.Seq] = append(where[r.Seq], o.key)
 		}
 	}
 	c.rows = v.Rows
@@ -407,13 +397,13 @@ func (e *env) judgeWrites(v *Verdict, writes []s3Write, commits []commitSeen, pr
 			continue
 		}
 		versions[w.Key] = append(versions[w.Key], w)
-		rows, _ := readLakeRows(w.body)
+		rows, _ := rowid.Read(w.body)
 		for _, r := range rows {
-			if !r.ok {
+			if !r.OK {
 				continue
 			}
-			if t, ok := landed[r.seq]; !ok || w.At.Before(t) {
-				landed[r.seq] = w.At
+			if t, ok := landed[r.Seq]; !ok || w.At.Before(t) {
+				landed[r.Seq] = w.At
 			}
 		}
 	}
@@ -441,11 +431,11 @@ func (e *env) judgeWrites(v *Verdict, writes []s3Write, commits []commitSeen, pr
 		dropped := map[int64]bool{}
 		for _, w := range vs {
 			ex.Instances = append(ex.Instances, w.Instance)
-			rows, _ := readLakeRows(w.body)
+			rows, _ := rowid.Read(w.body)
 			for _, r := range rows {
-				if r.ok && len(final[r.seq]) == 0 {
-					if _, ok := expected[r.seq]; ok {
-						dropped[r.seq] = true
+				if r.OK && len(final[r.Seq]) == 0 {
+					if _, ok := expected[r.Seq]; ok {
+						dropped[r.Seq] = true
 					}
 				}
 			}

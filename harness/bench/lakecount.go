@@ -1,19 +1,10 @@
 package bench
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
 
-	"encoding/json"
-	"github.com/parquet-go/parquet-go"
-
+	"github.com/tickflow/tickflow/harness/lake/rowid"
 	"github.com/tickflow/tickflow/harness/objstore"
 )
 
@@ -60,7 +51,7 @@ func (l *lakeCount) scan(ctx context.Context) (int64, error) {
 	}
 	seen := make(map[string]bool, len(list))
 	for _, o := range list {
-		if hidden(strings.TrimPrefix(o.Key, l.prefix)) || seen[o.Key] {
+		if rowid.Hidden(l.prefix, o.Key) || seen[o.Key] {
 			continue
 		}
 		seen[o.Key] = true
@@ -103,16 +94,6 @@ func (l *lakeCount) drop(key string) {
 	delete(l.objs, key)
 }
 
-// hidden reports a key Athena would skip: a part starting with _ or .
-func hidden(key string) bool {
-	for part := range strings.SplitSeq(key, "/") {
-		if strings.HasPrefix(part, "_") || strings.HasPrefix(part, ".") {
-			return true
-		}
-	}
-	return false
-}
-
 // volumes returns the volumes of this run's records in one object.
 func (l *lakeCount) volumes(body []byte) ([]int64, error) {
 	var vols []int64
@@ -127,162 +108,11 @@ func (l *lakeCount) volumes(body []byte) ([]int64, error) {
 
 // eachVolume calls fn with the volume of every row of an object.
 func eachVolume(body []byte, fn func(int64)) error {
-	switch {
-	case len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b:
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return fmt.Errorf("gzip: %w", err)
-		}
-		plain, err := io.ReadAll(zr)
-		if err != nil {
-			return fmt.Errorf("gzip: %w", err)
-		}
-		return eachVolume(plain, fn)
-	case bytes.HasPrefix(body, []byte("PAR1")):
-		return parquetVolumes(body, fn)
-	}
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
-		return jsonVolumes(trimmed, fn)
-	}
-	return csvVolumes(body, fn)
-}
-
-// jsonVolumes reads a stream of JSON values (one document, lines, arrays
-// of objects) and calls fn with each object's volume.
-func jsonVolumes(body []byte, fn func(int64)) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var row func(v any)
-	row = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if strings.EqualFold(k, "volume") {
-					if n, ok := number(x); ok {
-						fn(n)
-					}
-				}
-			}
-		case []any:
-			for _, x := range v {
-				row(x)
-			}
+	rows, err := rowid.Read(body)
+	for _, r := range rows {
+		if r.OK {
+			fn(r.Seq)
 		}
 	}
-	for {
-		var v any
-		err := dec.Decode(&v)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("json: %w", err)
-		}
-		row(v)
-	}
-}
-
-func number(x any) (int64, bool) {
-	var s string
-	switch x := x.(type) {
-	case json.Number:
-		s = x.String()
-	case string:
-		s = x
-	case float64:
-		return int64(x), true
-	default:
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	return int64(f), err == nil
-}
-
-// csvVolumes reads CSV with a header row naming a volume column.
-func csvVolumes(body []byte, fn func(int64)) error {
-	r := csv.NewReader(bytes.NewReader(body))
-	r.FieldsPerRecord = -1
-	head, err := r.Read()
-	if err != nil {
-		return fmt.Errorf("csv: %w", err)
-	}
-	col := -1
-	for i, h := range head {
-		if strings.EqualFold(strings.TrimSpace(h), "volume") {
-			col = i
-		}
-	}
-	if col < 0 {
-		return errors.New("neither JSON, Parquet nor CSV with a volume column")
-	}
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("csv: %w", err)
-		}
-		if col < len(rec) {
-			if n, ok := number(strings.TrimSpace(rec[col])); ok {
-				fn(n)
-			}
-		}
-	}
-}
-
-// parquetVolumes reads the top-level volume column of a Parquet file.
-func parquetVolumes(body []byte, fn func(int64)) error {
-	f, err := parquet.OpenFile(bytes.NewReader(body), int64(len(body)))
-	if err != nil {
-		return fmt.Errorf("parquet: %w", err)
-	}
-	col := -1
-	for i, path := range f.Schema().Columns() {
-		if len(path) == 1 && strings.EqualFold(path[0], "volume") {
-			col = i
-		}
-	}
-	if col < 0 {
-		return errors.New("parquet: no volume column")
-	}
-	buf := make([]parquet.Row, 256)
-	for _, rg := range f.RowGroups() {
-		rows := rg.Rows()
-		for {
-			n, err := rows.ReadRows(buf)
-			for _, r := range buf[:n] {
-				for _, v := range r {
-					if v.Column() != col || v.IsNull() {
-						continue
-					}
-					switch v.Kind() {
-					case parquet.Int64:
-						fn(v.Int64())
-					case parquet.Int32:
-						fn(int64(v.Int32()))
-					case parquet.Double:
-						fn(int64(v.Double()))
-					case parquet.ByteArray:
-						if n, ok := number(string(v.ByteArray())); ok {
-							fn(n)
-						}
-					}
-				}
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("parquet: %w", err)
-			}
-		}
-		rows.Close()
-	}
-	return nil
+	return err
 }

@@ -1,4 +1,16 @@
-package scenarios
+// Package rowid reads the rows of any object a consumer may write to a lake
+// — one JSON document, JSON Lines (any stream of JSON values), a JSON array,
+// CSV with a header, Parquet, each optionally gzipped — and finds in each
+// row the identity of the record it came from: the tick's volume field,
+// which tickflow's scenarios and bench number uniquely, at the top level or
+// one object down (a consumer that wraps the value). The scenarios' verdict
+// and the bench's drain count both read lakes through it.
+//
+//	rows, err := rowid.Read(body)
+//	for _, r := range rows {
+//		if r.OK { seen[r.Seq]++ }
+//	}
+package rowid
 
 import (
 	"bytes"
@@ -15,26 +27,20 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// A user's lake is read as Athena would read it, whatever the layout: one
-// JSON document per object, JSON Lines (or any stream of JSON values), a
-// JSON array, CSV with a header, Parquet, each optionally gzipped. Each row
-// is matched to a produced record by the tick's sequence number (its
-// volume field, unique in a scenario), found at the top level or one object
-// deep (a consumer that wraps the value, e.g. {"value": {...}}).
-
-// lakeRow is what identifies one row.
-type lakeRow struct {
-	seq    int64
-	ok     bool // seq was found
-	symbol string
+// Row is what identifies one row.
+type Row struct {
+	Seq    int64  // the volume field: the record's sequence number
+	OK     bool   // Seq was found
+	Symbol string // the symbol field, "" when absent
 }
 
 // maxObject bounds what one object may expand to (gzip) before it is
 // called unreadable, so a corrupt object cannot exhaust memory.
 const maxObject = 1 << 30
 
-// readLakeRows parses one object's body into rows.
-func readLakeRows(body []byte) ([]lakeRow, error) {
+// Read parses one object's body into rows. An error names what is wrong
+// with the object; the rows read before it are returned too.
+func Read(body []byte) ([]Row, error) {
 	switch {
 	case len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b:
 		zr, err := gzip.NewReader(bytes.NewReader(body))
@@ -49,7 +55,7 @@ func readLakeRows(body []byte) ([]lakeRow, error) {
 		if len(plain) > maxObject {
 			return nil, fmt.Errorf("gzip: expands to more than %d bytes", maxObject)
 		}
-		return readLakeRows(plain)
+		return Read(plain)
 	case bytes.HasPrefix(body, []byte("PAR1")):
 		return parquetRows(body)
 	}
@@ -58,15 +64,16 @@ func readLakeRows(body []byte) ([]lakeRow, error) {
 		return nil, nil
 	}
 	if t[0] == '{' || t[0] == '[' {
-		return jsonRows(t)
+		return JSON(t)
 	}
 	return csvRows(body)
 }
 
-func jsonRows(body []byte) ([]lakeRow, error) {
+// JSON reads a stream of JSON values (one document, JSON Lines, arrays).
+func JSON(body []byte) ([]Row, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var out []lakeRow
+	var out []Row
 	for {
 		var v any
 		err := dec.Decode(&v)
@@ -82,26 +89,26 @@ func jsonRows(body []byte) ([]lakeRow, error) {
 				if m, ok := el.(map[string]any); ok {
 					out = append(out, rowOf(m))
 				} else {
-					out = append(out, lakeRow{})
+					out = append(out, Row{})
 				}
 			}
 		case map[string]any:
 			out = append(out, rowOf(x))
 		default:
-			out = append(out, lakeRow{})
+			out = append(out, Row{})
 		}
 	}
 }
 
 // rowOf finds volume and symbol in a JSON object, or in an object one level
 // down.
-func rowOf(m map[string]any) lakeRow {
-	if r := fieldsOf(m); r.ok {
+func rowOf(m map[string]any) Row {
+	if r := fieldsOf(m); r.OK {
 		return r
 	}
 	for _, v := range m {
 		if sub, ok := v.(map[string]any); ok {
-			if r := fieldsOf(sub); r.ok {
+			if r := fieldsOf(sub); r.OK {
 				return r
 			}
 		}
@@ -111,23 +118,23 @@ func rowOf(m map[string]any) lakeRow {
 			dec := json.NewDecoder(strings.NewReader(s))
 			dec.UseNumber()
 			if dec.Decode(&sub) == nil {
-				if r := fieldsOf(sub); r.ok {
+				if r := fieldsOf(sub); r.OK {
 					return r
 				}
 			}
 		}
 	}
-	return lakeRow{}
+	return Row{}
 }
 
-func fieldsOf(m map[string]any) lakeRow {
-	var r lakeRow
+func fieldsOf(m map[string]any) Row {
+	var r Row
 	for k, v := range m {
 		switch {
 		case strings.EqualFold(k, "volume"):
-			r.seq, r.ok = seqOf(v)
+			r.Seq, r.OK = seqOf(v)
 		case strings.EqualFold(k, "symbol"):
-			r.symbol, _ = v.(string)
+			r.Symbol, _ = v.(string)
 		}
 	}
 	return r
@@ -167,7 +174,7 @@ func wholeFloat(f float64) (int64, bool) {
 	return int64(f), true
 }
 
-func csvRows(body []byte) ([]lakeRow, error) {
+func csvRows(body []byte) ([]Row, error) {
 	r := csv.NewReader(bytes.NewReader(body))
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
@@ -188,7 +195,7 @@ func csvRows(body []byte) ([]lakeRow, error) {
 	if vol < 0 {
 		return nil, fmt.Errorf("neither JSON nor Parquet, and no CSV header naming a volume column (first line %q): write a header line, or JSON", strings.Join(head, ","))
 	}
-	var out []lakeRow
+	var out []Row
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -197,18 +204,18 @@ func csvRows(body []byte) ([]lakeRow, error) {
 		if err != nil {
 			return out, fmt.Errorf("CSV after %d rows: %w", len(out), err)
 		}
-		var lr lakeRow
+		var lr Row
 		if vol < len(rec) {
-			lr.seq, lr.ok = seqText(strings.TrimSpace(rec[vol]))
+			lr.Seq, lr.OK = seqText(strings.TrimSpace(rec[vol]))
 		}
 		if sym >= 0 && sym < len(rec) {
-			lr.symbol = rec[sym]
+			lr.Symbol = rec[sym]
 		}
 		out = append(out, lr)
 	}
 }
 
-func parquetRows(body []byte) (rows []lakeRow, err error) {
+func parquetRows(body []byte) (rows []Row, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("corrupt Parquet: %v", p)
@@ -236,24 +243,24 @@ func parquetRows(body []byte) (rows []lakeRow, err error) {
 		for {
 			n, rerr := rr.ReadRows(buf)
 			for _, row := range buf[:n] {
-				var lr lakeRow
+				var lr Row
 				for _, v := range row {
 					switch c := v.Column(); {
 					case c == vol && !v.IsNull():
 						switch v.Kind() {
 						case parquet.Int64:
-							lr.seq, lr.ok = v.Int64(), true
+							lr.Seq, lr.OK = v.Int64(), true
 						case parquet.Int32:
-							lr.seq, lr.ok = int64(v.Int32()), true
+							lr.Seq, lr.OK = int64(v.Int32()), true
 						case parquet.Double:
-							lr.seq, lr.ok = wholeFloat(v.Double())
+							lr.Seq, lr.OK = wholeFloat(v.Double())
 						case parquet.Float:
-							lr.seq, lr.ok = wholeFloat(float64(v.Float()))
+							lr.Seq, lr.OK = wholeFloat(float64(v.Float()))
 						case parquet.ByteArray:
-							lr.seq, lr.ok = seqText(string(v.ByteArray()))
+							lr.Seq, lr.OK = seqText(string(v.ByteArray()))
 						}
 					case c == sym && !v.IsNull() && v.Kind() == parquet.ByteArray:
-						lr.symbol = string(v.ByteArray())
+						lr.Symbol = string(v.ByteArray())
 					}
 				}
 				rows = append(rows, lr)
@@ -269,4 +276,15 @@ func parquetRows(body []byte) (rows []lakeRow, err error) {
 		rr.Close()
 	}
 	return rows, nil
+}
+
+// Hidden reports a key Athena skips: a path segment below prefix that
+// starts with _ or . (Hive's hidden-file rule).
+func Hidden(prefix, key string) bool {
+	for _, seg := range strings.Split(strings.TrimPrefix(key, prefix), "/") {
+		if strings.HasPrefix(seg, "_") || strings.HasPrefix(seg, ".") {
+			return true
+		}
+	}
+	return false
 }

@@ -1,4 +1,4 @@
-package scenarios
+package rowid
 
 import (
 	"bytes"
@@ -36,12 +36,12 @@ func parquetOf(t *testing.T) []byte {
 }
 
 func TestReadLakeRows(t *testing.T) {
-	two := []lakeRow{{seq: 7, ok: true, symbol: "HSI"}, {seq: 8, ok: true, symbol: "N225"}}
+	two := []Row{{Seq: 7, OK: true, Symbol: "HSI"}, {Seq: 8, OK: true, Symbol: "N225"}}
 	lines := []byte("{\"symbol\":\"HSI\",\"volume\":7}\n{\"symbol\":\"N225\",\"volume\":8}\n")
 	for _, tc := range []struct {
 		name string
 		body []byte
-		want []lakeRow
+		want []Row
 	}{
 		{"one JSON document", []byte(`{"symbol":"HSI","trade_date":"2024-03-04","volume":7,"close":1.5}`), two[:1]},
 		{"pretty JSON", []byte("{\n  \"symbol\": \"HSI\",\n  \"volume\": 7\n}\n"), two[:1]},
@@ -53,16 +53,16 @@ func TestReadLakeRows(t *testing.T) {
 		{"wrapped value", []byte(`{"topic":"t","offset":3,"value":{"symbol":"HSI","volume":7}}`), two[:1]},
 		{"value as a JSON string", []byte(`{"offset":3,"value":"{\"symbol\":\"HSI\",\"volume\":7}"}`), two[:1]},
 		{"CSV with a header", []byte("symbol,trade_date,volume\nHSI,2024-03-04,7\nN225,2024-03-04,8\n"), two},
-		{"Parquet", parquetOf(t), []lakeRow{{seq: 7, ok: true, symbol: "HSI"}, {seq: 8, ok: true, symbol: "N225"}}},
-		{"no volume", []byte(`{"symbol":"HSI"}`), []lakeRow{{}}},
+		{"Parquet", parquetOf(t), []Row{{Seq: 7, OK: true, Symbol: "HSI"}, {Seq: 8, OK: true, Symbol: "N225"}}},
+		{"no volume", []byte(`{"symbol":"HSI"}`), []Row{{}}},
 		{"empty object body", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := readLakeRows(tc.body)
+			got, err := Read(tc.body)
 			require.NoError(t, err)
 			for i := range got {
 				if tc.name == "no volume" {
-					got[i].symbol = ""
+					got[i].Symbol = ""
 				}
 			}
 			assert.Equal(t, tc.want, got)
@@ -81,7 +81,7 @@ func TestReadLakeRowsBadInput(t *testing.T) {
 		{"corrupt Parquet", "Parquet", []byte("PAR1 not really")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := readLakeRows(tc.body)
+			_, err := Read(tc.body)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -97,6 +97,6 @@ func TestHidden(t *testing.T) {
 		if key == "_lake/a.json" {
 			prefix = "_lake/"
 		}
-		assert.Equal(t, want, hidden(prefix, key), key)
+		assert.Equal(t, want, Hidden(prefix, key), key)
 	}
 }
