@@ -41,6 +41,7 @@ type target struct {
 	kafkaErrs   string
 	kafkaDelay  *broker.Fault
 	kafkaDelays string
+	subscribed  map[string][]string // group → topics last seen subscribed or assigned
 }
 
 // kafkaOpts keeps the dashboard's own clients quick to notice leader moves
@@ -124,7 +125,10 @@ func (s *Server) sampleOnce(ctx context.Context, lags map[string][]LagPoint) {
 		cut := now - s.cfg.history.Milliseconds()
 		for i := range wv.Groups {
 			g := &wv.Groups[i]
-			h := append(lags[g.Group], LagPoint{T: now, Lag: g.Lag})
+			h := lags[g.Group]
+			if g.Lag >= 0 {
+				h = append(h, LagPoint{T: now, Lag: g.Lag})
+			}
 			for len(h) > 0 && h[0].T < cut {
 				h = h[1:]
 			}
@@ -226,20 +230,9 @@ func (t *target) sample(ctx context.Context) (*WorldView, []string) {
 		wv.Topics = append(wv.Topics, tv)
 	}
 
-	groups, err := t.coord.Groups(ctx)
-	if err != nil {
-		errs = append(errs, err.Error())
-	}
-	for _, g := range groups {
-		gv := GroupView{Group: g.Group, State: g.State, Members: g.Members, Offsets: []GroupPartition{}}
-		for _, o := range g.Offsets {
-			gv.Offsets = append(gv.Offsets, GroupPartition{Topic: o.Topic, Partition: o.Partition, Committed: o.Committed, End: o.End, Lag: o.Lag})
-			if o.Lag > 0 {
-				gv.Lag += o.Lag
-			}
-		}
-		wv.Groups = append(wv.Groups, gv)
-	}
+	groups, gerrs := t.sampleGroups(ctx, starts, ends)
+	errs = append(errs, gerrs...)
+	wv.Groups = groups
 
 	lv, err := t.lake.sample(ctx)
 	if err != nil {

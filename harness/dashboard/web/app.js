@@ -103,10 +103,13 @@ function renderGroups(w) {
   if (!gs.length) { setHTML($("#groups"), `<p class="muted">no consumer group yet</p>`); return; }
   setHTML($("#groups"), gs.map((g) => {
     const trend = g.trend === "falling" ? `<span class="ok">↓ falling</span>` : g.trend === "rising" ? `<span class="warn">↑ rising</span>` : g.trend ? `<span class="muted">→ flat</span>` : "";
-    const parts = g.offsets.map((o) => `<tr><td>${esc(o.topic)}/${o.partition}</td><td class="num">${o.committed < 0 ? "–" : num(o.committed)}</td><td class="num">${num(o.end)}</td><td class="num">${o.lag < 0 ? "?" : num(o.lag)}</td></tr>`).join("");
+    const parts = g.offsets.map((o) => `<tr class="${o.nothing_committed ? "uncommitted" : ""}"><td>${esc(o.topic)}/${o.partition}</td><td class="num">${o.nothing_committed ? `<span class="warn">nothing committed</span>` : num(o.committed)}</td><td class="num">${num(o.start)}</td><td class="num">${num(o.end)}</td><td class="num">${o.lag < 0 ? "?" : num(o.lag)}</td></tr>`).join("");
+    const lag = g.lag < 0 ? "?" : num(g.lag);
+    const unc = g.uncommitted ? `<span class="warn uncommitted">nothing committed on ${g.uncommitted} of ${g.offsets.length} partition${g.offsets.length === 1 ? "" : "s"}</span>` : "";
+    const note = g.note || g.error ? `<div class="muted note">${esc(g.error || g.note)}</div>` : "";
     return `<div class="group" id="group-${idOf(g.group)}"><div class="head"><b>${esc(g.group)}</b><span class="pill">${esc(g.state)}</span><span>${g.members} member${g.members === 1 ? "" : "s"}</span>` +
-      `<span>lag <span class="lag" data-lag="${g.lag}">${num(g.lag)}</span></span>${trend}</div>${chart(g.history)}` +
-      `<details><summary>per partition</summary><table><thead><tr><th>partition</th><th class="num">committed</th><th class="num">end</th><th class="num">lag</th></tr></thead><tbody>${parts}</tbody></table></details></div>`;
+      `<span>lag <span class="lag" data-lag="${g.lag}" data-uncommitted="${g.uncommitted}">${lag}</span></span>${unc}${trend}</div>${note}${chart(g.history)}` +
+      `<details><summary>per partition</summary><table><thead><tr><th>partition</th><th class="num">committed</th><th class="num">log start</th><th class="num">end</th><th class="num">lag</th></tr></thead><tbody>${parts}</tbody></table></details></div>`;
   }).join(""));
 }
 
