@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickflow/tickflow/broker"
+	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/tick"
 )
 
@@ -137,6 +139,27 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#verify-btn`))))
 	waitJS(t, ctx, "the contract check passed", `(() => { const e = document.querySelector('#verify-verdict'); return e && e.textContent === 'OK'; })()`,
 		`document.querySelector('#verify').innerText`)
+
+	// A lake under another folder: listed in the selector, and choosing it
+	// makes the panel follow; then back to the root's stock_ticks/.
+	st, err := objstore.NewS3(context.Background(), objstore.S3Config{Endpoint: f.w.S3Endpoint(), Bucket: f.w.Bucket(), Region: f.w.Region(),
+		AccessKey: broker.AccessKey, SecretKey: broker.SecretKey})
+	require.NoError(t, err)
+	for i := range 3 {
+		require.NoError(t, st.Put(context.Background(), fmt.Sprintf("clicks/dt=2024-03-04/hour=09/part-%d.json", i), []byte(`{"a":1}`+"\n"), nil))
+	}
+	waitJS(t, ctx, "the folder selector lists clicks/", `[...document.querySelectorAll('#lake-prefix option')].some(o => o.value === 'clicks/')`,
+		`document.querySelector('#lake-prefix').innerText`)
+	choose := func(prefix string) {
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector('#lake-prefix'); s.value = %q; s.dispatchEvent(new Event('change', { bubbles: true })); })()`, prefix)))
+		require.NoError(t, err)
+	}
+	choose("clicks/")
+	waitJS(t, ctx, "the panel shows clicks/", `document.querySelector('#lake-location').textContent.endsWith('/clicks/') && document.querySelector('#lake-objects').textContent === '3'`,
+		`document.querySelector('#lake').innerText`)
+	choose("")
+	waitJS(t, ctx, "the panel back on stock_ticks/", fmt.Sprintf(`document.querySelector('#lake-location').textContent.endsWith('/stock_ticks/') && document.querySelector('#lake-rows').textContent === %q`, fmt.Sprintf("%d,%03d", p.total/1000, p.total%1000)),
+		`document.querySelector('#lake').innerText`)
 
 	// Stop broker 1 with its button: down on the page and in the Coordinator.
 	require.True(t, brokerUp(c, 1))

@@ -108,16 +108,31 @@ type LagPoint struct {
 
 // LakeView summarises the lake under the watched prefix.
 type LakeView struct {
-	Objects int64        `json:"objects"`
-	Rows    int64        `json:"rows"` // from the sink's tickflow-records metadata
-	Bytes   int64        `json:"bytes"`
-	Pending int          `json:"pending"` // objects whose metadata is not read yet
-	Folders []FolderView `json:"folders"` // the most recently written first, at most maxFolders
+	// Location is the table root the counts are for: the watched prefix's
+	// stock_ticks/ folder when it has one, else the prefix itself.
+	Location string       `json:"location"`
+	Objects  int64        `json:"objects"`
+	Rows     int64        `json:"rows"` // from the sink's tickflow-records metadata
+	Bytes    int64        `json:"bytes"`
+	Pending  int          `json:"pending"` // objects whose metadata is not read yet
+	Folders  []FolderView `json:"folders"` // the most recently written first, at most maxFolders
 	// FolderCount is every dt/hour folder, shown or not.
 	FolderCount int          `json:"folder_count"`
 	Sizes       SizeSpread   `json:"sizes"`
 	Newest      []ObjectView `json:"newest"` // the objects seen last, newest first
 	Error       string       `json:"error,omitempty"`
+	// Prefixes are the bucket's top-level folders ("" for objects at the
+	// root), listed at most every 10 s, for the page's selector.
+	Prefixes          []PrefixView `json:"prefixes"`
+	PrefixesTruncated bool         `json:"prefixes_truncated,omitempty"` // more than 200
+	PrefixesError     string       `json:"prefixes_error,omitempty"`
+}
+
+// PrefixView is one top-level folder of the bucket.
+type PrefixView struct {
+	Prefix  string `json:"prefix"` // "clicks/"; "" for objects at the root
+	Objects int64  `json:"objects"`
+	Bytes   int64  `json:"bytes"`
 }
 
 // FolderView is one dt=YYYY-MM-DD/hour=HH folder.
