@@ -299,8 +299,8 @@ func (s *Server) Verify(ctx context.Context) (*lake.Report, error) {
 // stock_ticks/). The previous check result is cleared. The page's prefix
 // selector does the same through POST /api/lake.
 func (s *Server) SetLakePrefix(ctx context.Context, prefix string) error {
-	if err := validPrefix(prefix); err != nil {
-		return err
+	if err := ValidPrefix(prefix); err != nil {
+		return fmt.Errorf("%w: lake prefix %q: %v", errBadAction, prefix, err)
 	}
 	t := s.current()
 	if t == nil {
@@ -321,19 +321,21 @@ func (s *Server) SetLakePrefix(ctx context.Context, prefix string) error {
 	return nil
 }
 
-// validPrefix refuses what cannot be a folder of a bucket.
-func validPrefix(p string) error {
+// ValidPrefix says why p cannot be a folder of a bucket for Target.Prefix
+// or SetLakePrefix (nil when it can): a leading /, empty, . or .. folder
+// names, control characters, more than 1024 bytes.
+func ValidPrefix(p string) error {
 	switch {
 	case len(p) > 1024:
-		return fmt.Errorf("%w: lake prefix: longer than 1024 bytes", errBadAction)
+		return errors.New("longer than 1024 bytes")
 	case strings.HasPrefix(p, "/"):
-		return fmt.Errorf("%w: lake prefix %q: give it without a leading /, e.g. warehouse/clicks", errBadAction, p)
+		return errors.New("give it without a leading /, e.g. warehouse/clicks")
 	case !utf8.ValidString(p) || strings.ContainsFunc(p, unicode.IsControl):
-		return fmt.Errorf("%w: lake prefix %q: control characters or invalid UTF-8", errBadAction, p)
+		return errors.New("control characters or invalid UTF-8")
 	}
 	for _, seg := range strings.Split(strings.TrimSuffix(p, "/"), "/") {
 		if p != "" && (seg == "" || seg == "." || seg == "..") {
-			return fmt.Errorf("%w: lake prefix %q: empty, . or .. folder names", errBadAction, p)
+			return errors.New("empty, . or .. folder names")
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/dashboard"
+	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/sink"
 )
@@ -119,4 +121,26 @@ func TestTargetPrefix(t *testing.T) {
 		l := f.state(t).World.Lake
 		return l.Location == "clicks/" && l.Objects == 3 && len(l.Folders) == 1 && l.Folders[0].Dt == "2024-03-04", fmt.Sprintf("%+v", l)
 	})
+}
+
+// TestTargetTable: a table of your own (Athena DDL) is watched at its
+// location and checked against its own definition.
+func TestTargetTable(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	src, err := os.ReadFile("../../testdata/lakes/good-orders/orders.sql")
+	require.NoError(t, err)
+	def, err := lake.ParseTable("orders.sql", src)
+	require.NoError(t, err)
+	st, err := objstore.NewDir("../../testdata/lakes/good-orders")
+	require.NoError(t, err)
+	require.NoError(t, f.d.Watch(ctx, dashboard.Target{World: f.w, Store: st, Table: def}))
+	eventually(t, 30*time.Second, "the panel shows orders/", func() (bool, string) {
+		l := f.state(t).World.Lake
+		return l.Location == "orders/" && l.Objects > 0, fmt.Sprintf("%+v", l)
+	})
+	rep, err := f.d.Verify(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "orders", rep.Table)
+	assert.True(t, rep.OK(), "%+v", rep.Violations)
 }
