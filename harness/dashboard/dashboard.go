@@ -312,11 +312,11 @@ func (s *Server) SetLakePrefix(ctx context.Context, prefix string) error {
 	s.verify = nil
 	want := s.seq + 2
 	s.mu.Unlock()
-	where := loc.fixed
-	if where == "" {
-		where = loc.prefix + " (its " + tick.Table + "/ folder if it has one)"
+	what := "folder " + loc.fixed
+	if loc.fixed == "" {
+		what = fmt.Sprintf("folder %s (its %s/ if it has one)", loc.prefix, tick.Table)
 	}
-	s.logEvent("lake", fmt.Sprintf("watching %s/%s", t.store, where), nil)
+	s.logEvent("lake", fmt.Sprintf("panel and check on %s of %s", what, t.store), nil)
 	s.waitSample(ctx, want)
 	return nil
 }
