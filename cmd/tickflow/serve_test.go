@@ -583,6 +583,8 @@ func TestServeFlagDefaults(t *testing.T) {
 		{"data-dir", ""},
 		{"json", "false"},
 		{"verbose", "false"},
+		{"prefix", ""},
+		{"table", ""},
 	} {
 		t.Run(tc.flag, func(t *testing.T) {
 			f := fl.Lookup(tc.flag)
