@@ -20,6 +20,7 @@ import (
 
 	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/dashboard"
+	"github.com/tickflow/tickflow/harness/lake"
 )
 
 func init() { register(newServeCmd) }
@@ -43,6 +44,8 @@ type serveFlags struct {
 	tls        bool
 	sasl       string
 	saslUser   string
+	prefix     string // the dashboard's Lake panel: the folder it watches
+	table      string // the dashboard's contract check: a table definition file
 }
 
 // serveSASLPassword is serve --sasl's password unless $TICKFLOW_SASL_PASSWORD
@@ -63,7 +66,8 @@ restart. --kafka-addr gives the first broker's address; the others take the
 next ports. Port 0 picks random free ports.`,
 		Example: `  tickflow serve
   tickflow serve --json --kafka-addr 127.0.0.1:0 --s3-addr 127.0.0.1:0
-  tickflow serve --brokers 5 --data-dir ./world`,
+  tickflow serve --brokers 5 --data-dir ./world
+  tickflow serve --prefix warehouse            # the dashboard watches s3://tickflow-lake/warehouse/stock_ticks/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.ui.explicit = cmd.Flags().Changed("ui")
@@ -85,11 +89,17 @@ next ports. Port 0 picks random free ports.`,
 	fl.StringVar(&f.saslUser, "sasl-user", "tickflow", "the SASL user --sasl creates")
 	fl.StringVar(&f.s3Auth, "s3-auth", "on", "on: S3 checks AWS Signature V4 against the printed keys and region, as AWS does; off: any request is accepted, signed or not")
 	addUIFlag(fl, &f.ui, dashboard.DefaultAddr, "serve the live dashboard and Prometheus /metrics on this address")
+	fl.StringVar(&f.prefix, "prefix", "", "the bucket folder the dashboard's Lake panel and contract check watch: one that holds stock_ticks/ (as sink --prefix writes) or a table's own folder (default: stock_ticks/ at the bucket root; the page can switch)")
+	fl.StringVar(&f.table, "table", "", "check the dashboard's lake against this table definition (Athena DDL or aws glue get-table JSON, as verify --table) instead of the built-in stock_ticks contract")
 	return cmd
 }
 
 func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
 	if err := f.validate(); err != nil {
+		return err
+	}
+	target, err := f.lakeTarget()
+	if err != nil {
 		return err
 	}
 	level := slog.LevelWarn
@@ -140,7 +150,8 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 
 	ui, uiNote, err := startUI(ctx, f.ui, logger)
 	if err == nil && ui != nil {
-		if err = ui.Watch(ctx, dashboard.Target{World: w}); err != nil {
+		target.World = w
+		if err = ui.Watch(ctx, target); err != nil {
 			ui.Close()
 		}
 	}
@@ -242,6 +253,25 @@ func (f serveFlags) validate() error {
 		return err
 	}
 	return checkBindable("--s3-addr", s3, 1)
+}
+
+// lakeTarget is what the dashboard's Lake panel watches: --prefix and the
+// table --table defines.
+func (f serveFlags) lakeTarget() (dashboard.Target, error) {
+	t := dashboard.Target{Prefix: f.prefix}
+	if err := dashboard.ValidPrefix(f.prefix); err != nil {
+		return t, usageError("--prefix %q: %v", f.prefix, err)
+	}
+	if f.table != "" {
+		b, err := os.ReadFile(f.table)
+		if err != nil {
+			return t, usageError("--table: %v", err)
+		}
+		if t.Table, err = lake.ParseTable(f.table, b); err != nil {
+			return t, usageError("--table: %v", err)
+		}
+	}
+	return t, nil
 }
 
 // saslMechanism maps --sasl to the broker's mechanism name ("" if unknown).

@@ -454,6 +454,10 @@ func TestServeBadInput(t *testing.T) {
 		{"bad s3 auth", []string{"--s3-auth", "maybe"}, "--s3-auth"},
 		{"bad sasl", []string{"--sasl", "gssapi"}, "--sasl"},
 		{"empty sasl user", []string{"--sasl", "plain", "--sasl-user", ""}, "--sasl-user"},
+		{"prefix with ..", []string{"--prefix", "a/../b"}, "--prefix"},
+		{"prefix from /", []string{"--prefix", "/warehouse"}, "--prefix"},
+		{"table missing", []string{"--table", filepath.Join(file, "none.sql")}, "--table"},
+		{"table not a definition", []string{"--table", file}, "--table"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -579,6 +583,8 @@ func TestServeFlagDefaults(t *testing.T) {
 		{"data-dir", ""},
 		{"json", "false"},
 		{"verbose", "false"},
+		{"prefix", ""},
+		{"table", ""},
 	} {
 		t.Run(tc.flag, func(t *testing.T) {
 			f := fl.Lookup(tc.flag)

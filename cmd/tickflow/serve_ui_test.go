@@ -44,6 +44,32 @@ func TestServeUI(t *testing.T) {
 	assert.Equal(t, exitOK, off.stop(t, syscall.SIGTERM))
 }
 
+// TestServeUIPrefix: --prefix and --table point the dashboard's Lake panel
+// at another folder.
+func TestServeUIPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		args             []string
+		prefix, location string
+	}{
+		{[]string{"--prefix", "warehouse"}, "warehouse/", "warehouse/"},
+		{[]string{"--table", "../../testdata/lakes/good-orders/orders.sql"}, "", "orders/"},
+		{nil, "", "stock_ticks/"},
+	} {
+		p := startServe(t, append([]string{"--json", "--kafka-addr", randomAddr, "--s3-addr", randomAddr, "--ui", randomAddr}, tc.args...)...)
+		in := p.info(t)
+		resp, err := http.Get(in.UIURL + "api/state")
+		require.NoError(t, err)
+		var s dashboard.Snapshot
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&s))
+		resp.Body.Close()
+		require.NotNil(t, s.World)
+		assert.Equal(t, tc.prefix, s.World.Prefix, "%v", tc.args)
+		assert.Equal(t, tc.location, s.World.Lake.Location, "%v", tc.args)
+		assert.Equal(t, exitOK, p.stop(t, syscall.SIGTERM))
+		assert.Empty(t, p.stderr.String())
+	}
+}
+
 // TestServeUIAddrTaken: a typed --ui whose port is taken is exit 2 naming
 // --ui; the default address moving to a free port is not an error.
 func TestServeUIAddrTaken(t *testing.T) {

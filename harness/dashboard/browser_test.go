@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickflow/tickflow/broker"
+	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/tick"
 )
 
@@ -133,10 +135,46 @@ func TestBrowser(t *testing.T) {
 	waitJS(t, ctx, "lake rows = records produced", fmt.Sprintf(`(() => { const e = document.querySelector('#lake-rows'); return e && e.textContent === %q; })()`, fmt.Sprintf("%d,%03d", p.total/1000, p.total%1000)),
 		`document.querySelector('#lake').innerText`)
 
+	// A lake under another folder: listed in the selector, and choosing it
+	// makes the panel follow; then back to the root's stock_ticks/.
+	st, err := objstore.NewS3(context.Background(), objstore.S3Config{Endpoint: f.w.S3Endpoint(), Bucket: f.w.Bucket(), Region: f.w.Region(),
+		AccessKey: broker.AccessKey, SecretKey: broker.SecretKey})
+	require.NoError(t, err)
+	for i := range 3 {
+		require.NoError(t, st.Put(context.Background(), fmt.Sprintf("clicks/dt=2024-03-04/hour=09/part-%d.json", i), []byte(`{"a":1}`+"\n"), nil))
+	}
+	waitJS(t, ctx, "the folder selector lists clicks/", `[...document.querySelectorAll('#lake-prefix option')].some(o => o.value === 'clicks/')`,
+		`document.querySelector('#lake-prefix').innerText`)
+	choose := func(prefix string) {
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector('#lake-prefix'); s.value = %q; s.dispatchEvent(new Event('change', { bubbles: true })); })()`, prefix)))
+		require.NoError(t, err)
+	}
+	choose("clicks/")
+	waitJS(t, ctx, "the panel shows clicks/", `document.querySelector('#lake-location').textContent.endsWith('/clicks/') && document.querySelector('#lake-objects').textContent === '3'`,
+		`document.querySelector('#lake').innerText`)
+	choose("")
+	waitJS(t, ctx, "the panel back on stock_ticks/", fmt.Sprintf(`document.querySelector('#lake-location').textContent.endsWith('/stock_ticks/') && document.querySelector('#lake-rows').textContent === %q`, fmt.Sprintf("%d,%03d", p.total/1000, p.total%1000)),
+		`document.querySelector('#lake').innerText`)
+
 	// The contract check button.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#verify-btn`))))
 	waitJS(t, ctx, "the contract check passed", `(() => { const e = document.querySelector('#verify-verdict'); return e && e.textContent === 'OK'; })()`,
 		`document.querySelector('#verify').innerText`)
+
+	// A group that joined and committed nothing: every record waits, and
+	// the page says "nothing committed".
+	idle, err := kgo.NewClient(append(kafkaOpts(f.w), kgo.ConsumerGroup("browser-idle"), kgo.ConsumeTopics(tick.DefaultTopic),
+		kgo.DisableAutoCommit(), kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(100*time.Millisecond))...)
+	require.NoError(t, err)
+	defer idle.Close()
+	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	for fs := idle.PollFetches(pctx); fs.NumRecords() == 0; fs = idle.PollFetches(pctx) {
+		require.NoError(t, pctx.Err())
+	}
+	pcancel()
+	waitJS(t, ctx, "the idle group lags by every record, nothing committed", fmt.Sprintf(`(() => { const e = document.querySelector('#group-browser-idle .lag');
+		return e && e.dataset.lag === '%d' && e.dataset.uncommitted === '6' && document.querySelector('#group-browser-idle').innerText.includes('nothing committed'); })()`, p.total),
+		`document.querySelector('#groups').innerText`)
 
 	// Stop broker 1 with its button: down on the page and in the Coordinator.
 	require.True(t, brokerUp(c, 1))

@@ -8,14 +8,18 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/tick"
 )
 
 // DefaultAddr is where the page is served unless Addr says otherwise:
@@ -59,9 +63,16 @@ type Target struct {
 	World *broker.World
 	// Store is the lake's object store. Default: the world's bucket.
 	Store objstore.Store
-	// Prefix is the folder in the store that holds stock_ticks/ (default:
-	// the root).
+	// Prefix is the folder the Lake panel and the contract check watch:
+	// one that holds stock_ticks/ (as for tickflow sink --prefix), or a
+	// table's own folder (its dt=… folders or objects right under it).
+	// Default: the root's stock_ticks/. The page can switch it
+	// (SetLakePrefix).
 	Prefix string
+	// Table is the definition the contract check applies (lake.ParseTable);
+	// its location, under Prefix, is the folder watched. Default: the
+	// built-in stock_ticks contract, applied to whatever folder is watched.
+	Table *lake.TableDef
 }
 
 // Server is a running dashboard: the page, its JSON API and /metrics on one
@@ -269,7 +280,9 @@ func (s *Server) Verify(ctx context.Context) (*lake.Report, error) {
 	}
 	s.setVerify(&VerifyResult{Running: true, Started: time.Now()})
 	start := time.Now()
-	rep, err := lake.Check(ctx, t.store, t.prefix)
+	ls := t.lakeSampler()
+	prefix, opts := ls.loc.check(ls.location(), t.w.Bucket())
+	rep, err := lake.Check(ctx, t.store, prefix, opts...)
 	res := &VerifyResult{Started: start, Seconds: time.Since(start).Seconds()}
 	if err != nil {
 		res.Error = err.Error()
@@ -279,6 +292,53 @@ func (s *Server) Verify(ctx context.Context) (*lake.Report, error) {
 	s.setVerify(res)
 	s.logEvent("verify", res.summary(), err)
 	return rep, err
+}
+
+// SetLakePrefix points the Lake panel and the contract check at another
+// folder of the watched world's bucket (see Target.Prefix; "" is the root's
+// stock_ticks/). The previous check result is cleared. The page's prefix
+// selector does the same through POST /api/lake.
+func (s *Server) SetLakePrefix(ctx context.Context, prefix string) error {
+	if err := ValidPrefix(prefix); err != nil {
+		return fmt.Errorf("%w: lake prefix %q: %v", errBadAction, prefix, err)
+	}
+	t := s.current()
+	if t == nil {
+		return errors.New("dashboard: lake prefix: no world attached")
+	}
+	loc := newLakeLocation(prefix, t.table)
+	t.setLake(newLakeSampler(t.store, loc))
+	s.mu.Lock()
+	s.verify = nil
+	want := s.seq + 2
+	s.mu.Unlock()
+	what := "folder " + loc.fixed
+	if loc.fixed == "" {
+		what = fmt.Sprintf("folder %s (its %s/ if it has one)", loc.prefix, tick.Table)
+	}
+	s.logEvent("lake", fmt.Sprintf("panel and check on %s of %s", what, t.store), nil)
+	s.waitSample(ctx, want)
+	return nil
+}
+
+// ValidPrefix says why p cannot be a folder of a bucket for Target.Prefix
+// or SetLakePrefix (nil when it can): a leading /, empty, . or .. folder
+// names, control characters, more than 1024 bytes.
+func ValidPrefix(p string) error {
+	switch {
+	case len(p) > 1024:
+		return errors.New("longer than 1024 bytes")
+	case strings.HasPrefix(p, "/"):
+		return errors.New("give it without a leading /, e.g. warehouse/clicks")
+	case !utf8.ValidString(p) || strings.ContainsFunc(p, unicode.IsControl):
+		return errors.New("control characters or invalid UTF-8")
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(p, "/"), "/") {
+		if p != "" && (seg == "" || seg == "." || seg == "..") {
+			return errors.New("empty, . or .. folder names")
+		}
+	}
+	return nil
 }
 
 func (s *Server) setVerify(v *VerifyResult) {

@@ -32,6 +32,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/messages", s.handleMessages)
 	mux.HandleFunc("POST /api/faults", s.handleFault)
 	mux.HandleFunc("POST /api/verify", s.handleVerify)
+	mux.HandleFunc("POST /api/lake", s.handleLake)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s}}))
 	return guard(mux)
 }
@@ -262,6 +263,36 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	v := s.verify
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, v)
+}
+
+// LakeChoice is the body of POST /api/lake.
+type LakeChoice struct {
+	Prefix string `json:"prefix"`
+}
+
+func (s *Server) handleLake(w http.ResponseWriter, r *http.Request) {
+	var c LakeChoice
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxActionBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("lake prefix: bad JSON (%v); send e.g. {\"prefix\":\"warehouse/\"}", err))
+		return
+	}
+	err := s.SetLakePrefix(r.Context(), c.Prefix)
+	switch {
+	case errors.Is(err, errBadAction):
+		httpError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), errBadAction.Error()+": "))
+		return
+	case err != nil:
+		httpError(w, http.StatusConflict, err.Error())
+		return
+	}
+	t := s.current()
+	if t == nil {
+		httpError(w, http.StatusConflict, "no world attached")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"prefix": c.Prefix, "location": t.lakeSampler().location()})
 }
 
 // slogPrinter routes promhttp's errors to the server's logger.

@@ -21,7 +21,9 @@ var (
 	descPartLeader = prometheus.NewDesc("tickflow_partition_leader",
 		"Broker id leading the partition (-1: none).", []string{"topic", "partition"}, nil)
 	descGroupLag = prometheus.NewDesc("tickflow_consumer_group_lag",
-		"Records the group has not committed yet: end offset minus committed offset.", []string{"group", "topic", "partition"}, nil)
+		"Records the group has not committed yet: end offset minus committed offset, or minus the log start offset when nothing is committed.", []string{"group", "topic", "partition"}, nil)
+	descGroupUncommitted = prometheus.NewDesc("tickflow_consumer_group_uncommitted_partitions",
+		"Partitions of the topic the group has committed nothing for (their lag counts every record from the log start).", []string{"group", "topic"}, nil)
 	descGroupCommitted = prometheus.NewDesc("tickflow_consumer_group_committed_offset",
 		"The group's committed offset (-1: nothing committed).", []string{"group", "topic", "partition"}, nil)
 	descGroupMembers = prometheus.NewDesc("tickflow_consumer_group_members",
@@ -51,7 +53,7 @@ type collector struct{ s *Server }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBrokerUp, descBrokerLeaders, descPartStart, descPartEnd, descPartLeader,
-		descGroupLag, descGroupCommitted, descGroupMembers, descS3Requests, descS3Errors, descS3Injected,
+		descGroupLag, descGroupUncommitted, descGroupCommitted, descGroupMembers, descS3Requests, descS3Errors, descS3Injected,
 		descFaultActions, descFaultsActive, descLakeObjects, descLakeRows, descLakeBytes, descWorld} {
 		ch <- d
 	}
@@ -98,12 +100,21 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, g := range wv.Groups {
 		gauge(descGroupMembers, float64(g.Members), g.Group, g.State)
+		uncommitted := map[string]int{}
 		for _, o := range g.Offsets {
+			n := uncommitted[o.Topic] // 0 is a value too: every partition committed
+			if o.NothingCommitted {
+				n++
+			}
+			uncommitted[o.Topic] = n
 			part := strconv.Itoa(int(o.Partition))
 			gauge(descGroupCommitted, float64(o.Committed), g.Group, o.Topic, part)
 			if o.Lag >= 0 {
 				gauge(descGroupLag, float64(o.Lag), g.Group, o.Topic, part)
 			}
+		}
+		for topic, n := range uncommitted {
+			gauge(descGroupUncommitted, float64(n), g.Group, topic)
 		}
 	}
 	// S3 counters are read live: they are cheap and must not lag.

@@ -11,20 +11,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickflow/tickflow/broker"
+	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/objstore"
 )
 
 // target is one watched world and the clients the dashboard uses on it.
 type target struct {
-	w      *broker.World
-	coord  *broker.Coordinator
-	store  objstore.Store
-	prefix string
-	kcl    *kgo.Client
-	adm    *kadm.Client
-	lake   *lakeSampler
+	w     *broker.World
+	coord *broker.Coordinator
+	store objstore.Store
+	table *lake.TableDef // Target.Table
+	kcl   *kgo.Client
+	adm   *kadm.Client
 
 	mu       sync.Mutex // guards the fields below
+	lake     *lakeSampler
 	prevEnds map[string]map[int32]int64
 	prevAt   time.Time
 	// What the previous sample saw, to log changes nobody made through the
@@ -41,6 +42,7 @@ type target struct {
 	kafkaErrs   string
 	kafkaDelay  *broker.Fault
 	kafkaDelays string
+	subscribed  map[string][]string // group → topics last seen subscribed or assigned
 }
 
 // kafkaOpts keeps the dashboard's own clients quick to notice leader moves
@@ -73,8 +75,8 @@ func newTarget(ctx context.Context, t Target) (*target, error) {
 		return nil, fmt.Errorf("dashboard: Kafka client for %v: %w", w.KafkaAddrs(), err)
 	}
 	return &target{
-		w: w, coord: w.Coordinator(), store: store, prefix: t.Prefix,
-		kcl: kcl, adm: kadm.NewClient(kcl), lake: newLakeSampler(store, t.Prefix),
+		w: w, coord: w.Coordinator(), store: store, table: t.Table,
+		kcl: kcl, adm: kadm.NewClient(kcl), lake: newLakeSampler(store, newLakeLocation(t.Prefix, t.Table)),
 	}, nil
 }
 
@@ -124,7 +126,10 @@ func (s *Server) sampleOnce(ctx context.Context, lags map[string][]LagPoint) {
 		cut := now - s.cfg.history.Milliseconds()
 		for i := range wv.Groups {
 			g := &wv.Groups[i]
-			h := append(lags[g.Group], LagPoint{T: now, Lag: g.Lag})
+			h := lags[g.Group]
+			if g.Lag >= 0 {
+				h = append(h, LagPoint{T: now, Lag: g.Lag})
+			}
 			for len(h) > 0 && h[0].T < cut {
 				h = h[1:]
 			}
@@ -171,8 +176,9 @@ func (t *target) sample(ctx context.Context) (*WorldView, []string) {
 	start := time.Now()
 	var errs []string
 	w := t.w
+	ls := t.lakeSampler()
 	wv := &WorldView{
-		Bootstrap: w.KafkaAddrs(), S3Endpoint: w.S3Endpoint(), Bucket: w.Bucket(), Prefix: t.prefix,
+		Bootstrap: w.KafkaAddrs(), S3Endpoint: w.S3Endpoint(), Bucket: w.Bucket(), Prefix: ls.loc.prefix,
 		Controller: t.coord.Controller(),
 		Brokers:    []BrokerView{}, Topics: []TopicView{}, Groups: []GroupView{}, S3: []S3OpView{}, Faults: []ActiveFault{},
 	}
@@ -226,22 +232,11 @@ func (t *target) sample(ctx context.Context) (*WorldView, []string) {
 		wv.Topics = append(wv.Topics, tv)
 	}
 
-	groups, err := t.coord.Groups(ctx)
-	if err != nil {
-		errs = append(errs, err.Error())
-	}
-	for _, g := range groups {
-		gv := GroupView{Group: g.Group, State: g.State, Members: g.Members, Offsets: []GroupPartition{}}
-		for _, o := range g.Offsets {
-			gv.Offsets = append(gv.Offsets, GroupPartition{Topic: o.Topic, Partition: o.Partition, Committed: o.Committed, End: o.End, Lag: o.Lag})
-			if o.Lag > 0 {
-				gv.Lag += o.Lag
-			}
-		}
-		wv.Groups = append(wv.Groups, gv)
-	}
+	groups, gerrs := t.sampleGroups(ctx, starts, ends)
+	errs = append(errs, gerrs...)
+	wv.Groups = groups
 
-	lv, err := t.lake.sample(ctx)
+	lv, err := ls.sample(ctx)
 	if err != nil {
 		lv.Error = err.Error()
 		errs = append(errs, "lake: "+err.Error())
@@ -258,6 +253,19 @@ func (t *target) sample(ctx context.Context) (*WorldView, []string) {
 	wv.Faults = t.activeFaults()
 	wv.SampleMS = float64(time.Since(start).Microseconds()) / 1000
 	return wv, errs
+}
+
+// lakeSampler returns the Lake panel's sampler (SetLakePrefix replaces it).
+func (t *target) lakeSampler() *lakeSampler {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lake
+}
+
+func (t *target) setLake(l *lakeSampler) {
+	t.mu.Lock()
+	t.lake = l
+	t.mu.Unlock()
 }
 
 func offsetMap(lo kadm.ListedOffsets) map[string]map[int32]int64 {

@@ -65,10 +65,21 @@ type PartitionView struct {
 
 // GroupView is a consumer group with its lag now and over time.
 type GroupView struct {
-	Group   string           `json:"group"`
-	State   string           `json:"state"`
-	Members int              `json:"members"`
-	Lag     int64            `json:"lag"` // total over its partitions
+	Group   string `json:"group"`
+	State   string `json:"state"`
+	Members int    `json:"members"`
+	// Lag is the total over the partitions whose lag is known; -1 when no
+	// partition of the group is known (no member, nothing committed, never
+	// seen subscribed).
+	Lag int64 `json:"lag"`
+	// Uncommitted counts the partitions with nothing committed: their lag
+	// is every record from the log start.
+	Uncommitted int `json:"uncommitted"`
+	// Note says where the partitions come from when it is not obvious
+	// (nothing committed, topics remembered, topics unknown).
+	Note string `json:"note,omitempty"`
+	// Error is what could not be read about this group.
+	Error   string           `json:"error,omitempty"`
 	Offsets []GroupPartition `json:"offsets"`
 	History []LagPoint       `json:"history"` // oldest first
 	// Trend is "falling", "rising", "flat" or "" (too few points), from the
@@ -81,8 +92,12 @@ type GroupPartition struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
 	Committed int64  `json:"committed"` // -1: nothing committed
-	End       int64  `json:"end"`
-	Lag       int64  `json:"lag"` // -1: unknown
+	// NothingCommitted is true when the group has no commit for the
+	// partition: Lag is then End − Start, every record still waiting.
+	NothingCommitted bool  `json:"nothing_committed"`
+	Start            int64 `json:"start"` // log start offset
+	End              int64 `json:"end"`
+	Lag              int64 `json:"lag"` // End − Committed (End − Start when nothing committed); -1: unknown
 }
 
 // LagPoint is a group's total lag at a time (Unix milliseconds).
@@ -93,16 +108,31 @@ type LagPoint struct {
 
 // LakeView summarises the lake under the watched prefix.
 type LakeView struct {
-	Objects int64        `json:"objects"`
-	Rows    int64        `json:"rows"` // from the sink's tickflow-records metadata
-	Bytes   int64        `json:"bytes"`
-	Pending int          `json:"pending"` // objects whose metadata is not read yet
-	Folders []FolderView `json:"folders"` // the most recently written first, at most maxFolders
+	// Location is the table root the counts are for: the watched prefix's
+	// stock_ticks/ folder when it has one, else the prefix itself.
+	Location string       `json:"location"`
+	Objects  int64        `json:"objects"`
+	Rows     int64        `json:"rows"` // from the sink's tickflow-records metadata
+	Bytes    int64        `json:"bytes"`
+	Pending  int          `json:"pending"` // objects whose metadata is not read yet
+	Folders  []FolderView `json:"folders"` // the most recently written first, at most maxFolders
 	// FolderCount is every dt/hour folder, shown or not.
 	FolderCount int          `json:"folder_count"`
 	Sizes       SizeSpread   `json:"sizes"`
 	Newest      []ObjectView `json:"newest"` // the objects seen last, newest first
 	Error       string       `json:"error,omitempty"`
+	// Prefixes are the bucket's top-level folders ("" for objects at the
+	// root), listed at most every 10 s, for the page's selector.
+	Prefixes          []PrefixView `json:"prefixes"`
+	PrefixesTruncated bool         `json:"prefixes_truncated,omitempty"` // more than 200
+	PrefixesError     string       `json:"prefixes_error,omitempty"`
+}
+
+// PrefixView is one top-level folder of the bucket.
+type PrefixView struct {
+	Prefix  string `json:"prefix"` // "clicks/"; "" for objects at the root
+	Objects int64  `json:"objects"`
+	Bytes   int64  `json:"bytes"`
 }
 
 // FolderView is one dt=YYYY-MM-DD/hour=HH folder.

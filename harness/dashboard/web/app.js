@@ -103,10 +103,13 @@ function renderGroups(w) {
   if (!gs.length) { setHTML($("#groups"), `<p class="muted">no consumer group yet</p>`); return; }
   setHTML($("#groups"), gs.map((g) => {
     const trend = g.trend === "falling" ? `<span class="ok">↓ falling</span>` : g.trend === "rising" ? `<span class="warn">↑ rising</span>` : g.trend ? `<span class="muted">→ flat</span>` : "";
-    const parts = g.offsets.map((o) => `<tr><td>${esc(o.topic)}/${o.partition}</td><td class="num">${o.committed < 0 ? "–" : num(o.committed)}</td><td class="num">${num(o.end)}</td><td class="num">${o.lag < 0 ? "?" : num(o.lag)}</td></tr>`).join("");
+    const parts = g.offsets.map((o) => `<tr class="${o.nothing_committed ? "uncommitted" : ""}"><td>${esc(o.topic)}/${o.partition}</td><td class="num">${o.nothing_committed ? `<span class="warn">nothing committed</span>` : num(o.committed)}</td><td class="num">${num(o.start)}</td><td class="num">${num(o.end)}</td><td class="num">${o.lag < 0 ? "?" : num(o.lag)}</td></tr>`).join("");
+    const lag = g.lag < 0 ? "?" : num(g.lag);
+    const unc = g.uncommitted ? `<span class="warn uncommitted">nothing committed on ${g.uncommitted} of ${g.offsets.length} partition${g.offsets.length === 1 ? "" : "s"}</span>` : "";
+    const note = g.note || g.error ? `<div class="muted note">${esc(g.error || g.note)}</div>` : "";
     return `<div class="group" id="group-${idOf(g.group)}"><div class="head"><b>${esc(g.group)}</b><span class="pill">${esc(g.state)}</span><span>${g.members} member${g.members === 1 ? "" : "s"}</span>` +
-      `<span>lag <span class="lag" data-lag="${g.lag}">${num(g.lag)}</span></span>${trend}</div>${chart(g.history)}` +
-      `<details><summary>per partition</summary><table><thead><tr><th>partition</th><th class="num">committed</th><th class="num">end</th><th class="num">lag</th></tr></thead><tbody>${parts}</tbody></table></details></div>`;
+      `<span>lag <span class="lag" data-lag="${g.lag}" data-uncommitted="${g.uncommitted}">${lag}</span></span>${unc}${trend}</div>${note}${chart(g.history)}` +
+      `<details><summary>per partition</summary><table><thead><tr><th>partition</th><th class="num">committed</th><th class="num">log start</th><th class="num">end</th><th class="num">lag</th></tr></thead><tbody>${parts}</tbody></table></details></div>`;
   }).join(""));
 }
 
@@ -121,7 +124,7 @@ function renderTopics(w) {
 function renderLake(w) {
   if (!w) { setHTML($("#lake"), `<p class="muted">no world</p>`); return; }
   const l = w.lake;
-  let h = `<div class="kv"><div><span>location</span>s3://${esc(w.bucket)}/${esc(w.prefix ? w.prefix.replace(/\/$/, "") + "/" : "")}stock_ticks/</div>` +
+  let h = `<div class="kv"><div><span>location</span><span id="lake-location">s3://${esc(w.bucket)}/${esc(l.location)}</span></div>` +
     `<div><span>objects</span><b id="lake-objects">${num(l.objects)}</b></div><div><span>rows</span><b id="lake-rows">${num(l.rows)}</b>${l.pending ? ` <span class="muted">(+${l.pending} objects not read yet)</span>` : ""}</div>` +
     `<div><span>bytes</span>${bytes(l.bytes)}</div><div><span>folders</span>${num(l.folder_count)}</div>` +
     `<div><span>object sizes</span>min ${bytes(l.sizes.min)} · median ${bytes(l.sizes.p50)} · p90 ${bytes(l.sizes.p90)} · max ${bytes(l.sizes.max)}</div></div>`;
@@ -130,9 +133,38 @@ function renderLake(w) {
   const folders = l.folders.map((f) => `<tr><td>dt=${esc(f.dt)}/hour=${esc(f.hour)}</td><td class="num">${num(f.objects)}</td><td class="num">${num(f.rows)}</td><td class="num">${bytes(f.bytes)}</td>` +
     `<td><svg width="120" height="10"><rect x="0" y="1" height="8" width="${(120 * f.rows / maxRows).toFixed(1)}" fill="#2b6cb0"/></svg></td></tr>`).join("");
   const newest = l.newest.map((o) => `<tr><td class="obj" title="${esc(o.key)}">${esc(o.key.split("/").slice(-1)[0])}</td><td class="num">${o.partition < 0 ? "" : o.partition}</td><td class="num">${o.end < 0 ? num(o.start) + "–?" : num(o.start) + "–" + num(o.end)}</td><td class="num">${o.rows < 0 ? "?" : num(o.rows)}</td><td class="num">${bytes(o.size)}</td><td>${clock(o.seen)}</td></tr>`).join("");
-  h += `<div class="split"><div class="scroll"><h3>Rows per dt/hour folder${l.folder_count > l.folders.length ? ` (latest ${l.folders.length} of ${num(l.folder_count)})` : ""}</h3><table id="folders"><thead><tr><th>folder</th><th class="num">objects</th><th class="num">rows</th><th class="num">bytes</th><th></th></tr></thead><tbody>${folders || `<tr><td colspan="5" class="muted">no objects yet</td></tr>`}</tbody></table></div>` +
+  h += `<div class="split"><div class="scroll"><h3>Rows per dt/hour folder${l.folder_count > l.folders.length ? ` (latest ${l.folders.length} of ${num(l.folder_count)})` : ""}</h3><table id="folders"><thead><tr><th>folder</th><th class="num">objects</th><th class="num">rows</th><th class="num">bytes</th><th></th></tr></thead><tbody>${folders || `<tr><td colspan="5" class="muted">${l.objects ? "no dt=…/hour=… folders" : esc(emptyLake(w))}</td></tr>`}</tbody></table></div>` +
     `<div class="scroll"><h3>Newest objects</h3><table><thead><tr><th>object</th><th class="num">partition</th><th class="num">offsets</th><th class="num">rows</th><th class="num">size</th><th>seen</th></tr></thead><tbody>${newest}</tbody></table></div></div>`;
   setHTML($("#lake"), h);
+}
+
+// emptyLake says where the bucket's objects are when the watched folder has
+// none, so a lake under another prefix is not mistaken for no lake.
+function emptyLake(w) {
+  const others = (w.lake.prefixes || []).filter((p) => p.prefix && !w.lake.location.startsWith(p.prefix));
+  if (!others.length) return `no objects under ${w.lake.location || "the bucket root"} yet`;
+  return `no objects under ${w.lake.location} — the bucket has objects under ` +
+    others.slice(0, 5).map((p) => `${p.prefix} (${num(p.objects)})`).join(", ") + (others.length > 5 ? ", …" : "") + ": choose a folder above";
+}
+
+function fillLakeSelect(w) {
+  const sel = $("#lake-prefix");
+  const ps = (w.lake.prefixes || []).filter((p) => p.prefix);
+  const values = ["", ...ps.map((p) => p.prefix)];
+  const labels = ["stock_ticks/ at the bucket root", ...ps.map((p) => `${p.prefix} (${num(p.objects)} objects)`)];
+  if (!values.includes(w.prefix)) { values.push(w.prefix); labels.push(w.prefix); }
+  setOptions(sel, values, labels);
+  if (document.activeElement !== sel) sel.value = w.prefix;
+}
+
+async function chooseLake(prefix) {
+  $("#lake-status").textContent = "switching…";
+  try {
+    const j = await post("api/lake", { prefix });
+    $("#lake-status").textContent = `watching ${j.location || "the bucket root"}`;
+  } catch (e) {
+    $("#lake-status").textContent = "error: " + e.message;
+  }
 }
 
 function renderVerify(v) {
@@ -187,6 +219,7 @@ function fillSelects(w) {
   setOptions($("#msg-partition"), ["all", ...parts($("#msg-topic").value)]);
   setOptions($("#ml-partition"), parts($("#ml-topic").value));
   setOptions($("#ml-broker"), w.brokers.filter((b) => b.up).map((b) => String(b.id)));
+  fillLakeSelect(w);
 }
 
 async function post(path, body) {
@@ -250,6 +283,12 @@ document.addEventListener("click", (ev) => {
 });
 document.addEventListener("change", (ev) => {
   if (ev.target.id === "msg-topic" || ev.target.id === "ml-topic") fillSelects(state && state.world);
+  if (ev.target.id === "lake-prefix") { $("#lake-custom").value = ""; chooseLake(ev.target.value); }
 });
 $("#msg-form").addEventListener("submit", browse);
+$("#lake-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const custom = $("#lake-custom").value.trim();
+  chooseLake(custom || $("#lake-prefix").value);
+});
 connect();
