@@ -493,6 +493,9 @@ func (sv *supervisor) slot(sctx context.Context, store objstore.Store, extra ...
 	for sctx.Err() == nil {
 		r, err := e.startSink(sctx, store, extra...)
 		if err != nil {
+			if sctx.Err() != nil {
+				return // stopped while a sink was starting: nothing to report
+			}
 			sv.mu.Lock()
 			sv.err = err
 			sv.mu.Unlock()
