@@ -53,7 +53,7 @@ func (f *file) analyseJSON(body []byte) {
 	if first < 0 {
 		first = len(body)
 	}
-	if !f.jsonArray && first > SampleBytes {
+	if !f.jsonArray && first > SampleBytes && f.def.Crawled {
 		f.problem(violation("C01", f.key, "", "the crawler infers a JSON file's columns from its first 1 MB, but this file's first line is %d bytes long, so the sample holds no complete object and the crawler cannot infer any column from it", first))
 	}
 	f.checkJSONLines(body)

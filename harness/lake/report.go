@@ -37,9 +37,13 @@ type Report struct {
 	Strict    bool        `json:"strict"`
 	// Kafka is the lake against the topic's offsets (WithKafka), nil
 	// without Kafka.
-	Kafka      *KafkaCoverage      `json:"kafka,omitempty"`
-	Violations []Violation         `json:"violations"`
-	Tables     []Table             `json:"tables"` // the crawler prediction
+	Kafka      *KafkaCoverage `json:"kafka,omitempty"`
+	Violations []Violation    `json:"violations"`
+	// Tables is the crawler prediction, made for crawled tables (Crawled)
+	// and with PredictCrawler; empty otherwise.
+	Tables []Table `json:"tables"`
+	// Crawled says the table was judged as a crawler maintains it.
+	Crawled    bool                `json:"crawled"`
 	Partitions []PartitionCoverage `json:"partitions"`
 	// Timestamps says how each timestamp column is stored in the Parquet
 	// files (unit and isAdjustedToUTC), which decides what Athena shows.
@@ -169,8 +173,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	ew.printf("\n")
-	if err := WriteTables(ew, r.Tables); err != nil {
-		return err
+	if r.Crawled {
+		if err := WriteTables(ew, r.Tables); err != nil {
+			return err
+		}
+	} else {
+		ew.printf("crawler prediction (C01) not made: table %s is not maintained by a Glue crawler (no UPDATED_BY_CRAWLER parameter); verify --crawler predicts it anyway\n", r.Table)
 	}
 	if len(r.Timestamps) > 0 {
 		ew.printf("\nTIMESTAMPS (Parquet encoding; Athena shows isAdjustedToUTC=false values as written, without a zone)\n")

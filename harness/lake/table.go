@@ -98,6 +98,19 @@ func StockTicks() *TableDef {
 	}
 }
 
+// crawledParameters reports whether a table's parameters show that a Glue
+// crawler created or updates it: the crawler writes UPDATED_BY_CRAWLER (its
+// name) and CrawlerSchemaDeserializerVersion/CrawlerSchemaSerializerVersion
+// into every table it makes.
+func crawledParameters(p map[string]string) bool {
+	for _, k := range []string{"UPDATED_BY_CRAWLER", "CrawlerSchemaDeserializerVersion", "CrawlerSchemaSerializerVersion"} {
+		if p[k] != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // prepared returns a copy of d with every column type parsed, safe to
 // share between the goroutines that read the files.
 func (d *TableDef) prepared() *TableDef {
