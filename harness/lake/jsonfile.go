@@ -287,9 +287,16 @@ func (f *file) checkJSONLines(body []byte) {
 		f.problem(violation("L06", f.key, "", "%s, first at line %d", plural(blank.count, "blank line", ""), blank.first))
 	}
 	if notObject.count > 0 {
+		athena := "Athena fails with HIVE_CURSOR_ERROR"
+		switch r := f.def.json; {
+		case r.openx && r.ignoreMalformed:
+			athena = "the query does not fail (ignore.malformed.json=true), but each such line becomes a row whose columns are all NULL, not a skipped line"
+		case !r.openx && r.ignoreMalformed:
+			athena = "Athena fails with HIVE_CURSOR_ERROR: ignore.malformed.json is an OpenX SerDe property, the Hive JSON SerDe ignores it"
+		}
 		f.problem(violation("L06", f.key, "",
-			"%s not one complete JSON object (pretty-printed or multi-line JSON?), first at line %d: %s; Athena fails with HIVE_CURSOR_ERROR",
-			plural(notObject.count, "line", ""), notObject.first, notObject.what))
+			"%s not one complete JSON object (pretty-printed or multi-line JSON?), first at line %d: %s; %s",
+			plural(notObject.count, "line", ""), notObject.first, notObject.what, athena))
 	}
 	if f.rows == 0 && badUTF8.count+blank.count+notObject.count == 0 {
 		f.problem(violation("L06", f.key, "", "the file holds no JSON rows"))

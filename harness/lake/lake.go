@@ -254,6 +254,7 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 	rep.Strict = cfg.strict
 	rep.Timestamps = timestampReport(files)
 	rep.Format = lakeFormat(files)
+	applyTableFixes(rep, tableFixes(def, proj, root))
 	rep.sort()
 	return rep, nil
 }

@@ -48,6 +48,8 @@ type Report struct {
 	// Timestamps says how each timestamp column is stored in the Parquet
 	// files (unit and isAdjustedToUTC), which decides what Athena shows.
 	Timestamps []TimestampColumn `json:"timestamps,omitempty"`
+
+	fixes map[string]string // the table's own generic fixes (tableFixes)
 }
 
 // TimestampColumn is how one timestamp column is encoded across the files.
@@ -161,11 +163,11 @@ func (r *Report) WriteText(w io.Writer) error {
 					vs = append(vs, v)
 				}
 			}
-			ew.printf("\n%s %s (%s, %d) — fix: %s\n  source: %s\n", id, vs[0].Name, vs[0].Severity, len(vs), rulesByID[id].Fix, vs[0].Source)
+			ew.printf("\n%s %s (%s, %d) — fix: %s\n  source: %s\n", id, vs[0].Name, vs[0].Severity, len(vs), r.ruleFix(id), vs[0].Source)
 			tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
 			for _, v := range vs {
 				fmt.Fprintf(tw, "  %s\t%s\n", v.Key, v.Message)
-				if v.Fix != "" && v.Fix != rulesByID[id].Fix {
+				if v.Fix != "" && v.Fix != r.ruleFix(id) {
 					fmt.Fprintf(tw, "  \t  fix: %s\n", v.Fix)
 				}
 			}

@@ -122,6 +122,12 @@ func checkRules(rep *Report, files []*file, cfg *config, proj *projection) {
 		}
 	}
 	checkFormats(rep, files)
+	if def.Format == FormatJSON && !def.json.openx && def.json.ignoreMalformed {
+		v := violation("L06", def.Source, "drop ignore.malformed.json, or declare the OpenX SerDe ("+SerDeOpenXJSON+") if malformed lines must not fail queries",
+			"the table sets ignore.malformed.json, which only the OpenX SerDe reads (Athena documents it for OpenX only; Trino's Hive JSON reader takes no property but timestamp.formats): with the Hive JSON SerDe a malformed line still fails the query")
+		v.Severity = Warning
+		rep.add(v)
+	}
 	if def.Crawled {
 		checkSchemas(rep, files)
 	} else {

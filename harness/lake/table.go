@@ -70,6 +70,7 @@ type TableDef struct {
 	Source  string `json:"source,omitempty"` // the file it was parsed from
 
 	byName map[string]int // lowercase column name → index (prepared definitions)
+	json   *jsonReader    // how the SerDe reads JSON values (prepared definitions)
 	// sinkNames: objects are named like tickflow's sink names them
 	// (<topic>+<partition>+<startOffset>), part of L12.
 	sinkNames bool
@@ -125,6 +126,7 @@ func (d *TableDef) prepared() *TableDef {
 	for i := range c.PartitionKeys {
 		c.PartitionKeys[i].htype()
 	}
+	c.json = jsonReaderFor(&c)
 	return &c
 }
 
