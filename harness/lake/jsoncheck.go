@@ -245,6 +245,11 @@ func (f *file) checkJSONValue(path string, want *htype, raw []byte, line int, ji
 		case tsRead:
 			return
 		case tsUncertain:
+			if strings.IndexByte(str, ':') < 0 {
+				ji.warn("L22", path, line, jsonDateTimeFix(f.def),
+					"%s = %q is a date without a time of day: Trino's Hive JSON reader parses it with an optional time part but needs one to build a timestamp, and Hive's own JsonSerDe (Timestamp.valueOf) refuses it", path, str)
+				return
+			}
 			ji.warn("L22", path, line, jsonDateTimeFix(f.def),
 				"%s = %q is ISO 8601 without a zone: Trino's Hive JSON reader (Athena engine 3) falls back to ISO_LOCAL_DATE_TIME and reads it, Hive's own JsonSerDe (Timestamp.valueOf) does not", path, str)
 			return

@@ -230,9 +230,12 @@ func (r *jsonReader) timestamp(s string, quoted bool) timestampVerdict {
 	// HiveFormatUtils' default parser, then ISO_LOCAL_DATE_TIME.
 	t := strings.TrimSpace(s)
 	switch {
-	case hiveDefaultTimestamp.MatchString(t):
+	case hiveDefaultTimestamp.MatchString(t) && strings.IndexByte(t, ':') > 0:
 		return tsRead
-	case isoLocalTimestamp.MatchString(t):
+	case hiveDefaultTimestamp.MatchString(t), isoLocalTimestamp.MatchString(t):
+		// A bare date: the default parser's time part is optional, but a
+		// LocalDateTime needs one. ISO without a zone: a Trino fallback
+		// Hive's own SerDe does not have.
 		return tsUncertain
 	}
 	return tsFails

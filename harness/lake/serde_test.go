@@ -124,7 +124,7 @@ func TestJSONFollowsSerDe(t *testing.T) {
 		{name: "hive ISO 8601 Z", serde: hive, line: `"user_id":1,"url":"/a","clicked_at":"2024-03-01T09:00:00Z"`,
 			errs: []string{"L22"}, msg: "ISO 8601 with a zone"},
 		{name: "hive ISO 8601 no zone", serde: hive, line: `"user_id":1,"url":"/a","clicked_at":"2024-03-01T09:00:00"`, warns: []string{"L22"}},
-		{name: "hive date only", serde: hive, line: `"user_id":1,"url":"/a","clicked_at":"2024-03-01"`},
+		{name: "hive date only", serde: hive, line: `"user_id":1,"url":"/a","clicked_at":"2024-03-01"`, warns: []string{"L22"}, msg: "date without a time of day"},
 		{name: "hive epoch millis", serde: hive, line: `"user_id":1,"url":"/a","clicked_at":1709283600000`, errs: []string{"L22"}, msg: "timestamp.formats=millis"},
 		{name: "hive epoch millis declared", serde: hive, props: `'timestamp.formats'='millis'`, line: `"user_id":1,"url":"/a","clicked_at":1709283600000`},
 		{name: "hive ISO Z declared", serde: hive, props: `'timestamp.formats'='yyyy-MM-dd\'T\'HH:mm:ssZZ'`, line: `"user_id":1,"url":"/a","clicked_at":"2024-03-01T09:00:00Z"`},
