@@ -268,8 +268,12 @@ func (f *file) checkJSONValue(path string, want *htype, raw []byte, line int, ji
 		}
 		ji.add("L22", path, line, jsonDateTimeFix(f.def), "%s = %q is %s: %s", path, str, what, r.invalid())
 	case "string", "char", "varchar":
-		if k == "struct" || k == "array" {
-			bad("the SerDe returns the JSON text or fails; declare the nested type")
+		switch {
+		case (k == "struct" || k == "array") && r.openx && !f.def.Crawled:
+			ji.warn("L07", path, line, "declare "+path+" with its nested type (struct<…>, array<…>), or write it as a JSON string",
+				"%s is written as %s (a %s) but the table declares %s: Trino's OpenX reader returns the value's JSON text, other engine versions fail", path, clip(raw), k, want)
+		case k == "struct" || k == "array":
+			bad("the Hive JSON SerDe reads strings only from scalar values, so " + r.invalid() + "; declare the nested type")
 		}
 	case "array":
 		if k != "array" {

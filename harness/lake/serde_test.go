@@ -188,3 +188,18 @@ func TestMeasuredClicksOpenXvsHive(t *testing.T) {
 	rep = checkClicks(t, clicksDDL(lake.SerDeHiveJSON, ""), objects)
 	assert.Equal(t, []string{"L01", "L07", "L22"}, rep.Rules(), "%v", rep.Violations)
 }
+
+// TestJSONObjectInStringColumn: OpenX (Trino) returns an object's JSON text
+// for a string column (a warning: other engine versions fail); the Hive JSON
+// SerDe reads strings only from scalars (an error).
+func TestJSONObjectInStringColumn(t *testing.T) {
+	objects := map[string]string{
+		"events/clicks/dt=2024-03-01/part-0.json": `{"user_id":1,"url":{"path":"/a"},"clicked_at":"2024-03-01 09:00:00"}` + "\n",
+	}
+	rep := checkClicks(t, clicksDDL(lake.SerDeOpenXJSON, ""), objects)
+	assert.True(t, rep.OK(), "%v", rep.Violations)
+	assert.Equal(t, []string{"L07"}, rep.Rules())
+	rep = checkClicks(t, clicksDDL(lake.SerDeHiveJSON, ""), objects)
+	assert.False(t, rep.OK())
+	assert.Equal(t, []string{"L07"}, rep.Rules())
+}
