@@ -25,10 +25,13 @@ func tableFixes(def *TableDef, proj *projection, root string) map[string]string 
 	}
 	fixes := map[string]string{
 		"L05": "write every file of " + def.Name + " with the table's columns and types",
-		"L07": "write each value as the JSON kind its column's declared type needs (see each finding); in a crawled table also doubles always with a decimal point or exponent (123.0) and integers without one",
+		"L07": "write each value in a form " + jsonReaderFor(def).name + " reads as its column's declared type (see each finding)",
 		"L15": "write bigger objects (batch more records per object) or compact the small ones",
 		"L22": jsonDateTimeFix(def),
 		"C01": fmt.Sprintf("fix the violations above; a default Glue crawler must create exactly one table %s with the columns and partition keys of the definition", sanitize(def.Name)),
+	}
+	if def.Crawled {
+		fixes["L07"] += "; in a crawled table also doubles always with a decimal point or exponent (123.0), integers without one, and no quoted numbers"
 	}
 	switch {
 	case proj != nil && proj.template != nil:
