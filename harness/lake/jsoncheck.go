@@ -71,7 +71,8 @@ func (ji *jsonIssues) report(f *file) {
 }
 
 var (
-	jsonNumber = regexp.MustCompile(`^-?\d+(\.\d+)?([eE][+-]?\d+)?$`)
+	jsonNumber  = regexp.MustCompile(`^-?\d+(\.\d+)?([eE][+-]?\d+)?$`)
+	jsonInteger = regexp.MustCompile(`^-?\d+$`)
 )
 
 // checkJSONKeys applies L21 to one object's keys: two keys equal but for
@@ -166,7 +167,7 @@ func (f *file) checkJSONValue(path string, want *htype, raw []byte, line int, ji
 			case frac:
 				ji.warn("L07", path, line, typeFix,
 					"%s is written as %s (a fraction) but the table declares %s: Trino's OpenX reader truncates it to an integer without an error, the original OpenX SerDe fails", path, clip(raw), want)
-			case !intFits([]byte(strings.TrimPrefix(text(), "+")), bits) && jsonNumber.MatchString(text()):
+			case jsonInteger.MatchString(text()) && !intFits([]byte(text()), bits):
 				ji.add("L20", path, line, fmt.Sprintf("declare %s bigint (or a wider type), or keep the values in range", path),
 					"%s = %s does not fit %s (%d bits): %s", path, clip(raw), want, bits, r.invalid())
 			}

@@ -203,3 +203,13 @@ func TestJSONObjectInStringColumn(t *testing.T) {
 	assert.False(t, rep.OK())
 	assert.Equal(t, []string{"L07"}, rep.Rules())
 }
+
+// TestOpenXQuotedIntRange: a quoted number is still range-checked (L20).
+func TestOpenXQuotedIntRange(t *testing.T) {
+	ddl := "CREATE EXTERNAL TABLE web.clicks (user_id int, url string) PARTITIONED BY (dt string) " +
+		"ROW FORMAT SERDE '" + lake.SerDeOpenXJSON + "' LOCATION 's3://web-lake/events/clicks/'"
+	rep := checkClicks(t, ddl, map[string]string{
+		"events/clicks/dt=2024-03-01/part-0.json": `{"user_id":"3000000000","url":"/a"}` + "\n" + `{"user_id":"1e3","url":"/b"}` + "\n",
+	})
+	assert.Equal(t, []string{"L20"}, rep.Rules(), "%v", rep.Violations)
+}
