@@ -232,7 +232,7 @@ func (f *file) checkJSONValue(path string, want *htype, raw []byte, line int, ji
 			bad(r.invalid())
 		}
 	case "date":
-		if (k != "string" && k != "bigint") || !r.date(text(), k == "string") {
+		if (k != "string" && k != "bigint") || !r.date(text()) {
 			ji.add("L22", path, line, "write dates as \"YYYY-MM-DD\"", "%s = %s is not a date %s reads (\"YYYY-MM-DD\"%s): %s",
 				path, clip(raw), r.name, map[bool]string{true: " or a number of days since 1970-01-01", false: ""}[r.openx], r.invalid())
 		}
@@ -242,7 +242,7 @@ func (f *file) checkJSONValue(path string, want *htype, raw []byte, line int, ji
 			return
 		}
 		str := text()
-		switch r.timestamp(str, k == "string") {
+		switch r.timestamp(str) {
 		case tsRead:
 			return
 		case tsUncertain:

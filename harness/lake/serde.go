@@ -187,8 +187,8 @@ const (
 )
 
 // timestamp judges a timestamp value: s is the text of a JSON string or
-// the literal of a JSON number (quoted is false).
-func (r *jsonReader) timestamp(s string, quoted bool) timestampVerdict {
+// the literal of a JSON number (the readers see both as text).
+func (r *jsonReader) timestamp(s string) timestampVerdict {
 	if r.anyFormat {
 		return tsRead
 	}
@@ -243,7 +243,7 @@ func (r *jsonReader) timestamp(s string, quoted bool) timestampVerdict {
 
 // date judges a date value (parseHiveDate; OpenX also reads a number of
 // days since 1970-01-01).
-func (r *jsonReader) date(s string, quoted bool) bool {
+func (r *jsonReader) date(s string) bool {
 	t := strings.TrimSpace(s)
 	if i := strings.IndexByte(t, ' '); i >= 0 {
 		t = t[:i]
