@@ -228,6 +228,7 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 		}
 	}
 	checkRules(rep, files, &cfg, proj)
+	rep.Tables = []Table{} // JSON: [] rather than null when no prediction is made
 	if def.Crawled {
 		rep.Tables = predictTables(sanitize(def.Name), root, files)
 		checkCrawler(rep, root, files, def)
