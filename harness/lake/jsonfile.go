@@ -212,7 +212,7 @@ func (f *file) checkJSONLines(body []byte) {
 	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
 		lines = lines[:len(lines)-1] // the final newline ends the last line
 	}
-	var badUTF8, blank, notObject lineIssue
+	var badUTF8, blank, notObject, scalarLine lineIssue
 	var ji jsonIssues
 	f.jsonKinds = map[string]map[string]int{}
 	for i, line := range lines {
@@ -234,6 +234,12 @@ func (f *file) checkJSONLines(body []byte) {
 			}
 		}
 		if err != nil {
+			if t := bytes.TrimSpace(line); f.def.json.openx && t[0] != '{' && t[0] != '[' {
+				// OpenXJsonDeserializer reads only object and array lines;
+				// any other line is a row of NULLs, without an error.
+				scalarLine.add(n, err.Error())
+				continue
+			}
 			notObject.add(n, err.Error())
 			continue
 		}
@@ -298,7 +304,12 @@ func (f *file) checkJSONLines(body []byte) {
 			"%s not one complete JSON object (pretty-printed or multi-line JSON?), first at line %d: %s; %s",
 			plural(notObject.count, "line", ""), notObject.first, notObject.what, athena))
 	}
-	if f.rows == 0 && badUTF8.count+blank.count+notObject.count == 0 {
+	if scalarLine.count > 0 {
+		f.problem(violation("L06", f.key, "",
+			"%s not a JSON object, first at line %d: %s; the OpenX SerDe reads such a line as a row whose columns are all NULL, without an error",
+			plural(scalarLine.count, "line", ""), scalarLine.first, scalarLine.what))
+	}
+	if f.rows == 0 && badUTF8.count+blank.count+notObject.count+scalarLine.count == 0 {
 		f.problem(violation("L06", f.key, "", "the file holds no JSON rows"))
 	}
 	ji.report(f)

@@ -213,3 +213,20 @@ func TestOpenXQuotedIntRange(t *testing.T) {
 	})
 	assert.Equal(t, []string{"L20"}, rep.Rules(), "%v", rep.Violations)
 }
+
+// TestOpenXScalarLine: OpenX reads a line that is not an object or array
+// as a row of NULLs (no error); the Hive JSON SerDe fails the query. Both
+// are L06.
+func TestOpenXScalarLine(t *testing.T) {
+	objects := map[string]string{
+		"events/clicks/dt=2024-03-01/part-0.json": `{"user_id":1,"url":"/a","clicked_at":"2024-03-01 09:00:00"}` + "\n" + `"just a string"` + "\n",
+	}
+	rep := checkClicks(t, clicksDDL(lake.SerDeOpenXJSON, ""), objects)
+	l06 := rulesOf(rep, "L06")
+	require.Len(t, l06, 1, "%v", rep.Violations)
+	assert.Contains(t, l06[0].Message, "row whose columns are all NULL")
+	rep = checkClicks(t, clicksDDL(lake.SerDeHiveJSON, ""), objects)
+	l06 = rulesOf(rep, "L06")
+	require.Len(t, l06, 1, "%v", rep.Violations)
+	assert.Contains(t, l06[0].Message, "HIVE_CURSOR_ERROR")
+}
