@@ -81,6 +81,7 @@ type verifyFlags struct {
 	table      string
 	infer      bool
 	verbose    bool // --infer: every table with its columns
+	crawler    bool // --crawler: judge the table as a crawler maintains it
 
 	// Dead letters: offsets the sink sent to the dead-letter topic are not
 	// gaps. A lake downloaded to a folder lost the S3 metadata that says
@@ -187,8 +188,8 @@ func writeDeadLetters(w io.Writer, d *lake.DeadLetters, rep *lake.Report) error 
 
 // runInfer prints the crawler's prediction for every folder under the prefix.
 func (f *verifyFlags) runInfer(cmd *cobra.Command, st objstore.Store, prefix string) error {
-	if f.table != "" || cmd.Flags().Changed("expect-records") || f.brokers != "" || f.skipped != "" || f.strict || f.expectDrained {
-		return usageError("--infer predicts tables for an undescribed lake: it takes no --table, --expect-records, --brokers, --skipped-offsets, --strict or --expect-drained")
+	if f.table != "" || cmd.Flags().Changed("expect-records") || f.brokers != "" || f.skipped != "" || f.strict || f.expectDrained || f.crawler {
+		return usageError("--infer predicts tables for an undescribed lake: it takes no --table, --expect-records, --brokers, --skipped-offsets, --strict, --expect-drained or --crawler (to add the crawler's prediction to a check, use --crawler without --infer)")
 	}
 	inf, err := lake.InferLake(cmd.Context(), st, prefix)
 	if err != nil {
@@ -230,7 +231,7 @@ Rules it reports (each with the object, the fix and the AWS source):
   L16 partition-values      L17 decimal-types      L18 nested-types      L19 schema-drift
   L20 json-int-range        L21 json-key-case      L22 json-date-time
   L23 nested-table-root     L25 projection-unreachable  L26 projection-empty (warning, --production)
-  C01 crawler-one-table (crawled tables)  R01 record-count (--expect-records)
+  C01 crawler-one-table (crawled tables, or --crawler)  R01 record-count (--expect-records)
   K01 retention-expired (offsets Kafka retention removed before the sink read them: a warning
       when the sink's metadata declares them, an error when only --brokers finds them)
   K02 kafka-not-in-lake (--brokers: offsets Kafka holds that the lake lacks, before its first
@@ -238,7 +239,11 @@ Rules it reports (each with the object, the fix and the AWS source):
   K03 committed-not-in-lake (--brokers: offsets the group committed that the lake lacks: loss)
 Exit 0: clean; 1: violations (with --strict also any rule not checked); 2: bad flags, a bad
 table definition, or the lake or Kafka could not be read.
---production adds the warnings L15 and L26. --infer only prints what a default Glue crawler would
+--production adds the warnings L15 and L26. The crawler's view (C01, L05, L07 kind flips and
+the predicted tables) applies to crawled tables only: the built-in stock_ticks and Glue tables
+whose parameters name a crawler (UPDATED_BY_CRAWLER, CrawlerSchemaDeserializerVersion); --crawler
+applies it to any table. JSON rules follow the SerDe the table declares (OpenX or Hive JSON) and
+its properties (timestamp.formats, case.insensitive, ignore.malformed.json). --infer only prints what a default Glue crawler would
 create from every folder under --dir/--prefix (the crawler emulation, for any data): first how
 many tables and why per folder (e.g. "4,338 objects at the root: the crawler makes one table per
 object — put them under a folder"), then each table with its columns (--verbose when over 10).
@@ -278,6 +283,9 @@ number of records produced: R01 counts the dead letters as delivered.`,
 			opts = append(opts, lake.Production(f.production))
 			if f.strict {
 				opts = append(opts, lake.Strict())
+			}
+			if f.crawler {
+				opts = append(opts, lake.PredictCrawler())
 			}
 			if f.table != "" {
 				b, err := os.ReadFile(f.table)
@@ -341,6 +349,7 @@ number of records produced: R01 counts the dead letters as delivered.`,
 	cmd.Flags().BoolVar(&f.allowGaps, "allow-gaps", false, "do not fail on offset gaps (transactional or compacted topics); overlaps still fail")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the report as JSON")
 	cmd.Flags().BoolVar(&f.infer, "infer", false, "only print the tables a default Glue crawler would create under --dir/--prefix (every folder a candidate table), for a lake nobody has described: a summary per folder, then the tables")
+	cmd.Flags().BoolVar(&f.crawler, "crawler", false, "judge the table as a Glue crawler maintains it even when its definition names no crawler: predict the crawler's tables and apply C01, L05 and L07's kind flips")
 	cmd.Flags().BoolVar(&f.verbose, "verbose", false, "with --infer: list every predicted table with its columns (default: only when there are at most 10)")
 	cmd.Flags().StringVar(&f.table, "table", "", "table definition: aws glue get-table JSON, Glue TableInput JSON, or CREATE EXTERNAL TABLE .sql (default: the built-in stock_ticks)")
 	cmd.Flags().StringVar(&f.brokers, "brokers", "", "Kafka bootstrap servers, comma-separated: compare the lake with the topic's offsets and the group's commits (K01–K03) and read the dead-letter topic so its offsets are not gaps")

@@ -113,7 +113,10 @@ func TestVerifyTableFolderAndS3(t *testing.T) {
 		{"bad-clicks-projection", "clicks.glue.json", 1, "L25"},
 		{"good-orders", "orders.sql", 0, ""},
 		{"bad-orders-decimal", "orders.sql", 1, "L17"},
-		{"bad-orders-iso-time", "orders.sql", 1, "L22"},
+		{"bad-orders-iso-time", "orders-hive.sql", 1, "L22"},
+		{"good-orders-openx-lenient", "orders.sql", 0, ""},
+		{"good-orders-hive", "orders-hive.sql", 0, ""},
+		{"bad-orders-hive-quoted", "orders-hive.sql", 1, "L07"},
 		{"good-sensors", "sensors.sql", 0, ""},
 		{"bad-sensors-nested", "sensors.sql", 1, "L18"},
 	}
@@ -138,6 +141,37 @@ func TestVerifyTableFolderAndS3(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifyTableCrawlerFlag: the issue's clicks table (JSON, OpenX, dt
+// only, no crawler) gets no crawler prediction and no C01, and its fixes
+// name its own location; --crawler asks for the prediction.
+func TestVerifyTableCrawlerFlag(t *testing.T) {
+	dir := t.TempDir()
+	def := filepath.Join(dir, "clicks.sql")
+	require.NoError(t, os.WriteFile(def, []byte(`CREATE EXTERNAL TABLE clicks (user_id bigint, url string, clicked_at timestamp)
+PARTITIONED BY (dt string) ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' LOCATION 's3://web-lake/clicks/'`), 0o644))
+	lakeDir := filepath.Join(dir, "lake")
+	for p, body := range map[string]string{
+		"clicks/dt=2024-03-01/a.json": `{"user_id":"9000000001","url":"/a","clicked_at":"2024-03-01T09:00:00Z"}` + "\n",
+		"clicks/2024/03/02/b.json":    `{"user_id":2,"url":"/b","clicked_at":"2024-03-02 09:00:00"}` + "\n",
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(lakeDir, p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(lakeDir, p), []byte(body), 0o644))
+	}
+	out, code := runLakeCmd(t, "verify", "--dir", lakeDir, "--table", def)
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "L01 hive-partitions")
+	assert.Contains(t, out, "fix: write objects under clicks/dt=VALUE/")
+	assert.NotContains(t, out, "stock_ticks")
+	assert.NotContains(t, out, "C01 crawler-one-table")
+	assert.NotContains(t, out, "L07")
+	assert.NotContains(t, out, "L22")
+	assert.NotContains(t, out, "PREDICTED GLUE TABLES")
+	out, code = runLakeCmd(t, "verify", "--dir", lakeDir, "--table", def, "--crawler")
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "C01 crawler-one-table")
+	assert.Contains(t, out, "PREDICTED GLUE TABLES")
 }
 
 type cliViolation struct{ Rule, Key, Message string }

@@ -279,6 +279,7 @@ func parseDDL(src string) (*TableDef, error) {
 		}
 		return nil, &posError{tok: serdeAt, msg: "unsupported format: " + what, fix: formatFix}
 	}
+	def.Crawled = crawledParameters(def.Parameters)
 	if err := def.validate(first, pos); err != nil {
 		return nil, err
 	}

@@ -237,7 +237,7 @@ func parseGlueJSON(data []byte) (*TableDef, error) {
 	if !ok {
 		return nil, &posError{tok: serdeAt, msg: fmt.Sprintf("unsupported format: SerializationLibrary %q, InputFormat %q (classification %q)", lib, input, def.Parameters["classification"]), fix: formatFix}
 	}
-	def.Crawled = def.Parameters["UPDATED_BY_CRAWLER"] != "" || def.Parameters["CrawlerSchemaSerializerVersion"] != ""
+	def.Crawled = crawledParameters(def.Parameters)
 	if err := def.validate(t.tok(), pos); err != nil {
 		return nil, err
 	}

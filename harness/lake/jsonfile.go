@@ -53,7 +53,7 @@ func (f *file) analyseJSON(body []byte) {
 	if first < 0 {
 		first = len(body)
 	}
-	if !f.jsonArray && first > SampleBytes {
+	if !f.jsonArray && first > SampleBytes && f.def.Crawled {
 		f.problem(violation("C01", f.key, "", "the crawler infers a JSON file's columns from its first 1 MB, but this file's first line is %d bytes long, so the sample holds no complete object and the crawler cannot infer any column from it", first))
 	}
 	f.checkJSONLines(body)
@@ -212,7 +212,7 @@ func (f *file) checkJSONLines(body []byte) {
 	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
 		lines = lines[:len(lines)-1] // the final newline ends the last line
 	}
-	var badUTF8, blank, notObject lineIssue
+	var badUTF8, blank, notObject, scalarLine lineIssue
 	var ji jsonIssues
 	f.jsonKinds = map[string]map[string]int{}
 	for i, line := range lines {
@@ -234,6 +234,12 @@ func (f *file) checkJSONLines(body []byte) {
 			}
 		}
 		if err != nil {
+			if t := bytes.TrimSpace(line); f.def.json.openx && t[0] != '{' && t[0] != '[' {
+				// OpenXJsonDeserializer reads only object and array lines;
+				// any other line is a row of NULLs, without an error.
+				scalarLine.add(n, err.Error())
+				continue
+			}
 			notObject.add(n, err.Error())
 			continue
 		}
@@ -287,11 +293,23 @@ func (f *file) checkJSONLines(body []byte) {
 		f.problem(violation("L06", f.key, "", "%s, first at line %d", plural(blank.count, "blank line", ""), blank.first))
 	}
 	if notObject.count > 0 {
+		athena := "Athena fails with HIVE_CURSOR_ERROR"
+		switch r := f.def.json; {
+		case r.openx && r.ignoreMalformed:
+			athena = "the query does not fail (ignore.malformed.json=true), but each such line becomes a row whose columns are all NULL, not a skipped line"
+		case !r.openx && r.ignoreMalformed:
+			athena = "Athena fails with HIVE_CURSOR_ERROR: ignore.malformed.json is an OpenX SerDe property, the Hive JSON SerDe ignores it"
+		}
 		f.problem(violation("L06", f.key, "",
-			"%s not one complete JSON object (pretty-printed or multi-line JSON?), first at line %d: %s; Athena fails with HIVE_CURSOR_ERROR",
-			plural(notObject.count, "line", ""), notObject.first, notObject.what))
+			"%s not one complete JSON object (pretty-printed or multi-line JSON?), first at line %d: %s; %s",
+			plural(notObject.count, "line", ""), notObject.first, notObject.what, athena))
 	}
-	if f.rows == 0 && badUTF8.count+blank.count+notObject.count == 0 {
+	if scalarLine.count > 0 {
+		f.problem(violation("L06", f.key, "",
+			"%s not a JSON object, first at line %d: %s; the OpenX SerDe reads such a line as a row whose columns are all NULL, without an error",
+			plural(scalarLine.count, "line", ""), scalarLine.first, scalarLine.what))
+	}
+	if f.rows == 0 && badUTF8.count+blank.count+notObject.count+scalarLine.count == 0 {
 		f.problem(violation("L06", f.key, "", "the file holds no JSON rows"))
 	}
 	ji.report(f)

@@ -62,7 +62,17 @@ type config struct {
 	laterEnds     map[int32]int64   // end offsets read after the lake (WithKafkaSource)
 	expectDrained bool
 	strict        bool
+	crawler       bool // PredictCrawler
 }
+
+// PredictCrawler judges the table as a Glue crawler would maintain it, even
+// when its definition shows no crawler: Check predicts the tables a default
+// crawler would create (Report.Tables) and applies the crawler's rules (C01,
+// L05, and L07's kind flips). Default: only for crawled tables — the
+// built-in stock_ticks and Glue tables whose parameters name a crawler
+// (UPDATED_BY_CRAWLER, CrawlerSchemaDeserializerVersion…); any other table
+// is judged by how Athena reads each file.
+func PredictCrawler() Option { return func(c *config) { c.crawler = true } }
 
 // Strict makes every rule Check could not apply (Report.Unchecked: no
 // --expect-records, no offset columns, no Kafka offsets…) fail the check,
@@ -139,6 +149,9 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 		cfg.def = builtin
 	}
 	cfg.def = cfg.def.prepared()
+	if cfg.crawler {
+		cfg.def.Crawled = true
+	}
 	def := cfg.def
 	prefix = strings.TrimPrefix(prefix, "/")
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
@@ -215,10 +228,12 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 		}
 	}
 	checkRules(rep, files, &cfg, proj)
-	rep.Tables = predictTables(sanitize(def.Name), root, files)
+	rep.Tables = []Table{} // JSON: [] rather than null when no prediction is made
 	if def.Crawled {
+		rep.Tables = predictTables(sanitize(def.Name), root, files)
 		checkCrawler(rep, root, files, def)
 	}
+	rep.Crawled = def.Crawled
 	if src := cfg.kafkaSource; src != nil {
 		kctx, cancel := context.WithTimeout(ctx, src.timeout())
 		cfg.laterEnds, err = readEndOffsets(kctx, src.Brokers, src.Topic, src.Options...)
@@ -240,6 +255,7 @@ func Check(ctx context.Context, st objstore.Store, prefix string, opts ...Option
 	rep.Strict = cfg.strict
 	rep.Timestamps = timestampReport(files)
 	rep.Format = lakeFormat(files)
+	applyTableFixes(rep, tableFixes(def, proj, root))
 	rep.sort()
 	return rep, nil
 }

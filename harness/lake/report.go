@@ -37,13 +37,19 @@ type Report struct {
 	Strict    bool        `json:"strict"`
 	// Kafka is the lake against the topic's offsets (WithKafka), nil
 	// without Kafka.
-	Kafka      *KafkaCoverage      `json:"kafka,omitempty"`
-	Violations []Violation         `json:"violations"`
-	Tables     []Table             `json:"tables"` // the crawler prediction
+	Kafka      *KafkaCoverage `json:"kafka,omitempty"`
+	Violations []Violation    `json:"violations"`
+	// Tables is the crawler prediction, made for crawled tables (Crawled)
+	// and with PredictCrawler; empty otherwise.
+	Tables []Table `json:"tables"`
+	// Crawled says the table was judged as a crawler maintains it.
+	Crawled    bool                `json:"crawled"`
 	Partitions []PartitionCoverage `json:"partitions"`
 	// Timestamps says how each timestamp column is stored in the Parquet
 	// files (unit and isAdjustedToUTC), which decides what Athena shows.
 	Timestamps []TimestampColumn `json:"timestamps,omitempty"`
+
+	fixes map[string]string // the table's own generic fixes (tableFixes)
 }
 
 // TimestampColumn is how one timestamp column is encoded across the files.
@@ -157,11 +163,11 @@ func (r *Report) WriteText(w io.Writer) error {
 					vs = append(vs, v)
 				}
 			}
-			ew.printf("\n%s %s (%s, %d) — fix: %s\n  source: %s\n", id, vs[0].Name, vs[0].Severity, len(vs), rulesByID[id].Fix, vs[0].Source)
+			ew.printf("\n%s %s (%s, %d) — fix: %s\n  source: %s\n", id, vs[0].Name, vs[0].Severity, len(vs), r.ruleFix(id), vs[0].Source)
 			tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
 			for _, v := range vs {
 				fmt.Fprintf(tw, "  %s\t%s\n", v.Key, v.Message)
-				if v.Fix != "" && v.Fix != rulesByID[id].Fix {
+				if v.Fix != "" && v.Fix != r.ruleFix(id) {
 					fmt.Fprintf(tw, "  \t  fix: %s\n", v.Fix)
 				}
 			}
@@ -169,8 +175,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	ew.printf("\n")
-	if err := WriteTables(ew, r.Tables); err != nil {
-		return err
+	if r.Crawled {
+		if err := WriteTables(ew, r.Tables); err != nil {
+			return err
+		}
+	} else {
+		ew.printf("crawler prediction (C01) not made: table %s is not maintained by a Glue crawler (no UPDATED_BY_CRAWLER parameter); verify --crawler predicts it anyway\n", r.Table)
 	}
 	if len(r.Timestamps) > 0 {
 		ew.printf("\nTIMESTAMPS (Parquet encoding; Athena shows isAdjustedToUTC=false values as written, without a zone)\n")

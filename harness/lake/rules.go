@@ -101,7 +101,11 @@ func checkRules(rep *Report, files []*file, cfg *config, proj *projection) {
 			continue
 		}
 		if len(f.folders) == 0 && len(def.PartitionKeys) > 0 {
-			rep.add(violation("L02", f.key, "", "object %s sits directly under the table root beside the partition folders; the crawler may make it a separate table and its rows are outside every partition", f.name))
+			crawler := "the crawler may make it a separate table and "
+			if !def.Crawled {
+				crawler = ""
+			}
+			rep.add(violation("L02", f.key, "", "object %s sits directly under the table root beside the partition folders; %sits rows are outside every partition, so no query of the partitioned table reads them", f.name, crawler))
 		} else if fk := folderKey(root, f.folders); len(f.folders) > 0 && !seenFolder[fk] {
 			seenFolder[fk] = true
 			checkFolders(rep, fk, f.folders, def, proj)
@@ -122,6 +126,12 @@ func checkRules(rep *Report, files []*file, cfg *config, proj *projection) {
 		}
 	}
 	checkFormats(rep, files)
+	if def.Format == FormatJSON && !def.json.openx && def.json.ignoreMalformed {
+		v := violation("L06", def.Source, "drop ignore.malformed.json, or declare the OpenX SerDe ("+SerDeOpenXJSON+") if malformed lines must not fail queries",
+			"the table sets ignore.malformed.json, which only the OpenX SerDe reads (Athena documents it for OpenX only; Trino's Hive JSON reader takes no property but timestamp.formats): with the Hive JSON SerDe a malformed line still fails the query")
+		v.Severity = Warning
+		rep.add(v)
+	}
 	if def.Crawled {
 		checkSchemas(rep, files)
 	} else {
@@ -215,7 +225,11 @@ func checkFolders(rep *Report, key string, folders []string, def *TableDef, proj
 	for i, seg := range folders {
 		k, v, ok := parsePartition(seg)
 		if !ok {
-			l01 = append(l01, fmt.Sprintf("folder %q is not key=value: a crawler makes it an unnamed partition_%d column (partition_N naming observed, not documented by AWS) and MSCK REPAIR ignores it", seg, i))
+			if def.Crawled {
+				l01 = append(l01, fmt.Sprintf("folder %q is not key=value: a crawler makes it an unnamed partition_%d column (partition_N naming observed, not documented by AWS) and MSCK REPAIR ignores it", seg, i))
+			} else {
+				l01 = append(l01, fmt.Sprintf("folder %q is not key=value: MSCK REPAIR TABLE ignores it, so its rows are in no partition Athena reads", seg))
+			}
 			continue
 		}
 		if strings.EqualFold(k, "partition") && !def.isPartitionKey("partition") {

@@ -70,6 +70,7 @@ type TableDef struct {
 	Source  string `json:"source,omitempty"` // the file it was parsed from
 
 	byName map[string]int // lowercase column name → index (prepared definitions)
+	json   *jsonReader    // how the SerDe reads JSON values (prepared definitions)
 	// sinkNames: objects are named like tickflow's sink names them
 	// (<topic>+<partition>+<startOffset>), part of L12.
 	sinkNames bool
@@ -98,6 +99,19 @@ func StockTicks() *TableDef {
 	}
 }
 
+// crawledParameters reports whether a table's parameters show that a Glue
+// crawler created or updates it: the crawler writes UPDATED_BY_CRAWLER (its
+// name) and CrawlerSchemaDeserializerVersion/CrawlerSchemaSerializerVersion
+// into every table it makes.
+func crawledParameters(p map[string]string) bool {
+	for _, k := range []string{"UPDATED_BY_CRAWLER", "CrawlerSchemaDeserializerVersion", "CrawlerSchemaSerializerVersion"} {
+		if p[k] != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // prepared returns a copy of d with every column type parsed, safe to
 // share between the goroutines that read the files.
 func (d *TableDef) prepared() *TableDef {
@@ -112,6 +126,7 @@ func (d *TableDef) prepared() *TableDef {
 	for i := range c.PartitionKeys {
 		c.PartitionKeys[i].htype()
 	}
+	c.json = jsonReaderFor(&c)
 	return &c
 }
 

@@ -65,6 +65,8 @@ type Rule struct {
 const (
 	glueDocs   = "docs.aws.amazon.com/glue/latest/dg/"
 	athenaDocs = "docs.aws.amazon.com/athena/latest/ug/"
+	// trinoFormats is where Athena engine 3's (Trino's) JSON readers live.
+	trinoFormats = "trinodb/trino lib/trino-hive-formats/src/main/java/io/trino/hive/formats/"
 )
 
 // Rules is the catalogue of every rule Check enforces, in ID order. L15 is a
@@ -87,10 +89,10 @@ var Rules = []Rule{
 		Source: glueDocs + "crawler-grouping-policy.html (70% similarity) → HIVE_PARTITION_SCHEMA_MISMATCH"},
 	{ID: "L06", Name: "json-lines",
 		Fix:    "write exactly one JSON object per line: no arrays, no pretty-printing, no blank lines, valid UTF-8",
-		Source: glueDocs + "custom-classifier.html; " + athenaDocs + "json-serde.html"},
+		Source: glueDocs + "custom-classifier.html; " + athenaDocs + "json-serde.html; " + athenaDocs + "openx-json-serde.html (ignore.malformed.json, OpenX only); " + trinoFormats + "line/openxjson/OpenXJsonDeserializer.java (a malformed line with ignore.malformed.json is a row of NULLs)"},
 	{ID: "L07", Name: "json-types",
 		Fix:    "always write doubles with a decimal point or exponent (123.0) and integers without one",
-		Source: glueDocs + "crawler-grouping-policy.html (the crawler samples the first 1 MB)"},
+		Source: glueDocs + "crawler-grouping-policy.html (the crawler samples the first 1 MB); " + athenaDocs + "openx-json-serde.html (use.null.for.invalid.data); " + trinoFormats + "line/openxjson/OpenXJsonDeserializer.java (quoted numbers parsed); " + trinoFormats + "line/json/JsonDeserializer.java (numbers only from JSON numbers)"},
 	{ID: "L08", Name: "column-names",
 		Fix:    "rename the column: lowercase ASCII letters, digits and _, not starting with _ or a digit, ≤255 bytes, not a reserved word",
 		Source: athenaDocs + "tables-databases-columns-names.html; " + athenaDocs + "reserved-words.html; trinodb/trino#10828"},
@@ -132,10 +134,10 @@ var Rules = []Rule{
 		Source: athenaDocs + "data-types.html (int is 32-bit); " + athenaDocs + "openx-json-serde.html"},
 	{ID: "L21", Name: "json-key-case",
 		Fix:    "write every key once and in lowercase",
-		Source: athenaDocs + "openx-json-serde.html (case.insensitive, duplicate keys); awsdocs/amazon-athena-user-guide#46 (Duplicate key error, NULL for upper-case keys)"},
+		Source: athenaDocs + "openx-json-serde.html (case.insensitive, mapping.*, duplicate keys); awsdocs/amazon-athena-user-guide#46 (Duplicate key error, NULL for upper-case keys); " + trinoFormats + "line/openxjson/OpenXJsonOptions.java (case.insensitive default true); " + trinoFormats + "line/json/JsonDeserializer.java (keys lowercased)"},
 	{ID: "L22", Name: "json-date-time",
-		Fix:    "write dates as \"YYYY-MM-DD\" and timestamps as \"yyyy-MM-dd HH:mm:ss.SSS\" (or declare timestamp.formats)",
-		Source: athenaDocs + "hive-json-serde.html (timestamp.formats); " + athenaDocs + "data-types-timestamps.html"},
+		Fix:    "write dates as \"YYYY-MM-DD\" and timestamps as \"yyyy-MM-dd HH:mm:ss.SSS\" (or declare timestamp.formats); other forms depend on the SerDe",
+		Source: athenaDocs + "hive-json-serde.html (timestamp.formats); " + athenaDocs + "openx-json-serde.html; " + athenaDocs + "data-types-timestamps.html; " + trinoFormats + "line/openxjson/OpenXJsonDeserializer.java (TimestampDecoder: ISO 8601, epoch numbers); " + trinoFormats + "HiveFormatUtils.java (Hive JSON SerDe default and ISO parsers)"},
 	{ID: "L23", Name: "nested-table-root",
 		Fix:    "give each table its own location that is not inside another table's (e.g. s3://bucket/events/clicks/ and s3://bucket/events/clicks_archive/)",
 		Source: athenaDocs + "tables-location-format.html (Athena reads all files under the location, subfolders included)"},
