@@ -29,7 +29,7 @@ func TestSinkShowsProgress(t *testing.T) {
 		"--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(), "--topic", w.Topic(), "--group", "progress-test",
 		"--flush-interval", "200ms", "--until-idle", "500ms", "--json")
 	require.Equal(t, exitOK, code, "%s\n%s", msg, stderr)
-	assert.Regexp(t, `tickflow sink: [0-9,]+ records? consumed, [0-9,]+ rows? written in [0-9,]+ objects?, [0-9] partitions? owned, lag [0-9,]+`, stderr)
+	assert.Regexp(t, `tickflow sink: [0-9,]+ records? consumed, [0-9,]+ rows? written in [0-9,]+ objects?, [0-9] of 2 partitions owned( \(not [0-9 ]+\))?, group lag [0-9,]+`, stderr)
 	assert.Contains(t, out, `"consumed":`+strconv.Itoa(len(produced)))
 }
 
@@ -60,4 +60,39 @@ func TestSinkCountsUnknownFields(t *testing.T) {
 	out, stderr, msg, code = runCmdCtx(ctx, t, append(args, "--group", "unknown-text", "--prefix", "text")...)
 	require.Equal(t, exitOK, code, "%s\n%s", msg, stderr)
 	assert.Contains(t, out, "ignored 3 keys of record values that are not lake columns")
+}
+
+// Issue 21, point 0: the progress line reports the group's lag over the
+// whole topic and which partitions this member does not own, never "lag 0"
+// while records wait in a partition another member holds.
+func TestSinkProgressShowsGroupLag(t *testing.T) {
+	oldEvery, oldLag := sinkProgressEvery, groupLagEvery
+	sinkProgressEvery, groupLagEvery = 50*time.Millisecond, 0
+	t.Cleanup(func() { sinkProgressEvery, groupLagEvery = oldEvery, oldLag })
+	w := harness.Start(t, harness.Partitions(1))
+	w.ProduceSynthetic(t, 500, 3)
+	const group = "lag-test"
+	// Another member holds the only partition and commits nothing.
+	other := w.KafkaClient(t, kgo.ConsumerGroup(group), kgo.ConsumeTopics(w.Topic()),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.DisableAutoCommit())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for got := 0; got == 0; {
+		fs := other.PollFetches(ctx)
+		require.NoError(t, ctx.Err())
+		got = fs.NumRecords()
+	}
+	var stdout, stderr syncBuffer
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		done <- runDemoCmd(sctx, t, &stdout, &stderr, "sink", "--brokers", strings.Join(w.KafkaAddrs(), ","),
+			"--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(), "--topic", w.Topic(), "--group", group,
+			"--flush-interval", "200ms")
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "0 of 1 partition owned, group lag 500") },
+		30*time.Second, 20*time.Millisecond, "stderr: %s", stderr.String())
+	stop()
+	assert.Equal(t, exitOK, <-done, stderr.String())
+	assert.NotContains(t, stderr.String(), "lag 0")
 }

@@ -122,11 +122,17 @@
 //     GOMAXPROCS at a time) and touches neither S3 nor Kafka, so the order
 //     of uploads and commits above is unchanged.
 //
-// Timeouts fit together: the group's rebalance timeout is derived from the
-// S3 retry budget (Retry attempts × CallTimeout plus backoffs, + 10s), so a
-// member flushing a revoked partition is never evicted for being slow. The
-// session timeout only decides how fast a dead member's partitions move;
-// safety does not depend on it. The scenarios zombie-sink, hung-put and
+// Timeouts fit together: the group's rebalance timeout is short
+// (DefaultRebalanceTimeout, 15s), because the coordinator waits that long
+// for a member that joined a rebalance and was killed before it synced, and
+// the whole group waits with it. A revocation therefore waits at most two
+// thirds of it for the revoked partitions' uploads and commits, then lets
+// them go with an upload possibly still on its way: that upload's key is
+// the committed offset's, the next owner's first key, so point 4 decides
+// (TestRevocationDoesNotWaitForAHungUpload). A crashed member's partitions
+// move within the session timeout plus one short rebalance. The session
+// timeout only decides how fast a dead member's partitions move; safety
+// does not depend on it. The scenarios zombie-sink, hung-put and
 // rolling-restart-slow-s3 attack points 3–5 with real processes (SIGSTOP,
 // SIGKILL, PUTs held at a proxy and landing late) and read the lake back.
 //

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -137,9 +139,10 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
 		kgo.DialTimeout(5 * time.Second),
 		kgo.WithHooks(&s.dials),
-		// A revocation flushes what the member holds before it rejoins: the
-		// group must wait for a whole S3 retry budget, or it would evict a
-		// member that is still (slowly) doing the right thing.
+		// Short (DefaultRebalanceTimeout): the coordinator waits this long
+		// for a member killed mid join/sync. A revocation waits at most
+		// revokeBudget for its uploads, then lets the partitions go (the
+		// conditional write fences what is still on its way).
 		kgo.RebalanceTimeout(cfg.rebalanceTimeout()),
 	}
 	cl, err := kgo.NewClient(append(kopts, cfg.kgoOpts...)...)
@@ -426,4 +429,60 @@ func (s *Sink) shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	s.own.Unlock()
 	return nil
+}
+
+// GroupLag is the consumer group's lag on the topic, as Kafka sees it:
+// what every member together still has to commit, not only this one.
+type GroupLag struct {
+	Lag        int64   // Σ over the topic's partitions of end offset − committed offset (the log start where nothing is committed)
+	Partitions int     // partitions of the topic
+	NotOwned   []int32 // partitions of the topic this member does not own now, in order
+}
+
+// GroupLag asks Kafka for the group's committed offsets and the topic's
+// end offsets. A progress line built from it never says lag 0 while
+// records wait in partitions another member (or nobody) holds.
+func (s *Sink) GroupLag(ctx context.Context) (GroupLag, error) {
+	adm := kadm.NewClient(s.client)
+	ends, err := adm.ListEndOffsets(ctx, s.cfg.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return GroupLag{}, fmt.Errorf("sink: end offsets of %s: %w", s.cfg.topic, err)
+	}
+	starts, err := s.listStartOffsets(ctx)
+	if err != nil {
+		return GroupLag{}, err
+	}
+	committed, err := adm.FetchOffsetsForTopics(ctx, s.cfg.group, s.cfg.topic)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return GroupLag{}, fmt.Errorf("sink: committed offsets of group %s: %w", s.cfg.group, err)
+	}
+	s.mu.Lock()
+	owned := make(map[int32]bool, len(s.parts))
+	for p := range s.parts {
+		owned[p] = true
+	}
+	s.mu.Unlock()
+	var gl GroupLag
+	ends.Each(func(e kadm.ListedOffset) {
+		if e.Topic != s.cfg.topic {
+			return
+		}
+		gl.Partitions++
+		from := starts[e.Partition]
+		if c, ok := committed.Lookup(s.cfg.topic, e.Partition); ok && c.At >= 0 {
+			from = max(from, c.At)
+		}
+		gl.Lag += max(0, e.Offset-from)
+		if !owned[e.Partition] {
+			gl.NotOwned = append(gl.NotOwned, e.Partition)
+		}
+	})
+	slices.Sort(gl.NotOwned)
+	return gl, nil
 }
