@@ -264,8 +264,15 @@ func (s *Sink) reconcileListed(ctx context.Context, ps []int32, points map[int32
 // commit in time is read again by the next owner.
 func (s *Sink) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	only := map[int32]bool{}
+	s.mu.Lock()
 	for _, p := range revoked[s.cfg.topic] {
-		only[p] = true
+		if s.parts[p] != nil {
+			only[p] = true
+		}
+	}
+	s.mu.Unlock()
+	if len(only) == 0 {
+		return // kgo also calls this with nothing of ours revoked: nothing to wait for
 	}
 	if !s.crashed.Load() && s.runErr() == nil {
 		s.mu.Lock()

@@ -2,11 +2,11 @@ package sink
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tickflow/tickflow/harness/objstore"
@@ -73,20 +73,31 @@ func TestRevocationDoesNotWaitForAHungUpload(t *testing.T) {
 	hold := newHoldingStore(w.store)
 	t.Cleanup(hold.free)
 	a, stopA := runSink(t, &world{brokers: w.brokers, store: hold}, FlushInterval(time.Hour), FlushRecords(1_000_000),
-		RebalanceTimeout(3*time.Second), CallTimeout(time.Minute))
+		RebalanceTimeout(6*time.Second), CallTimeout(time.Minute), Logger(slog.New(slog.NewTextHandler(tWriter{t, "A"}, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	require.Eventually(t, func() bool { return a.Stats().Consumed >= produced && a.Stats().Partitions == 2 },
 		30*time.Second, 10*time.Millisecond)
 	hold.arm()
-	b, stopB := runSink(t, w, FlushRecords(40), RebalanceTimeout(3*time.Second))
-	// B gets a partition although A's revocation upload never finishes.
-	require.Eventually(t, func() bool { return b.Stats().Partitions == 1 && hold.heldPuts() == 1 }, 20*time.Second, 10*time.Millisecond,
-		"the revoked partition moved while its upload hung (held PUTs: %d)", hold.heldPuts())
-	assert.Equal(t, 1, a.Stats().Partitions)
-	// B commits the moved partition, then A's late PUT lands.
-	require.Eventually(t, func() bool { return len(b.Stats().Committed) == 1 }, 30*time.Second, 10*time.Millisecond)
+	b, stopB := runSink(t, w, FlushRecords(40), RebalanceTimeout(6*time.Second), Logger(slog.New(slog.NewTextHandler(tWriter{t, "B"}, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	// B gets a partition (and commits it) although A's revocation upload
+	// never finishes.
+	require.Eventually(t, func() bool { return b.Stats().Partitions >= 1 && len(b.Stats().Committed) >= 1 }, 30*time.Second, 10*time.Millisecond,
+		"the revoked partition did not move while its upload hung")
+	require.GreaterOrEqual(t, hold.heldPuts(), 1, "A's revocation upload is held")
+	// Now A's late PUT lands: the conditional write refuses or adopts it.
 	hold.free()
 	require.NoError(t, stopA())
 	waitCommitted(t, w, b, produced)
 	require.NoError(t, stopB())
 	requireExactlyOnce(t, readLake(t, w.store), produced)
+}
+
+// tWriter writes log lines to t.Log, each with a name.
+type tWriter struct {
+	t    testing.TB
+	name string
+}
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(w.name + ": " + string(p))
+	return len(p), nil
 }
