@@ -147,7 +147,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 				}
 			}
 			if runErr != nil {
-				return usageError("%v", runErr)
+				return usageError("%s", cliText(runErr))
 			}
 			return nil
 		},

@@ -45,8 +45,9 @@ type Sink struct {
 	dials   unreachableLog         // warns while Kafka cannot be reached
 	topicID atomic.Pointer[string] // the topic's ID at the last assignment ("" if the cluster has none)
 
-	commitMu sync.Mutex
-	commits  map[int32]int64
+	commitMu    sync.Mutex
+	commits     map[int32]int64
+	uncommitted map[int32]span // ranges whose commit failed and was not made later (uncommittedErr)
 
 	// Liveness, for UntilIdle and warnings.
 	lastRec     atomic.Int64 // unix nanos of the last record received
@@ -115,7 +116,7 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 	case cfg.callTimeout <= 0:
 		return nil, errors.New("sink: the S3 call timeout must be positive")
 	}
-	s := &Sink{cfg: cfg, store: store, brokers: brokers, parts: map[int32]*partState{}, commits: map[int32]int64{},
+	s := &Sink{cfg: cfg, store: store, brokers: brokers, parts: map[int32]*partState{}, commits: map[int32]int64{}, uncommitted: map[int32]span{},
 		ready: make(chan struct{}), batches: make(chan *batch, cfg.pipeline),
 		encSem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 	kopts := []kgo.Opt{
@@ -198,8 +199,9 @@ var ErrNeverAssigned = errors.New("never assigned a partition")
 // Run consumes until ctx is cancelled (or UntilIdle elapses), then flushes
 // and commits what it holds and leaves the group. It returns nil after a
 // clean shutdown, or the first error that stopped it (an object that could
-// not be uploaded after all retries, a failed DLQ produce, a final commit
-// the group refused, a permanent Kafka error, a Hook error).
+// not be uploaded after all retries, a failed DLQ produce, offsets it read
+// and could not commit (ErrUncommitted, naming the partitions and ranges),
+// a permanent Kafka error, a Hook error).
 // A Sink runs once.
 func (s *Sink) Run(ctx context.Context) (err error) {
 	// Work (uploads, commits) uses a context that outlives ctx, so a
@@ -410,7 +412,6 @@ func (s *Sink) shutdown(ctx context.Context) error {
 	b := s.takeBatch(nil, true)
 	s.mu.Unlock()
 	if b != nil {
-		b.final = true
 		s.handOver(b)
 	}
 	s.inflight.Wait()
@@ -428,7 +429,9 @@ func (s *Sink) shutdown(ctx context.Context) error {
 	s.parts = map[int32]*partState{}
 	s.mu.Unlock()
 	s.own.Unlock()
-	return nil
+	// A batch whose commit failed (now or earlier, and not made later)
+	// means this run did not finish its job: never a clean stop.
+	return s.uncommittedErr()
 }
 
 // GroupLag is the consumer group's lag on the topic, as Kafka sees it:
