@@ -45,7 +45,7 @@ func TestStopReportsUncommittedRanges(t *testing.T) {
 	// Refuse A's commits (and only A's) with a non-retriable error.
 	aMember, _ := a.client.GroupMetadata()
 	var (
-		mu      sync.Mutex
+		mu       sync.Mutex
 		refusing = true
 		refused  int
 	)
