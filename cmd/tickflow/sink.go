@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -25,7 +26,7 @@ func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
 		metricsAddr                                                                           string
-		gz, asJSON, verbose, unsafePut                                                        bool
+		gz, asJSON, verbose, unsafePut, unsafeNoCond                                          bool
 		kafka                                                                                 kafkaSecurity
 		flushRecords, flushBytes                                                              int
 		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout, rebalance             time.Duration
@@ -117,7 +118,20 @@ endpoint that does not connect or answer within --s3-timeout.`,
 			if unsafePut {
 				opts = append(opts, sink.UnsafeUnconditionalPut())
 			}
+			if unsafeNoCond {
+				opts = append(opts, sink.UnsafeNoConditionalWrites()) // logs a warning at every start
+			} else {
+				opts = append(opts, sink.ProveConditionalWrites())
+			}
 			s, err := sink.New(ctx, strings.Split(brokers, ","), lakeStore, opts...)
+			if errors.Is(err, sink.ErrNoConditionalWrites) {
+				where := endpoint
+				if where == "" {
+					where = "(AWS S3)"
+				}
+				return usageError("--s3-endpoint %s: %s; exactly-once needs a store that refuses it (AWS S3, tickflow serve), or accept lost and duplicated ranges with --unsafe-no-conditional-writes",
+					where, cliText(err))
+			}
 			if err != nil {
 				return usageError("%s", cliText(err))
 			}
@@ -179,6 +193,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 	// For the scenario suite's proof that its two-owner invariants can fail.
 	fl.BoolVar(&unsafePut, "unsafe-unconditional-put", false, "TESTS ONLY: write objects without If-None-Match (breaks exactly-once)")
 	_ = fl.MarkHidden("unsafe-unconditional-put")
+	fl.BoolVar(&unsafeNoCond, "unsafe-no-conditional-writes", false, "UNSAFE: run against a store that ignores If-None-Match (the sink refuses it otherwise); a late PUT can then overwrite or duplicate a range: exactly-once is lost. Logs a warning at every start")
 	return cmd
 }
 

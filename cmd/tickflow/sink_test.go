@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -95,4 +99,37 @@ func TestSinkProgressShowsGroupLag(t *testing.T) {
 	stop()
 	assert.Equal(t, exitOK, <-done, stderr.String())
 	assert.NotContains(t, stderr.String(), "lag 0")
+}
+
+// Issue 21, point 1: a store that ignores If-None-Match (some S3-compatible
+// stores and gateways) is refused before the sink joins the group, in one
+// line naming the endpoint, what it does not support and the way out; the
+// unsafe flag runs anyway and warns.
+func TestSinkRefusesStoreWithoutConditionalWrites(t *testing.T) {
+	w := harness.Start(t, harness.Partitions(1))
+	w.ProduceSynthetic(t, 50, 3)
+	backend := s3mem.New()
+	require.NoError(t, backend.CreateBucket("lake"))
+	fake := gofakes3.New(backend).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		r.Header.Del("If-None-Match") // a gateway that drops the header
+		fake.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := []string{"sink", "--brokers", strings.Join(w.KafkaAddrs(), ","), "--s3-endpoint", srv.URL, "--bucket", "lake",
+		"--topic", w.Topic(), "--flush-interval", "200ms", "--until-idle", "500ms"}
+	_, stderr, msg, code := runCmdCtx(ctx, t, args...)
+	require.Equal(t, exitUsage, code, "%s\n%s", msg, stderr)
+	assert.Contains(t, msg, "--s3-endpoint "+srv.URL+": ")
+	assert.Contains(t, msg, "If-None-Match")
+	assert.Contains(t, msg, "--unsafe-no-conditional-writes")
+	assert.NotContains(t, msg, "\n")
+	assert.NotContains(t, msg, "sink: ")
+
+	out, stderr, msg, code := runCmdCtx(ctx, t, append(args, "--unsafe-no-conditional-writes")...)
+	require.Equal(t, exitOK, code, "%s\n%s", msg, stderr)
+	assert.Contains(t, stderr, "UNSAFE")
+	assert.Contains(t, out, "consumed 50 records")
 }

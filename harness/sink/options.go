@@ -40,6 +40,8 @@ type config struct {
 	hook                 func(HookEvent) error
 	unsafeCommitFirst    bool
 	unsafePlainPut       bool
+	unsafeNoCond         bool
+	proveFence           bool
 	rebalance            time.Duration // 0: derived from the retry budget
 	pipeline             int           // batches of sealed segments queued for the flusher
 	decoders             int           // partitions decoded in parallel per poll
@@ -220,3 +222,20 @@ func UnsafeCommitBeforeUpload() Option { return func(c *config) { c.unsafeCommit
 // partition overwrites the next owner's object. Scenario suites use it to
 // prove the two-owner invariants can fail.
 func UnsafeUnconditionalPut() Option { return func(c *config) { c.unsafePlainPut = true } }
+
+// UnsafeNoConditionalWrites is for stores that do not honour
+// If-None-Match: * (New refuses them with ErrNoConditionalWrites): it skips
+// that check and writes objects with plain PUTs, logging a warning at every
+// start. A late PUT of a member that lost its partition then overwrites or
+// duplicates a range: exactly-once is not guaranteed.
+func UnsafeNoConditionalWrites() Option {
+	return func(c *config) { c.unsafeNoCond, c.unsafePlainPut = true, true }
+}
+
+// ProveConditionalWrites makes New write a probe object (FenceProbePrefix,
+// under the table folder) twice with If-None-Match: * and refuse to run
+// with ErrNoConditionalWrites unless the store refuses the second write;
+// the probe is deleted afterwards. `tickflow sink` always sets it (unless
+// --unsafe-no-conditional-writes). It costs two PUTs and a DELETE, which
+// is why a test that counts a store's PUTs may leave it out.
+func ProveConditionalWrites() Option { return func(c *config) { c.proveFence = true } }

@@ -2,6 +2,8 @@ package sink
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -167,7 +169,65 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		cl.Close()
 		return nil, fmt.Errorf("sink: object store %s not usable within %s (check the endpoint, bucket and credentials): %w", store, cfg.pingTimeout, err)
 	}
+	if cfg.unsafeNoCond {
+		cfg.log.Warn("sink: UNSAFE: conditional writes switched off (--unsafe-no-conditional-writes): objects are written with plain PUTs, so a late PUT of a member that lost its partition can overwrite or duplicate a range in the lake; exactly-once is not guaranteed",
+			"store", store.String())
+	} else if cfg.proveFence {
+		if err := s.proveFence(ctx); err != nil {
+			cl.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// ErrNoConditionalWrites is returned (wrapped) by New when the store does
+// not refuse a second PutObject with If-None-Match: * to the same key:
+// exactly-once depends on that refusal (package doc, point 4).
+var ErrNoConditionalWrites = errors.New("the object store does not honour conditional writes (If-None-Match: *)")
+
+// FenceProbePrefix starts the name of the object New writes twice to prove
+// the store's conditional writes, directly under the table folder (deleted
+// right after). Names starting with _ are hidden from Athena and Hive; the
+// lake checker reports a leftover one (rule L03).
+const FenceProbePrefix = "_tickflow-fence-probe-"
+
+// proveFence writes a probe object twice with If-None-Match: * and
+// requires the second write to be refused (412; 409 is retried by the
+// store until it becomes 412). Some S3-compatible stores and gateways
+// ignore the header: then every PUT is last-writer-wins and a late PUT
+// loses or duplicates a range. The probe is deleted afterwards.
+func (s *Sink) proveFence(ctx context.Context) error {
+	var rnd [8]byte
+	_, _ = crand.Read(rnd[:])
+	key := tableRoot(s.cfg.prefix) + FenceProbePrefix + hex.EncodeToString(rnd[:])
+	body := []byte("tickflow checks that this store refuses a second write with If-None-Match: *; safe to delete\n")
+	defer func() {
+		if err := s.store.Delete(context.WithoutCancel(ctx), key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			s.cfg.log.Warn("sink: could not delete the conditional-write probe object; delete it by hand", "key", key, "err", err)
+		}
+	}()
+	put := func(ctx context.Context) error { return s.store.PutIfAbsent(ctx, key, body, nil) }
+	// Retried like an upload: a slow store or proxy may time an attempt
+	// out and land it later. The key is new, so a 412 on the first write
+	// can only be an earlier attempt of it that landed.
+	if err := s.retry(ctx, "conditional-write probe "+key, put); err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) {
+		return fmt.Errorf("sink: object store %s: a PutObject with If-None-Match: * to %s failed: %w (exactly-once needs conditional writes; check the store and the credentials' s3:PutObject permission on %s*)",
+			s.store, key, err, tableRoot(s.cfg.prefix))
+	}
+	// The first write is acknowledged: the object exists, so a store that
+	// honours the header must refuse this one.
+	err := s.retry(ctx, "conditional-write probe "+key, put)
+	switch {
+	case errors.Is(err, objstore.ErrPreconditionFailed):
+		return nil
+	case err == nil:
+		return fmt.Errorf("sink: object store %s: %w: a second PutObject with If-None-Match: * to %s succeeded instead of answering 412 PreconditionFailed, so a late PUT would silently overwrite the next owner's object",
+			s.store, ErrNoConditionalWrites, key)
+	default:
+		return fmt.Errorf("sink: object store %s: %w: a second PutObject with If-None-Match: * to %s answered %v instead of 412 PreconditionFailed",
+			s.store, ErrNoConditionalWrites, key, err)
+	}
 }
 
 // Stats returns a snapshot of the counters; safe from any goroutine.
