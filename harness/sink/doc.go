@@ -76,6 +76,11 @@
 //     refuses commits from evicted members, so no member ever writes a key
 //     that is not the head of the committed chain.
 //
+//     The fence is an assumption about the store: with
+//     ProveConditionalWrites (always on in `tickflow sink`) New writes a
+//     probe object twice and refuses a store that lets the second
+//     If-None-Match: * write through (ErrNoConditionalWrites).
+//
 //  5. Ownership checked before every side effect. Each PUT, commit and
 //     DELETE happens only while this member owns the partition in the
 //     generation that produced the data. Commits hold a lock from that check
@@ -84,9 +89,13 @@
 //     let it go (the group coordinator does not check partition ownership,
 //     only membership). Shutdown, revocation and the poll loop hand their
 //     data to one flusher through one queue, and revocation waits until the
-//     queue is empty and committed before the partition moves on. Loss
-//     invalidates queued data at once; an upload already on its way may
-//     still land, which point 4 makes harmless.
+//     queue is empty and committed (for at most two thirds of the
+//     rebalance timeout) before the partition moves on. A commit Kafka
+//     refuses for now (REBALANCE_IN_PROGRESS, a coordinator moving) is
+//     retried; one finally refused is reported when Run stops
+//     (ErrUncommitted), so a stop is clean only if everything read was
+//     committed. Loss invalidates queued data at once; an upload already
+//     on its way may still land, which point 4 makes harmless.
 //
 //  6. Resume without listing. The commit metadata (CommitMeta) records the
 //     next object's start, the carried range, the topic ID and the last
