@@ -118,7 +118,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 			if unsafePut {
 				opts = append(opts, sink.UnsafeUnconditionalPut())
 			}
-			if unsafeNoCond {
+			if unsafeNoCond || unsafePut {
 				opts = append(opts, sink.UnsafeNoConditionalWrites()) // logs a warning at every start
 			} else {
 				opts = append(opts, sink.ProveConditionalWrites())

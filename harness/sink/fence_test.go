@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tickflow/tickflow/harness/objstore"
-	"github.com/tickflow/tickflow/harness/tick"
 )
 
 // lastWriterWins is a store (or gateway) that ignores If-None-Match: its
@@ -43,7 +42,7 @@ func (l *syncLog) String() string {
 
 func requireNoProbeLeft(t *testing.T, st objstore.Store) {
 	t.Helper()
-	objs, err := st.List(context.Background(), tick.Table+"/")
+	objs, err := st.List(context.Background(), "")
 	require.NoError(t, err)
 	for _, o := range objs {
 		assert.NotContains(t, o.Key, FenceProbePrefix, "the probe object is deleted")

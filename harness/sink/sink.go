@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -186,11 +187,12 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 // exactly-once depends on that refusal (package doc, point 4).
 var ErrNoConditionalWrites = errors.New("the object store does not honour conditional writes (If-None-Match: *)")
 
-// FenceProbePrefix starts the name of the object New writes twice to prove
-// the store's conditional writes, directly under the table folder (deleted
-// right after). Names starting with _ are hidden from Athena and Hive; the
-// lake checker reports a leftover one (rule L03).
-const FenceProbePrefix = "_tickflow-fence-probe-"
+// FenceProbePrefix starts the key (below --prefix, beside the table folder
+// stock_ticks/) of the object New writes twice to prove the store's
+// conditional writes; it is deleted right after. Outside the table, a probe
+// left behind by a sink that died mid-probe is never read by Athena, a
+// crawler or the lake checker.
+const FenceProbePrefix = "_tickflow/fence-probe-"
 
 // proveFence writes a probe object twice with If-None-Match: * and
 // requires the second write to be refused (412; 409 is retried by the
@@ -200,7 +202,10 @@ const FenceProbePrefix = "_tickflow-fence-probe-"
 func (s *Sink) proveFence(ctx context.Context) error {
 	var rnd [8]byte
 	_, _ = crand.Read(rnd[:])
-	key := tableRoot(s.cfg.prefix) + FenceProbePrefix + hex.EncodeToString(rnd[:])
+	key := FenceProbePrefix + hex.EncodeToString(rnd[:])
+	if p := strings.Trim(s.cfg.prefix, "/"); p != "" {
+		key = p + "/" + key
+	}
 	body := []byte("tickflow checks that this store refuses a second write with If-None-Match: *; safe to delete\n")
 	defer func() {
 		if err := s.store.Delete(context.WithoutCancel(ctx), key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
@@ -212,8 +217,8 @@ func (s *Sink) proveFence(ctx context.Context) error {
 	// out and land it later. The key is new, so a 412 on the first write
 	// can only be an earlier attempt of it that landed.
 	if err := s.retry(ctx, "conditional-write probe "+key, put); err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) {
-		return fmt.Errorf("sink: object store %s: a PutObject with If-None-Match: * to %s failed: %w (exactly-once needs conditional writes; check the store and the credentials' s3:PutObject permission on %s*)",
-			s.store, key, err, tableRoot(s.cfg.prefix))
+		return fmt.Errorf("sink: object store %s: a PutObject with If-None-Match: * to %s failed: %w (exactly-once needs conditional writes; check the store and the credentials' s3:PutObject and s3:DeleteObject permissions on %s*)",
+			s.store, key, err, strings.TrimSuffix(key, path.Base(key)))
 	}
 	// The first write is acknowledged: the object exists, so a store that
 	// honours the header must refuse this one.
