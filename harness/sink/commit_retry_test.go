@@ -2,6 +2,8 @@ package sink
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -96,4 +98,36 @@ func TestRetriableCommit(t *testing.T) {
 	for _, err := range []error{nil, errNotOwned, kerr.IllegalGeneration, kerr.UnknownMemberID, kerr.GroupAuthorizationFailed} {
 		assert.False(t, retriableCommit(err), "%v", err)
 	}
+}
+
+// Issue 21, point 3: --until-idle ends, with a message, when the member
+// owned partitions and then owns none for longer than the idle time (the
+// group's other members hold them), instead of waiting forever.
+func TestUntilIdleEndsWhenOthersHoldEverything(t *testing.T) {
+	w := newWorld(t, 1)
+	produced := produceTicks(t, w, false, 100)
+	var logs syncLog
+	a, stopA := runSink(t, w, UntilIdle(time.Second), Logger(slog.New(slog.NewTextHandler(&logs, nil))))
+	require.Eventually(t, func() bool { return a.Stats().Committed[0] == produced }, 30*time.Second, 10*time.Millisecond)
+	b, stopB := runSink(t, w)
+	// B is a member with nothing to own; evict A: the partition goes to B.
+	require.Eventually(t, func() bool {
+		m, _ := b.client.GroupMetadata()
+		return m != ""
+	}, 30*time.Second, 10*time.Millisecond)
+	aMember, _ := a.client.GroupMetadata()
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = a.cfg.group
+	lm := kmsg.NewLeaveGroupRequestMember()
+	lm.MemberID = aMember
+	req.Members = append(req.Members, lm)
+	resp, err := req.RequestWith(context.Background(), b.client)
+	require.NoError(t, err)
+	require.NoError(t, kerr.ErrorForCode(resp.ErrorCode))
+	require.Eventually(t, func() bool { return b.Stats().Partitions == 1 }, 30*time.Second, 10*time.Millisecond)
+	// A stops by itself (stopA only collects Run's result afterwards).
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "owned no partition for the idle time") }, 30*time.Second, 20*time.Millisecond,
+		"A waits forever for records it will never get")
+	require.NoError(t, stopA())
+	require.NoError(t, stopB())
 }

@@ -138,7 +138,9 @@ func FlushBytes(b int) Option { return func(c *config) { c.flushBytes = b } }
 func FlushInterval(d time.Duration) Option { return func(c *config) { c.flushInterval = d } }
 
 // UntilIdle makes Run return (after a clean final flush and commit) once no
-// record has arrived for d. Default: run until ctx is cancelled.
+// record has arrived for d, or once the member, having owned partitions,
+// has owned none for d (the group's other members hold them; logged as a
+// warning). Default: run until ctx is cancelled.
 func UntilIdle(d time.Duration) Option { return func(c *config) { c.untilIdle = d } }
 
 // Retry bounds S3 retries: up to attempts tries per object, exponential

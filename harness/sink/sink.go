@@ -56,6 +56,7 @@ type Sink struct {
 	lastRec     atomic.Int64 // unix nanos of the last record received
 	assignedAny atomic.Bool  // ever owned a partition
 	caughtUp    atomic.Bool  // at the last poll every owned partition was at its high watermark
+	noneSince   time.Time    // since when it owns no partition after having owned some (Run's goroutine only)
 
 	// The upload pipeline: the poll loop hands sealed segments to one
 	// flusher goroutine in batches, in order, and keeps polling. Shutdown
@@ -296,6 +297,12 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 				return fmt.Errorf("sink: %w of %s in group %s within %s (other members may hold every partition; check the group with kcat or kadm)",
 					ErrNeverAssigned, s.cfg.topic, s.cfg.group, max(s.cfg.untilIdle, neverAssigned))
 			}
+			if s.noneSince.IsZero() {
+				s.cfg.log.Info("sink: idle: caught up and no record for the idle time; stopping", "idle", s.cfg.untilIdle)
+			} else {
+				s.cfg.log.Warn("sink: idle: owned no partition for the idle time (the group's other members hold them); stopping",
+					"idle", s.cfg.untilIdle, "group", s.cfg.group)
+			}
 			return s.shutdown(work)
 		}
 		pctx, cancel := context.WithTimeout(ctx, s.pollWait())
@@ -349,7 +356,17 @@ func (s *Sink) idle() bool {
 	s.mu.Lock()
 	n := len(s.parts)
 	s.mu.Unlock()
-	return n > 0 && s.caughtUp.Load()
+	if n == 0 {
+		// It owned partitions and owns none now: the group's other
+		// members hold them. Waiting for records it will never get would
+		// never end.
+		if s.noneSince.IsZero() {
+			s.noneSince = time.Now()
+		}
+		return time.Since(s.noneSince) >= d
+	}
+	s.noneSince = time.Time{}
+	return s.caughtUp.Load()
 }
 
 // neverAssigned is how long UntilIdle waits for a first assignment.
