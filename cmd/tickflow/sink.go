@@ -124,6 +124,9 @@ endpoint that does not connect or answer within --s3-timeout.`,
 				opts = append(opts, sink.ProveConditionalWrites())
 			}
 			s, err := sink.New(ctx, strings.Split(brokers, ","), lakeStore, opts...)
+			if err != nil && ctx.Err() != nil {
+				return nil // SIGINT/SIGTERM before the sink started: nothing consumed
+			}
 			if errors.Is(err, sink.ErrNoConditionalWrites) {
 				where := endpoint
 				if where == "" {

@@ -123,6 +123,16 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 	s := &Sink{cfg: cfg, store: store, brokers: brokers, parts: map[int32]*partState{}, commits: map[int32]int64{}, uncommitted: map[int32]span{},
 		ready: make(chan struct{}), batches: make(chan *batch, cfg.pipeline),
 		encSem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+	// Before the Kafka client exists: it joins the group at once, and a
+	// member must not take partitions it would then refuse to write.
+	if cfg.unsafeNoCond {
+		cfg.log.Warn("sink: UNSAFE: conditional writes switched off (--unsafe-no-conditional-writes): objects are written with plain PUTs, so a late PUT of a member that lost its partition can overwrite or duplicate a range in the lake; exactly-once is not guaranteed",
+			"store", store.String())
+	} else if cfg.proveFence {
+		if err := s.proveFence(ctx); err != nil {
+			return nil, err
+		}
+	}
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumerGroup(cfg.group),
@@ -171,15 +181,6 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		cl.Close()
 		return nil, fmt.Errorf("sink: object store %s not usable within %s (check the endpoint, bucket and credentials): %w", store, cfg.pingTimeout, err)
 	}
-	if cfg.unsafeNoCond {
-		cfg.log.Warn("sink: UNSAFE: conditional writes switched off (--unsafe-no-conditional-writes): objects are written with plain PUTs, so a late PUT of a member that lost its partition can overwrite or duplicate a range in the lake; exactly-once is not guaranteed",
-			"store", store.String())
-	} else if cfg.proveFence {
-		if err := s.proveFence(ctx); err != nil {
-			cl.Close()
-			return nil, err
-		}
-	}
 	return s, nil
 }
 
@@ -217,7 +218,9 @@ func (s *Sink) proveFence(ctx context.Context) error {
 	// Retried like an upload: a slow store or proxy may time an attempt
 	// out and land it later. The key is new, so a 412 on the first write
 	// can only be an earlier attempt of it that landed.
-	if err := s.retry(ctx, "conditional-write probe "+key, put); err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) {
+	if err := s.retry(ctx, "conditional-write probe "+key, put); ctx.Err() != nil {
+		return fmt.Errorf("sink: conditional-write probe of %s interrupted: %w", s.store, ctx.Err())
+	} else if err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) {
 		return fmt.Errorf("sink: object store %s: a PutObject with If-None-Match: * to %s failed: %w (exactly-once needs conditional writes; check the store and the credentials' s3:PutObject and s3:DeleteObject permissions on %s*)",
 			s.store, key, err, strings.TrimSuffix(key, path.Base(key)))
 	}
@@ -225,6 +228,8 @@ func (s *Sink) proveFence(ctx context.Context) error {
 	// honours the header must refuse this one.
 	err := s.retry(ctx, "conditional-write probe "+key, put)
 	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("sink: conditional-write probe of %s interrupted: %w", s.store, ctx.Err())
 	case errors.Is(err, objstore.ErrPreconditionFailed):
 		return nil
 	case err == nil:
