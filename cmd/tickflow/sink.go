@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -28,7 +30,7 @@ func newSinkCmd() *cobra.Command {
 	var (
 		brokers, endpoint, bucket, prefix, group, topic, format, accessKey, secretKey, region string
 		metricsAddr                                                                           string
-		gz, asJSON, verbose, unsafePut                                                        bool
+		gz, asJSON, verbose, unsafePut, unsafeNoCond                                          bool
 		kafka                                                                                 kafkaSecurity
 		flushRecords, flushBytes                                                              int
 		flushInterval, untilIdle, sessionTimeout, heartbeat, s3Timeout, rebalance             time.Duration
@@ -120,7 +122,23 @@ endpoint that does not connect or answer within --s3-timeout.`,
 			if unsafePut {
 				opts = append(opts, sink.UnsafeUnconditionalPut())
 			}
+			if unsafeNoCond || unsafePut {
+				opts = append(opts, sink.UnsafeNoConditionalWrites()) // logs a warning at every start
+			} else {
+				opts = append(opts, sink.ProveConditionalWrites())
+			}
 			s, err := sink.New(ctx, strings.Split(brokers, ","), lakeStore, opts...)
+			if err != nil && ctx.Err() != nil {
+				return nil // SIGINT/SIGTERM before the sink started: nothing consumed
+			}
+			if errors.Is(err, sink.ErrNoConditionalWrites) {
+				where := endpoint
+				if where == "" {
+					where = "(AWS S3)"
+				}
+				return usageError("--s3-endpoint %s: %s; exactly-once needs a store that refuses it (AWS S3, tickflow serve), or accept lost and duplicated ranges with --unsafe-no-conditional-writes",
+					where, cliText(err))
+			}
 			if err != nil {
 				return usageError("%s", cliText(err))
 			}
@@ -128,11 +146,12 @@ endpoint that does not connect or answer within --s3-timeout.`,
 				metrics.attach(s)
 			}
 			stderr := cmd.ErrOrStderr()
+			gl := &groupLagCache{s: s, ctx: ctx}
 			prog := startProgress(stderr, sinkProgressEvery, func() string {
 				st := s.Stats()
-				return fmt.Sprintf("tickflow sink: %s consumed, %s written in %s, %s owned, lag %s",
+				return fmt.Sprintf("tickflow sink: %s consumed, %s written in %s, %s",
 					plural(st.Consumed, "record", ""), plural(st.Written, "row", ""), plural(st.Objects, "object", ""),
-					plural(int64(st.Partitions), "partition", ""), thousands(st.Lag))
+					gl.text(st.Partitions))
 			})
 			runErr := s.Run(ctx)
 			prog.stop()
@@ -149,7 +168,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 				}
 			}
 			if runErr != nil {
-				return usageError("%v", runErr)
+				return usageError("%s", cliText(runErr))
 			}
 			return nil
 		},
@@ -170,7 +189,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 	fl.DurationVar(&untilIdle, "until-idle", 0, "exit cleanly after D without new records (0: run until SIGINT/SIGTERM)")
 	fl.DurationVar(&sessionTimeout, "session-timeout", 10*time.Second, "group session timeout: a crashed member's partitions move after this long (0: kgo's 45s; brokers allow 6s..30m by default)")
 	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
-	fl.DurationVar(&rebalance, "rebalance-timeout", 0, "how long the group waits for members to rejoin a rebalance (0: the S3 retry budget + 10s, at least 60s, so a member flushing a revoked partition is not evicted)")
+	fl.DurationVar(&rebalance, "rebalance-timeout", 0, "how long the group waits for members to rejoin a rebalance, and for a member killed mid-rebalance (0: 15s); a revoked member waits 2/3 of it for its uploads, then hands the partitions over (the conditional write fences late uploads)")
 	fl.StringVar(&accessKey, "access-key", "", "S3 access key (default: AWS default credential chain; for a local --s3-endpoint with none set, tickflow serve's)")
 	fl.StringVar(&secretKey, "secret-key", "", "S3 secret key")
 	fl.DurationVar(&s3Timeout, "s3-timeout", objstore.DefaultTimeout, "give up on an S3 request that does not connect or answer within this long")
@@ -181,6 +200,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 	// For the scenario suite's proof that its two-owner invariants can fail.
 	fl.BoolVar(&unsafePut, "unsafe-unconditional-put", false, "TESTS ONLY: write objects without If-None-Match (breaks exactly-once)")
 	_ = fl.MarkHidden("unsafe-unconditional-put")
+	fl.BoolVar(&unsafeNoCond, "unsafe-no-conditional-writes", false, "UNSAFE: run against a store that ignores If-None-Match (the sink refuses it otherwise); a late PUT can then overwrite or duplicate a range: exactly-once is lost. Logs a warning at every start")
 	return cmd
 }
 
@@ -209,4 +229,43 @@ func newSinkJSON(s sink.Stats) sinkJSON {
 		out.Committed[strconv.Itoa(int(p))] = o
 	}
 	return out
+}
+
+// groupLagCache asks Kafka for the group's lag at most every
+// groupLagEvery (the progress line is redrawn every 250ms on a terminal).
+type groupLagCache struct {
+	s    *sink.Sink
+	ctx  context.Context
+	at   time.Time
+	last string
+}
+
+// groupLagEvery is how often the progress line asks Kafka for the group's lag.
+var groupLagEvery = 2 * time.Second
+
+// text says how many partitions this member owns, which ones it does not,
+// and the group's lag over the whole topic: the lag of what this member
+// owns alone would say 0 while records wait in partitions nobody holds.
+func (g *groupLagCache) text(owned int) string {
+	if g.last != "" && time.Since(g.at) < groupLagEvery {
+		return g.last
+	}
+	ctx, cancel := context.WithTimeout(g.ctx, 2*time.Second)
+	defer cancel()
+	l, err := g.s.GroupLag(ctx)
+	g.at = time.Now()
+	if err != nil {
+		g.last = fmt.Sprintf("%s owned, group lag unknown (%s)", plural(int64(owned), "partition", ""), cliText(err))
+		return g.last
+	}
+	t := fmt.Sprintf("%d of %s owned", owned, plural(int64(l.Partitions), "partition", ""))
+	if len(l.NotOwned) > 0 && len(l.NotOwned) < l.Partitions {
+		ps := make([]string, len(l.NotOwned))
+		for i, p := range l.NotOwned {
+			ps[i] = strconv.Itoa(int(p))
+		}
+		t += " (not " + strings.Join(ps, " ") + ")"
+	}
+	g.last = t + ", group lag " + thousands(l.Lag)
+	return g.last
 }

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -29,7 +33,7 @@ func TestSinkShowsProgress(t *testing.T) {
 		"--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(), "--topic", w.Topic(), "--group", "progress-test",
 		"--flush-interval", "200ms", "--until-idle", "500ms", "--json")
 	require.Equal(t, exitOK, code, "%s\n%s", msg, stderr)
-	assert.Regexp(t, `tickflow sink: [0-9,]+ records? consumed, [0-9,]+ rows? written in [0-9,]+ objects?, [0-9] partitions? owned, lag [0-9,]+`, stderr)
+	assert.Regexp(t, `tickflow sink: [0-9,]+ records? consumed, [0-9,]+ rows? written in [0-9,]+ objects?, [0-9] of 2 partitions owned( \(not [0-9 ]+\))?, group lag [0-9,]+`, stderr)
 	assert.Contains(t, out, `"consumed":`+strconv.Itoa(len(produced)))
 }
 
@@ -60,4 +64,72 @@ func TestSinkCountsUnknownFields(t *testing.T) {
 	out, stderr, msg, code = runCmdCtx(ctx, t, append(args, "--group", "unknown-text", "--prefix", "text")...)
 	require.Equal(t, exitOK, code, "%s\n%s", msg, stderr)
 	assert.Contains(t, out, "ignored 3 keys of record values that are not lake columns")
+}
+
+// Issue 21, point 0: the progress line reports the group's lag over the
+// whole topic and which partitions this member does not own, never "lag 0"
+// while records wait in a partition another member holds.
+func TestSinkProgressShowsGroupLag(t *testing.T) {
+	oldEvery, oldLag := sinkProgressEvery, groupLagEvery
+	sinkProgressEvery, groupLagEvery = 50*time.Millisecond, 0
+	t.Cleanup(func() { sinkProgressEvery, groupLagEvery = oldEvery, oldLag })
+	w := harness.Start(t, harness.Partitions(1))
+	w.ProduceSynthetic(t, 500, 3)
+	const group = "lag-test"
+	// Another member holds the only partition and commits nothing.
+	other := w.KafkaClient(t, kgo.ConsumerGroup(group), kgo.ConsumeTopics(w.Topic()),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.DisableAutoCommit())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for got := 0; got == 0; {
+		fs := other.PollFetches(ctx)
+		require.NoError(t, ctx.Err())
+		got = fs.NumRecords()
+	}
+	var stdout, stderr syncBuffer
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		done <- runDemoCmd(sctx, t, &stdout, &stderr, "sink", "--brokers", strings.Join(w.KafkaAddrs(), ","),
+			"--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(), "--topic", w.Topic(), "--group", group,
+			"--flush-interval", "200ms")
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "0 of 1 partition owned, group lag 500") },
+		30*time.Second, 20*time.Millisecond, "stderr: %s", stderr.String())
+	stop()
+	assert.Equal(t, exitOK, <-done, stderr.String())
+	assert.NotContains(t, stderr.String(), "lag 0")
+}
+
+// Issue 21, point 1: a store that ignores If-None-Match (some S3-compatible
+// stores and gateways) is refused before the sink joins the group, in one
+// line naming the endpoint, what it does not support and the way out; the
+// unsafe flag runs anyway and warns.
+func TestSinkRefusesStoreWithoutConditionalWrites(t *testing.T) {
+	w := harness.Start(t, harness.Partitions(1))
+	w.ProduceSynthetic(t, 50, 3)
+	backend := s3mem.New()
+	require.NoError(t, backend.CreateBucket("lake"))
+	fake := gofakes3.New(backend).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		r.Header.Del("If-None-Match") // a gateway that drops the header
+		fake.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := []string{"sink", "--brokers", strings.Join(w.KafkaAddrs(), ","), "--s3-endpoint", srv.URL, "--bucket", "lake",
+		"--topic", w.Topic(), "--flush-interval", "200ms", "--until-idle", "500ms"}
+	_, stderr, msg, code := runCmdCtx(ctx, t, args...)
+	require.Equal(t, exitUsage, code, "%s\n%s", msg, stderr)
+	assert.Contains(t, msg, "--s3-endpoint "+srv.URL+": ")
+	assert.Contains(t, msg, "If-None-Match")
+	assert.Contains(t, msg, "--unsafe-no-conditional-writes")
+	assert.NotContains(t, msg, "\n")
+	assert.NotContains(t, msg, "sink: ")
+
+	out, stderr, msg, code := runCmdCtx(ctx, t, append(args, "--unsafe-no-conditional-writes")...)
+	require.Equal(t, exitOK, code, "%s\n%s", msg, stderr)
+	assert.Contains(t, stderr, "UNSAFE")
+	assert.Contains(t, out, "consumed 50 records")
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -142,12 +144,88 @@ var errNotOwned = errors.New("partition no longer owned by this member")
 // commit synchronously commits offs, each only if this member still owns
 // its partition in the generation the point belongs to, and returns the
 // partitions whose commit was not made (not owned any more, or refused by
-// the group: this member was evicted). Ownership cannot change while the
-// commit is on its way: revocation and loss wait for s.own.
+// the group: this member was evicted). Ownership cannot change while an
+// attempt is on its way: revocation and loss wait for s.own. Errors Kafka
+// calls retriable (REBALANCE_IN_PROGRESS, a coordinator moving or loading,
+// a request or attempt timing out) are retried within commitBudget, each
+// attempt checking ownership again. A commit that is finally not made for
+// any reason but errNotOwned is remembered as uncommitted (see
+// uncommittedErr) until a later commit of the partition covers it.
 func (s *Sink) commit(ctx context.Context, offs map[int32]commitPoint) map[int32]error {
 	if len(offs) == 0 {
 		return nil
 	}
+	from := map[int32]int64{} // what this member had committed of each partition before
+	s.mu.Lock()
+	for p, o := range offs {
+		if st := s.parts[p]; st != nil && st.gen == o.gen {
+			from[p] = st.last.off
+		}
+	}
+	s.mu.Unlock()
+	deadline := time.Now().Add(s.cfg.commitBudget())
+	pending := offs
+	failed := map[int32]error{}
+	for attempt := 1; ; attempt++ {
+		retry := map[int32]commitPoint{}
+		var lastErr error
+		for p, err := range s.commitOnce(ctx, pending) {
+			if retriableCommit(err) && ctx.Err() == nil && time.Now().Before(deadline) {
+				retry[p], lastErr = pending[p], err
+				continue
+			}
+			failed[p] = err
+		}
+		if len(retry) == 0 {
+			break
+		}
+		wait := min(50*time.Millisecond<<min(attempt-1, 5), time.Second, time.Until(deadline))
+		s.cfg.log.Warn("sink: commit refused for now; retrying", "partitions", len(retry), "attempt", attempt, "wait", wait.Round(time.Millisecond),
+			"err", lastErr)
+		s.stats.retries.Add(1)
+		t := time.NewTimer(max(wait, 0))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		pending = retry
+	}
+	s.commitMu.Lock()
+	for p, err := range failed {
+		if !errors.Is(err, errNotOwned) {
+			s.noteUncommitted(p, from[p], offs[p].off, err)
+		}
+	}
+	s.commitMu.Unlock()
+	for p, err := range failed {
+		s.stats.refused.Add(1)
+		s.cfg.log.Warn("sink: commit not made", "partition", p, "offset", offs[p].off, "err", err)
+		if isPermanent(err) {
+			s.setFatal(fmt.Errorf("sink: commit %s[%d]@%d: %w (not retriable: check the group's ACLs and credentials)", s.cfg.topic, p, offs[p].off, err))
+		}
+	}
+	return failed
+}
+
+// retriableCommit reports whether a failed commit may succeed if sent
+// again: what Kafka marks retriable, plus a rebalance in progress (the
+// member's generation is current again once it has synced) and an attempt
+// that timed out (e.g. waiting for the member's own join and sync).
+func retriableCommit(err error) bool {
+	switch {
+	case err == nil, errors.Is(err, errNotOwned):
+		return false
+	case errors.Is(err, kerr.RebalanceInProgress), errors.Is(err, kerr.CoordinatorNotAvailable),
+		errors.Is(err, kerr.NotCoordinator), errors.Is(err, kerr.RequestTimedOut),
+		errors.Is(err, kerr.CoordinatorLoadInProgress), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return kerr.IsRetriable(err)
+}
+
+// commitOnce is one commit attempt (see commit).
+func (s *Sink) commitOnce(ctx context.Context, offs map[int32]commitPoint) map[int32]error {
 	s.own.RLock()
 	defer s.own.RUnlock()
 	failed := map[int32]error{}
@@ -169,10 +247,11 @@ func (s *Sink) commit(ctx context.Context, offs map[int32]commitPoint) map[int32
 	}
 	s.mu.Unlock()
 	if len(eo) > 0 {
-		// Bounded like an S3 call: a commit that cannot reach the group
-		// coordinator fails instead of holding the flusher forever.
+		// Bounded: a commit that cannot reach the group coordinator fails
+		// (and is retried) instead of holding the flusher, and a
+		// revocation waiting for s.own, for longer than one attempt.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.callTimeout)
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.commitAttemptTimeout())
 		defer cancel()
 		ctx = kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
 			for i := range req.Topics {
@@ -209,6 +288,9 @@ func (s *Sink) commit(ctx context.Context, offs map[int32]commitPoint) map[int32
 	for p := range eo {
 		if failed[p] == nil {
 			s.commits[p] = offs[p].off
+			if u, ok := s.uncommitted[p]; ok && offs[p].off >= u.to {
+				delete(s.uncommitted, p) // read again and committed after all
+			}
 		}
 	}
 	s.commitMu.Unlock()
@@ -219,12 +301,54 @@ func (s *Sink) commit(ctx context.Context, offs map[int32]commitPoint) map[int32
 		}
 	}
 	s.mu.Unlock()
-	for p, err := range failed {
-		s.stats.refused.Add(1)
-		s.cfg.log.Warn("sink: commit not made", "partition", p, "offset", offs[p].off, "err", err)
-		if isPermanent(err) {
-			s.setFatal(fmt.Errorf("sink: commit %s[%d]@%d: %w (not retriable: check the group's ACLs and credentials)", s.cfg.topic, p, offs[p].off, err))
-		}
-	}
 	return failed
+}
+
+// span is a range of a partition's offsets [from, to) this member read,
+// uploaded or not, and could not commit, with the last reason.
+type span struct {
+	from, to int64
+	err      error
+}
+
+// noteUncommitted records [from, to) of p as uncommitted. Called with
+// s.commitMu held.
+func (s *Sink) noteUncommitted(p int32, from, to int64, err error) {
+	if u, ok := s.uncommitted[p]; ok {
+		from, to = min(from, u.from), max(to, u.to)
+	}
+	if s.uncommitted == nil {
+		s.uncommitted = map[int32]span{}
+	}
+	s.uncommitted[p] = span{from: from, to: to, err: err}
+}
+
+// ErrUncommitted is returned (wrapped) by Run when it stopped (SIGTERM,
+// UntilIdle) with offsets it read and could not commit: the next owner
+// reads them again (or adopts their objects), but this run did not finish
+// its job, so it must not look like a clean stop.
+var ErrUncommitted = errors.New("offsets left uncommitted")
+
+// uncommittedErr names every partition and offset range this member could
+// not commit and did not commit later, or returns nil.
+func (s *Sink) uncommittedErr() error {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if len(s.uncommitted) == 0 {
+		return nil
+	}
+	ps := make([]int32, 0, len(s.uncommitted))
+	for p := range s.uncommitted {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	parts := make([]string, len(ps))
+	var last error
+	for i, p := range ps {
+		u := s.uncommitted[p]
+		parts[i] = fmt.Sprintf("%s[%d] %d-%d", s.cfg.topic, p, u.from, u.to)
+		last = u.err
+	}
+	return fmt.Errorf("sink: %w: %s (last refusal: %v); their objects are in S3 or their records still in Kafka: the partitions' next owner adopts or reads them again",
+		ErrUncommitted, strings.Join(parts, ", "), last)
 }

@@ -76,6 +76,11 @@
 //     refuses commits from evicted members, so no member ever writes a key
 //     that is not the head of the committed chain.
 //
+//     The fence is an assumption about the store: with
+//     ProveConditionalWrites (always on in `tickflow sink`) New writes a
+//     probe object twice and refuses a store that lets the second
+//     If-None-Match: * write through (ErrNoConditionalWrites).
+//
 //  5. Ownership checked before every side effect. Each PUT, commit and
 //     DELETE happens only while this member owns the partition in the
 //     generation that produced the data. Commits hold a lock from that check
@@ -84,9 +89,13 @@
 //     let it go (the group coordinator does not check partition ownership,
 //     only membership). Shutdown, revocation and the poll loop hand their
 //     data to one flusher through one queue, and revocation waits until the
-//     queue is empty and committed before the partition moves on. Loss
-//     invalidates queued data at once; an upload already on its way may
-//     still land, which point 4 makes harmless.
+//     queue is empty and committed (for at most two thirds of the
+//     rebalance timeout) before the partition moves on. A commit Kafka
+//     refuses for now (REBALANCE_IN_PROGRESS, a coordinator moving) is
+//     retried; one finally refused is reported when Run stops
+//     (ErrUncommitted), so a stop is clean only if everything read was
+//     committed. Loss invalidates queued data at once; an upload already
+//     on its way may still land, which point 4 makes harmless.
 //
 //  6. Resume without listing. The commit metadata (CommitMeta) records the
 //     next object's start, the carried range, the topic ID and the last
@@ -122,11 +131,17 @@
 //     GOMAXPROCS at a time) and touches neither S3 nor Kafka, so the order
 //     of uploads and commits above is unchanged.
 //
-// Timeouts fit together: the group's rebalance timeout is derived from the
-// S3 retry budget (Retry attempts × CallTimeout plus backoffs, + 10s), so a
-// member flushing a revoked partition is never evicted for being slow. The
-// session timeout only decides how fast a dead member's partitions move;
-// safety does not depend on it. The scenarios zombie-sink, hung-put and
+// Timeouts fit together: the group's rebalance timeout is short
+// (DefaultRebalanceTimeout, 15s), because the coordinator waits that long
+// for a member that joined a rebalance and was killed before it synced, and
+// the whole group waits with it. A revocation therefore waits at most two
+// thirds of it for the revoked partitions' uploads and commits, then lets
+// them go with an upload possibly still on its way: that upload's key is
+// the committed offset's, the next owner's first key, so point 4 decides
+// (TestRevocationDoesNotWaitForAHungUpload). A crashed member's partitions
+// move within the session timeout plus one short rebalance. The session
+// timeout only decides how fast a dead member's partitions move; safety
+// does not depend on it. The scenarios zombie-sink, hung-put and
 // rolling-restart-slow-s3 attack points 3–5 with real processes (SIGSTOP,
 // SIGKILL, PUTs held at a proxy and landing late) and read the lake back.
 //

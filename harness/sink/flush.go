@@ -19,7 +19,6 @@ import (
 type batch struct {
 	jobs  []job
 	carry map[int32]commitPoint
-	final bool // shutdown's last batch: a commit that cannot be made is an error
 }
 
 type job struct {
@@ -143,12 +142,6 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 	}
 	lastKey := map[int32]string{}
 	dropped := map[int32]bool{} // partitions whose rest of the batch will be read again (or are not ours)
-	var finalErr error
-	finalCommit := func(p int32, off int64, err error) {
-		if b.final && !errors.Is(err, errNotOwned) {
-			finalErr = errors.Join(finalErr, fmt.Errorf("sink: final commit of %s[%d]@%d refused: %w (its last object is in S3; the partition's next owner adopts it)", s.cfg.topic, p, off, err))
-		}
-	}
 	for round := 0; ; round++ {
 		var wave []job
 		for _, p := range order {
@@ -187,12 +180,12 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 				continue
 			}
 			if err := failed[j.p]; err != nil {
-				// In S3 but not committed: whoever owns the partition next
-				// writes this key first and adopts the object.
+				// In S3 but not committed (commit noted it, see
+				// uncommittedErr): whoever owns the partition next writes
+				// this key first and adopts the object.
 				s.drop(j.p, cp.gen)
 				delete(queues, j.p)
 				dropped[j.p] = true
-				finalCommit(j.p, cp.off, err)
 				continue
 			}
 			lastKey[j.p] = cp.lastKey
@@ -220,9 +213,8 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 		carries[p] = c
 	}
 	failed := s.commit(ctx, carries)
-	for p, err := range failed {
+	for p := range failed {
 		s.drop(p, carries[p].gen)
-		finalCommit(p, carries[p].off, err)
 	}
 	for p, c := range carries {
 		if failed[p] == nil {
@@ -231,7 +223,7 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 			}
 		}
 	}
-	return finalErr
+	return nil
 }
 
 func (s *Sink) lastKeyOf(p int32) string {

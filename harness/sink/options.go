@@ -40,6 +40,8 @@ type config struct {
 	hook                 func(HookEvent) error
 	unsafeCommitFirst    bool
 	unsafePlainPut       bool
+	unsafeNoCond         bool
+	proveFence           bool
 	rebalance            time.Duration // 0: derived from the retry budget
 	pipeline             int           // batches of sealed segments queued for the flusher
 	decoders             int           // partitions decoded in parallel per poll
@@ -66,15 +68,43 @@ func (c config) retryBudget() time.Duration {
 	return d
 }
 
-// rebalanceTimeout is how long the group waits for members to rejoin: a
-// revoked member flushes first, which may take one upload's whole retry
-// budget (uploads run in parallel, one wave per object of a partition),
-// so the timeout follows from it (kgo's default 60s at least).
+// DefaultRebalanceTimeout is the group's rebalance timeout unless
+// RebalanceTimeout says otherwise. The coordinator waits this long for a
+// member that joined a rebalance and never synced (killed mid join/sync),
+// so it is what one crash in the middle of a rebalance costs the whole
+// group, on top of the session timeout: short, like the time a member
+// needs to rejoin, not like an S3 retry budget. Revocation work is bounded
+// to fit it (revokeBudget): the conditional-write fence makes it safe to
+// hand a partition over while its upload is still on the way.
+const DefaultRebalanceTimeout = 15 * time.Second
+
+// rebalanceTimeout is how long the group waits for members to rejoin.
 func (c config) rebalanceTimeout() time.Duration {
 	if c.rebalance > 0 {
 		return c.rebalance
 	}
-	return max(60*time.Second, c.retryBudget()+10*time.Second)
+	return DefaultRebalanceTimeout
+}
+
+// revokeBudget is how long a revocation waits for the uploads and commits
+// of the partitions it gives up before it lets them go anyway: two thirds
+// of the rebalance timeout, leaving the rest for one commit attempt that
+// may be on its way (commitAttemptTimeout) and the rejoin itself.
+func (c config) revokeBudget() time.Duration {
+	return c.rebalanceTimeout() * 2 / 3
+}
+
+// commitAttemptTimeout bounds one OffsetCommit attempt (commits are
+// retried within commitBudget): short enough that a revocation waiting for
+// an attempt on its way still fits the rebalance timeout.
+func (c config) commitAttemptTimeout() time.Duration {
+	return max(100*time.Millisecond, min(c.callTimeout, c.rebalanceTimeout()/4))
+}
+
+// commitBudget is how long a commit is retried while Kafka answers with a
+// retriable error (a rebalance in progress, a coordinator moving).
+func (c config) commitBudget() time.Duration {
+	return max(c.callTimeout, c.rebalanceTimeout())
 }
 
 // Topic is the topic to consume. Default tick.DefaultTopic. Poison records go
@@ -108,7 +138,9 @@ func FlushBytes(b int) Option { return func(c *config) { c.flushBytes = b } }
 func FlushInterval(d time.Duration) Option { return func(c *config) { c.flushInterval = d } }
 
 // UntilIdle makes Run return (after a clean final flush and commit) once no
-// record has arrived for d. Default: run until ctx is cancelled.
+// record has arrived for d, or once the member, having owned partitions,
+// has owned none for d (the group's other members hold them; logged as a
+// warning). Default: run until ctx is cancelled.
 func UntilIdle(d time.Duration) Option { return func(c *config) { c.untilIdle = d } }
 
 // Retry bounds S3 retries: up to attempts tries per object, exponential
@@ -145,9 +177,11 @@ func HeartbeatInterval(d time.Duration) Option {
 }
 
 // RebalanceTimeout is how long the group waits for members to rejoin during
-// a rebalance (kgo.RebalanceTimeout). Default: the S3 retry budget (Retry
-// attempts × CallTimeout plus backoffs) + 10s, at least 60s, so a member
-// that is flushing a revoked partition is never evicted for it.
+// a rebalance (kgo.RebalanceTimeout). Default DefaultRebalanceTimeout
+// (15s). A revoked member waits at most two thirds of it for its uploads
+// and commits, then lets the partitions go with uploads still on the way:
+// the next owner's first key is the committed offset, so the conditional
+// write decides between the two (package doc, point 4).
 func RebalanceTimeout(d time.Duration) Option { return func(c *config) { c.rebalance = d } }
 
 // Logger sets a structured logger. Default: discard (quiet).
@@ -190,3 +224,20 @@ func UnsafeCommitBeforeUpload() Option { return func(c *config) { c.unsafeCommit
 // partition overwrites the next owner's object. Scenario suites use it to
 // prove the two-owner invariants can fail.
 func UnsafeUnconditionalPut() Option { return func(c *config) { c.unsafePlainPut = true } }
+
+// UnsafeNoConditionalWrites is for stores that do not honour
+// If-None-Match: * (New refuses them with ErrNoConditionalWrites): it skips
+// that check and writes objects with plain PUTs, logging a warning at every
+// start. A late PUT of a member that lost its partition then overwrites or
+// duplicates a range: exactly-once is not guaranteed.
+func UnsafeNoConditionalWrites() Option {
+	return func(c *config) { c.unsafeNoCond, c.unsafePlainPut = true, true }
+}
+
+// ProveConditionalWrites makes New write a probe object (FenceProbePrefix,
+// under the table folder) twice with If-None-Match: * and refuse to run
+// with ErrNoConditionalWrites unless the store refuses the second write;
+// the probe is deleted afterwards. `tickflow sink` always sets it (unless
+// --unsafe-no-conditional-writes). It costs two PUTs and a DELETE, which
+// is why a test that counts a store's PUTs may leave it out.
+func ProveConditionalWrites() Option { return func(c *config) { c.proveFence = true } }

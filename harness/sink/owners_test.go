@@ -170,11 +170,25 @@ func TestCommitMetaRoundTrip(t *testing.T) {
 	assert.Equal(t, []int64{5, 2}, []int64{start, int64(dlq)})
 }
 
+// Issue 21, points 0 and 8: a member killed mid join/sync costs the group
+// the rebalance timeout, so it is short and does not grow with the S3
+// retry budget; a revocation's wait plus one commit attempt on its way fit
+// inside it, whatever the S3 settings.
 func TestTimeoutsFitTogether(t *testing.T) {
-	c := defaults()
-	assert.GreaterOrEqual(t, c.rebalanceTimeout(), c.retryBudget(), "a revoked member may flush for a whole retry budget")
-	c.retryAttempts, c.callTimeout = 20, time.Minute
-	assert.Greater(t, c.rebalanceTimeout(), 20*time.Minute)
+	for _, c := range []config{defaults(), func() config {
+		c := defaults()
+		c.retryAttempts, c.callTimeout = 20, time.Minute
+		return c
+	}(), func() config {
+		c := defaults()
+		c.rebalance = 3 * time.Second
+		return c
+	}()} {
+		assert.LessOrEqual(t, c.rebalanceTimeout(), DefaultRebalanceTimeout, "a crash mid join/sync stalls the group this long")
+		assert.Less(t, c.revokeBudget()+c.commitAttemptTimeout(), c.rebalanceTimeout(), "revocation fits the rebalance timeout")
+		assert.GreaterOrEqual(t, c.commitBudget(), c.commitAttemptTimeout())
+	}
+	assert.Less(t, defaults().rebalanceTimeout(), defaults().retryBudget(), "revocation does not wait for a whole S3 retry budget")
 }
 
 // BenchmarkReconcile measures what a new owner does before it consumes one

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -253,11 +255,24 @@ func (s *Sink) reconcileListed(ctx context.Context, ps []int32, points map[int32
 
 // onRevoked hands the revoked partitions' data to the flusher like any
 // other batch and waits until everything handed over has landed and been
-// committed; only then does it let the partitions go.
+// committed, for at most revokeBudget; then it lets the partitions go
+// anyway. The group's rebalance timeout is short (a member killed mid
+// join/sync stalls the whole group for that long), so revocation must fit
+// it; letting go with an upload on its way is safe: the upload's key is
+// the committed offset's, the next owner's first key, and the conditional
+// write decides which object stays (package doc, point 4). What did not
+// commit in time is read again by the next owner.
 func (s *Sink) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	only := map[int32]bool{}
+	s.mu.Lock()
 	for _, p := range revoked[s.cfg.topic] {
-		only[p] = true
+		if s.parts[p] != nil {
+			only[p] = true
+		}
+	}
+	s.mu.Unlock()
+	if len(only) == 0 {
+		return // kgo also calls this with nothing of ours revoked: nothing to wait for
 	}
 	if !s.crashed.Load() && s.runErr() == nil {
 		s.mu.Lock()
@@ -271,9 +286,39 @@ func (s *Sink) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]
 		if b != nil {
 			s.handOver(b)
 		}
-		s.inflight.Wait()
+		if budget := s.cfg.revokeBudget(); !waitTimeout(&s.inflight, budget) {
+			s.cfg.log.Warn("sink: revoked partitions still uploading or committing; letting them go (the next owner's conditional write decides, it reads the uncommitted records again)",
+				"partitions", sortedParts(only), "waited", budget)
+		}
 	}
 	s.forget(only)
+}
+
+// waitTimeout waits for wg for at most d and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// sortedParts lists a set of partitions in order.
+func sortedParts(ps map[int32]bool) []int32 {
+	out := make([]int32, 0, len(ps))
+	for p := range ps {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // onLost forgets partitions this member lost without a clean revoke: the

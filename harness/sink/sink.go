@@ -2,15 +2,20 @@ package sink
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -43,13 +48,15 @@ type Sink struct {
 	dials   unreachableLog         // warns while Kafka cannot be reached
 	topicID atomic.Pointer[string] // the topic's ID at the last assignment ("" if the cluster has none)
 
-	commitMu sync.Mutex
-	commits  map[int32]int64
+	commitMu    sync.Mutex
+	commits     map[int32]int64
+	uncommitted map[int32]span // ranges whose commit failed and was not made later (uncommittedErr)
 
 	// Liveness, for UntilIdle and warnings.
 	lastRec     atomic.Int64 // unix nanos of the last record received
 	assignedAny atomic.Bool  // ever owned a partition
 	caughtUp    atomic.Bool  // at the last poll every owned partition was at its high watermark
+	noneSince   time.Time    // since when it owns no partition after having owned some (Run's goroutine only)
 
 	// The upload pipeline: the poll loop hands sealed segments to one
 	// flusher goroutine in batches, in order, and keeps polling. Shutdown
@@ -113,9 +120,19 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 	case cfg.callTimeout <= 0:
 		return nil, errors.New("sink: the S3 call timeout must be positive")
 	}
-	s := &Sink{cfg: cfg, store: store, brokers: brokers, parts: map[int32]*partState{}, commits: map[int32]int64{},
+	s := &Sink{cfg: cfg, store: store, brokers: brokers, parts: map[int32]*partState{}, commits: map[int32]int64{}, uncommitted: map[int32]span{},
 		ready: make(chan struct{}), batches: make(chan *batch, cfg.pipeline),
 		encSem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+	// Before the Kafka client exists: it joins the group at once, and a
+	// member must not take partitions it would then refuse to write.
+	if cfg.unsafeNoCond {
+		cfg.log.Warn("sink: UNSAFE: conditional writes switched off (--unsafe-no-conditional-writes): objects are written with plain PUTs, so a late PUT of a member that lost its partition can overwrite or duplicate a range in the lake; exactly-once is not guaranteed",
+			"store", store.String())
+	} else if cfg.proveFence {
+		if err := s.proveFence(ctx); err != nil {
+			return nil, err
+		}
+	}
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumerGroup(cfg.group),
@@ -137,9 +154,10 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
 		kgo.DialTimeout(5 * time.Second),
 		kgo.WithHooks(&s.dials),
-		// A revocation flushes what the member holds before it rejoins: the
-		// group must wait for a whole S3 retry budget, or it would evict a
-		// member that is still (slowly) doing the right thing.
+		// Short (DefaultRebalanceTimeout): the coordinator waits this long
+		// for a member killed mid join/sync. A revocation waits at most
+		// revokeBudget for its uploads, then lets the partitions go (the
+		// conditional write fences what is still on its way).
 		kgo.RebalanceTimeout(cfg.rebalanceTimeout()),
 	}
 	cl, err := kgo.NewClient(append(kopts, cfg.kgoOpts...)...)
@@ -164,6 +182,63 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		return nil, fmt.Errorf("sink: object store %s not usable within %s (check the endpoint, bucket and credentials): %w", store, cfg.pingTimeout, err)
 	}
 	return s, nil
+}
+
+// ErrNoConditionalWrites is returned (wrapped) by New when the store does
+// not refuse a second PutObject with If-None-Match: * to the same key:
+// exactly-once depends on that refusal (package doc, point 4).
+var ErrNoConditionalWrites = errors.New("the object store does not honour conditional writes (If-None-Match: *)")
+
+// FenceProbePrefix starts the key (below --prefix, beside the table folder
+// stock_ticks/) of the object New writes twice to prove the store's
+// conditional writes; it is deleted right after. Outside the table, a probe
+// left behind by a sink that died mid-probe is never read by Athena, a
+// crawler or the lake checker.
+const FenceProbePrefix = "_tickflow/fence-probe-"
+
+// proveFence writes a probe object twice with If-None-Match: * and
+// requires the second write to be refused (412; 409 is retried by the
+// store until it becomes 412). Some S3-compatible stores and gateways
+// ignore the header: then every PUT is last-writer-wins and a late PUT
+// loses or duplicates a range. The probe is deleted afterwards.
+func (s *Sink) proveFence(ctx context.Context) error {
+	var rnd [8]byte
+	_, _ = crand.Read(rnd[:])
+	key := FenceProbePrefix + hex.EncodeToString(rnd[:])
+	if p := strings.Trim(s.cfg.prefix, "/"); p != "" {
+		key = p + "/" + key
+	}
+	body := []byte("tickflow checks that this store refuses a second write with If-None-Match: *; safe to delete\n")
+	defer func() {
+		if err := s.store.Delete(context.WithoutCancel(ctx), key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			s.cfg.log.Warn("sink: could not delete the conditional-write probe object; delete it by hand", "key", key, "err", err)
+		}
+	}()
+	put := func(ctx context.Context) error { return s.store.PutIfAbsent(ctx, key, body, nil) }
+	// Retried like an upload: a slow store or proxy may time an attempt
+	// out and land it later. The key is new, so a 412 on the first write
+	// can only be an earlier attempt of it that landed.
+	if err := s.retry(ctx, "conditional-write probe "+key, put); ctx.Err() != nil {
+		return fmt.Errorf("sink: conditional-write probe of %s interrupted: %w", s.store, ctx.Err())
+	} else if err != nil && !errors.Is(err, objstore.ErrPreconditionFailed) {
+		return fmt.Errorf("sink: object store %s: a PutObject with If-None-Match: * to %s failed: %w (exactly-once needs conditional writes; check the store and the credentials' s3:PutObject and s3:DeleteObject permissions on %s*)",
+			s.store, key, err, strings.TrimSuffix(key, path.Base(key)))
+	}
+	// The first write is acknowledged: the object exists, so a store that
+	// honours the header must refuse this one.
+	err := s.retry(ctx, "conditional-write probe "+key, put)
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("sink: conditional-write probe of %s interrupted: %w", s.store, ctx.Err())
+	case errors.Is(err, objstore.ErrPreconditionFailed):
+		return nil
+	case err == nil:
+		return fmt.Errorf("sink: object store %s: %w: a second PutObject with If-None-Match: * to %s succeeded instead of answering 412 PreconditionFailed, so a late PUT would silently overwrite the next owner's object",
+			s.store, ErrNoConditionalWrites, key)
+	default:
+		return fmt.Errorf("sink: object store %s: %w: a second PutObject with If-None-Match: * to %s answered %v instead of 412 PreconditionFailed",
+			s.store, ErrNoConditionalWrites, key, err)
+	}
 }
 
 // Stats returns a snapshot of the counters; safe from any goroutine.
@@ -195,8 +270,9 @@ var ErrNeverAssigned = errors.New("never assigned a partition")
 // Run consumes until ctx is cancelled (or UntilIdle elapses), then flushes
 // and commits what it holds and leaves the group. It returns nil after a
 // clean shutdown, or the first error that stopped it (an object that could
-// not be uploaded after all retries, a failed DLQ produce, a final commit
-// the group refused, a permanent Kafka error, a Hook error).
+// not be uploaded after all retries, a failed DLQ produce, offsets it read
+// and could not commit (ErrUncommitted, naming the partitions and ranges),
+// a permanent Kafka error, a Hook error).
 // A Sink runs once.
 func (s *Sink) Run(ctx context.Context) (err error) {
 	// Work (uploads, commits) uses a context that outlives ctx, so a
@@ -225,6 +301,12 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 			if !s.assignedAny.Load() {
 				return fmt.Errorf("sink: %w of %s in group %s within %s (other members may hold every partition; check the group with kcat or kadm)",
 					ErrNeverAssigned, s.cfg.topic, s.cfg.group, max(s.cfg.untilIdle, neverAssigned))
+			}
+			if s.noneSince.IsZero() {
+				s.cfg.log.Info("sink: idle: caught up and no record for the idle time; stopping", "idle", s.cfg.untilIdle)
+			} else {
+				s.cfg.log.Warn("sink: idle: owned no partition for the idle time (the group's other members hold them); stopping",
+					"idle", s.cfg.untilIdle, "group", s.cfg.group)
 			}
 			return s.shutdown(work)
 		}
@@ -279,7 +361,17 @@ func (s *Sink) idle() bool {
 	s.mu.Lock()
 	n := len(s.parts)
 	s.mu.Unlock()
-	return n > 0 && s.caughtUp.Load()
+	if n == 0 {
+		// It owned partitions and owns none now: the group's other
+		// members hold them. Waiting for records it will never get would
+		// never end.
+		if s.noneSince.IsZero() {
+			s.noneSince = time.Now()
+		}
+		return time.Since(s.noneSince) >= d
+	}
+	s.noneSince = time.Time{}
+	return s.caughtUp.Load()
 }
 
 // neverAssigned is how long UntilIdle waits for a first assignment.
@@ -407,7 +499,6 @@ func (s *Sink) shutdown(ctx context.Context) error {
 	b := s.takeBatch(nil, true)
 	s.mu.Unlock()
 	if b != nil {
-		b.final = true
 		s.handOver(b)
 	}
 	s.inflight.Wait()
@@ -425,5 +516,63 @@ func (s *Sink) shutdown(ctx context.Context) error {
 	s.parts = map[int32]*partState{}
 	s.mu.Unlock()
 	s.own.Unlock()
-	return nil
+	// A batch whose commit failed (now or earlier, and not made later)
+	// means this run did not finish its job: never a clean stop.
+	return s.uncommittedErr()
+}
+
+// GroupLag is the consumer group's lag on the topic, as Kafka sees it:
+// what every member together still has to commit, not only this one.
+type GroupLag struct {
+	Lag        int64   // Σ over the topic's partitions of end offset − committed offset (the log start where nothing is committed)
+	Partitions int     // partitions of the topic
+	NotOwned   []int32 // partitions of the topic this member does not own now, in order
+}
+
+// GroupLag asks Kafka for the group's committed offsets and the topic's
+// end offsets. A progress line built from it never says lag 0 while
+// records wait in partitions another member (or nobody) holds.
+func (s *Sink) GroupLag(ctx context.Context) (GroupLag, error) {
+	adm := kadm.NewClient(s.client)
+	ends, err := adm.ListEndOffsets(ctx, s.cfg.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return GroupLag{}, fmt.Errorf("sink: end offsets of %s: %w", s.cfg.topic, err)
+	}
+	starts, err := s.listStartOffsets(ctx)
+	if err != nil {
+		return GroupLag{}, err
+	}
+	committed, err := adm.FetchOffsetsForTopics(ctx, s.cfg.group, s.cfg.topic)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return GroupLag{}, fmt.Errorf("sink: committed offsets of group %s: %w", s.cfg.group, err)
+	}
+	s.mu.Lock()
+	owned := make(map[int32]bool, len(s.parts))
+	for p := range s.parts {
+		owned[p] = true
+	}
+	s.mu.Unlock()
+	var gl GroupLag
+	ends.Each(func(e kadm.ListedOffset) {
+		if e.Topic != s.cfg.topic {
+			return
+		}
+		gl.Partitions++
+		from := starts[e.Partition]
+		if c, ok := committed.Lookup(s.cfg.topic, e.Partition); ok && c.At >= 0 {
+			from = max(from, c.At)
+		}
+		gl.Lag += max(0, e.Offset-from)
+		if !owned[e.Partition] {
+			gl.NotOwned = append(gl.NotOwned, e.Partition)
+		}
+	})
+	slices.Sort(gl.NotOwned)
+	return gl, nil
 }
