@@ -94,7 +94,7 @@ func crashMidJoin(ctx context.Context, e *env) error {
 	derr := e.drain(ctx, scale(e, 90*time.Second, 180*time.Second))
 	terr := p.terminate()
 	if derr != nil {
-		return fmt.Errorf("%w (sink output: %s)", derr, p.out.String())
+		return fmt.Errorf("%w (sink output: %s)", derr, p.Output())
 	}
 	if worst > capacity {
 		return fmt.Errorf("after a kill -9 during a rebalance the surviving sink owned all partitions again only %s later, beyond %s (3 × (session timeout + rebalance timeout))",
@@ -160,7 +160,7 @@ func (e *env) killInJoin(ctx context.Context, bin string, stage joinStage) (stri
 		err = sleep(wctx, time.Duration(e.intn(0, 200))*time.Millisecond)
 	}
 	if p.exited() {
-		return "", precondition("tickflow sink exited by itself (%v): %s", p.err, p.out.String())
+		return "", precondition("tickflow sink exited by itself (%v): %s", p.Err(), p.Output())
 	}
 	p.kill()
 	if err != nil {
@@ -200,7 +200,7 @@ func (e *env) awaitOwnsAll(ctx context.Context, p *sinkProc, limit time.Duration
 				owned++
 			}
 		}
-		mine := assignedIn(p.out.String())
+		mine := assignedIn(p.Output())
 		last = fmt.Sprintf("state %s, %d members, %d of %d partitions assigned, %d ever to the survivor", g.State, len(g.Members), owned, e.partitions, mine)
 		// The survivor is alive, so once it was assigned every
 		// partition, a Stable group with one member owning them all is it.
@@ -209,7 +209,7 @@ func (e *env) awaitOwnsAll(ctx context.Context, p *sinkProc, limit time.Duration
 	took := time.Since(start)
 	switch {
 	case p.exited():
-		return took, precondition("the surviving tickflow sink exited (%v): %s", p.err, p.out.String())
+		return took, precondition("the surviving tickflow sink exited (%v): %s", p.Err(), p.Output())
 	case err != nil && ctx.Err() != nil:
 		return took, ctx.Err()
 	case err != nil:
