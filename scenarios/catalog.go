@@ -23,7 +23,7 @@ func catalog() []Scenario {
 			short: 3, long: 40, builtin: true, run: sinkCrashMidFlush},
 		{Name: "sink-kill-9", Description: "a real `tickflow sink` OS process is killed with SIGKILL at seeded times while it consumes and restarted; the group hands its partitions on after its 1s session timeout",
 			short: 1, long: 5, proc: true, run: sinkKill9},
-		{Name: "crash-mid-join", Description: "while one `tickflow sink` process owns the topic, others join and are killed with SIGKILL at seeded points of the join/sync protocol (JoinGroup or SyncGroup held, mid-rebalance, 1-4s after start); reports how long until the survivor owns every partition again (fails beyond 3 × (session + rebalance timeout)), then drains", short: 1, long: 5, proc: true, run: crashMidJoin},
+		{Name: "crash-mid-join", Description: "while one `tickflow sink` process owns the topic, others join and are killed with SIGKILL at seeded points of the join/sync protocol (JoinGroup or SyncGroup held, mid-rebalance, 1-4s after start); reports how long until the survivor owns every partition again (fails beyond 3 × (session + rebalance timeout)), then drains", short: 1, long: 5, proc: true, builtin: true, run: crashMidJoin},
 		{Name: "zombie-sink", Description: "a `tickflow sink` process is frozen (SIGSTOP) past its session timeout while its PUTs are held on the way, a second process takes over, then the first is thawed (SIGCONT): its PUTs land after ownership moved and it rejoins as a second live owner",
 			short: 1, long: 30, proc: true, run: zombieSink},
 		{Name: "rolling-restart-slow-s3", Description: "sink processes are replaced one at a time (start the new one, SIGTERM the old one) while every PUT takes 150-600ms, so old members are still flushing when their partitions move",

@@ -105,8 +105,8 @@ type Scenario struct {
 	short, long int
 	env         envOptions
 	proc        bool // runs `tickflow sink` processes: needs Config.TickflowBin
-	// builtin: the scenario drives the built-in sink's internals (crash
-	// hooks, a dying store), so it cannot run a user's Consumer.
+	// builtin: the scenario needs the built-in sink itself (crash hooks, a
+	// dying store, its log lines), so it cannot run a user's Consumer.
 	builtin bool
 	run     func(ctx context.Context, e *env) error
 }
@@ -173,7 +173,7 @@ func (s Scenario) Run(ctx context.Context, cfg Config) Result {
 			return res
 		}
 		if s.builtin {
-			res.Error = fmt.Sprintf("%s drives the built-in sink's internals (crash hooks inside its write path) and cannot run your consumer; kill-after-put and kill-after-commit hit the same windows from outside", s.Name)
+			res.Error = fmt.Sprintf("%s needs tickflow's own sink (its crash hooks or its log lines) and cannot run your consumer; kill-after-put and kill-after-commit hit the same windows from outside", s.Name)
 			return res
 		}
 	}

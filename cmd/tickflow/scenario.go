@@ -62,7 +62,7 @@ func newScenarioListCmd() *cobra.Command {
 				}
 				fmt.Fprintf(out, "%-28s%s %s\n", s.Name, mark, s.Description)
 			}
-			fmt.Fprintln(out, "\n* drives the built-in sink's crash hooks: not available with --consumer")
+			fmt.Fprintln(out, "\n* needs tickflow's own sink (crash hooks, log lines): not available with --consumer")
 			return nil
 		},
 	}
@@ -113,7 +113,7 @@ Exit 0: all passed; 1: a scenario failed or could not run; 2: bad usage.`,
 					return usageError("%v", err)
 				}
 				if consumer.Command != "" && !sc.ForConsumer() {
-					return usageError("%s drives the built-in sink's crash hooks and cannot run --consumer; valid with --consumer: %s", n, strings.Join(consumerScenarios(), ", "))
+					return usageError("%s needs tickflow's own sink and cannot run --consumer; valid with --consumer: %s", n, strings.Join(consumerScenarios(), ", "))
 				}
 			}
 			if consumer.Command == "" {
