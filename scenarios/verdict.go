@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickflow/tickflow/harness/lake/rowid"
@@ -177,51 +176,16 @@ type produced struct {
 // readProduced reads the topic from its start to its end and returns the
 // records that are produced ticks (poison records are not), by sequence.
 func (e *env) readProduced(ctx context.Context) (map[int64]produced, error) {
-	ends, err := e.adm.ListEndOffsets(ctx, e.topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("verdict: end offsets of %s: %w", e.topic, err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
 	out := map[int64]produced{}
-	if len(want) == 0 {
-		return out, nil
-	}
-	cl, err := kgo.NewClient(append(fastKafka(), kgo.SeedBrokers(e.w.KafkaAddrs()...),
-		kgo.ConsumeTopics(e.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	err := e.readTopic(ctx, e.topic, func(r *kgo.Record) {
+		rows, err := rowid.JSON(r.Value)
+		if err != nil || len(rows) != 1 || !rows[0].OK {
+			return // a poison record
+		}
+		out[rows[0].Seq] = produced{RecordRef{r.Partition, r.Offset, string(r.Key), rows[0].Seq}, json.RawMessage(r.Value)}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("verdict: read %s: %w", e.topic, err)
-	}
-	defer cl.Close()
-	got := map[int32]int64{}
-	done := func() bool {
-		for p, end := range want {
-			if got[p] < end {
-				return false
-			}
-		}
-		return true
-	}
-	for !done() {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("verdict: read %s: got %v of %v: %w", e.topic, got, want, err)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			got[r.Partition] = r.Offset + 1
-			rows, err := rowid.JSON(r.Value)
-			if err != nil || len(rows) != 1 || !rows[0].OK {
-				return // a poison record
-			}
-			out[rows[0].Seq] = produced{RecordRef{r.Partition, r.Offset, string(r.Key), rows[0].Seq}, json.RawMessage(r.Value)}
-		})
+		return nil, fmt.Errorf("verdict: %w", err)
 	}
 	return out, nil
 }

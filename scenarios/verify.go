@@ -294,30 +294,54 @@ func (c *counts) checkOrder(rows []tick.Row) {
 // readDLQ reads <topic>.dlq from the start to its end and returns the
 // distinct source (partition, offset) of its records.
 func (e *env) readDLQ(ctx context.Context) (map[partOff]bool, error) {
-	dlqTopic := e.topic + ".dlq"
 	out := map[partOff]bool{}
-	ends, err := e.adm.ListEndOffsets(ctx, dlqTopic)
+	err := e.readTopic(ctx, e.topic+".dlq", func(r *kgo.Record) {
+		var p, o string
+		for _, h := range r.Headers {
+			switch h.Key {
+			case sink.HeaderPartition:
+				p = string(h.Value)
+			case sink.HeaderOffset:
+				o = string(h.Value)
+			}
+		}
+		pi, err1 := strconv.ParseInt(p, 10, 32)
+		oi, err2 := strconv.ParseInt(o, 10, 64)
+		if err1 != nil || err2 != nil {
+			e.log.Warn("scenario: DLQ record without source headers", "offset", r.Offset)
+			return
+		}
+		out[partOff{int32(pi), oi}] = true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	return out, nil
+}
+
+// readTopic reads every partition of topic from its start to the end it
+// had when the call began, calling each for every record.
+func (e *env) readTopic(ctx context.Context, topic string, each func(*kgo.Record)) error {
+	ends, err := e.adm.ListEndOffsets(ctx, topic)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("verify: end offsets of %s: %w", dlqTopic, err)
+		return fmt.Errorf("end offsets of %s: %w", topic, err)
 	}
 	want := map[int32]int64{}
-	total := int64(0)
 	ends.Each(func(o kadm.ListedOffset) {
 		if o.Offset > 0 {
 			want[o.Partition] = o.Offset
-			total += o.Offset
 		}
 	})
-	if total == 0 {
-		return out, nil
+	if len(want) == 0 {
+		return nil
 	}
 	cl, err := kgo.NewClient(append(fastKafka(), kgo.SeedBrokers(e.w.KafkaAddrs()...),
-		kgo.ConsumeTopics(dlqTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
-		return nil, fmt.Errorf("verify: read %s: %w", dlqTopic, err)
+		return fmt.Errorf("read %s: %w", topic, err)
 	}
 	defer cl.Close()
 	got := map[int32]int64{}
@@ -332,34 +356,19 @@ func (e *env) readDLQ(ctx context.Context) (map[partOff]bool, error) {
 	for !done() {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("verify: read %s: got %v of %v: %w", dlqTopic, got, want, err)
+			return fmt.Errorf("read %s: got %v of %v: %w", topic, got, want, err)
 		}
 		var ferr error
 		fs.EachError(func(_ string, _ int32, err error) { ferr = errors.Join(ferr, err) })
 		if ferr != nil {
-			e.log.Debug("scenario: DLQ fetch error (retrying)", "err", ferr)
+			e.log.Debug("scenario: fetch error (retrying)", "topic", topic, "err", ferr)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			got[r.Partition] = r.Offset + 1
-			var p, o string
-			for _, h := range r.Headers {
-				switch h.Key {
-				case sink.HeaderPartition:
-					p = string(h.Value)
-				case sink.HeaderOffset:
-					o = string(h.Value)
-				}
-			}
-			pi, err1 := strconv.ParseInt(p, 10, 32)
-			oi, err2 := strconv.ParseInt(o, 10, 64)
-			if err1 != nil || err2 != nil {
-				e.log.Warn("scenario: DLQ record without source headers", "offset", r.Offset)
-				return
-			}
-			out[partOff{int32(pi), oi}] = true
+			each(r)
 		})
 	}
-	return out, nil
+	return nil
 }
 
 func firstInts(xs []int64, n int) string {
