@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,31 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var (
-	consumerOnce sync.Once
-	consumerBin  string
-	consumerErr  error
-)
-
 // testConsumer builds scenarios/testdata/consumer, a stand-in for a user's
 // program (see its doc comment), once per test run.
 func testConsumer(t *testing.T) string {
 	t.Helper()
-	consumerOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tickflow-consumer-")
-		if err != nil {
-			consumerErr = err
-			return
-		}
-		consumerBin = filepath.Join(dir, "consumer")
-		out, err := exec.Command("go", "build", "-o", consumerBin, "./testdata/consumer").CombinedOutput()
-		if err != nil {
-			consumerErr = err
-			t.Logf("go build ./testdata/consumer: %s", out)
-		}
-	})
-	require.NoError(t, consumerErr)
-	return consumerBin
+	return goBuild(t, "github.com/tickflow/tickflow/scenarios/testdata/consumer")
 }
 
 // The seed-style consumer (auto-commit, counter-named objects) is killed

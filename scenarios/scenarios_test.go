@@ -14,48 +14,53 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var binDir string
+// binDir holds the binaries the tests build (removed by TestMain).
+var binDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "tickflow-scenarios-") })
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	if consumerBin != "" {
-		_ = os.RemoveAll(filepath.Dir(consumerBin))
+	if dir, err := binDir(); err == nil {
+		_ = os.RemoveAll(dir)
 	}
 	os.Exit(code)
 }
 
 var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
+	builds   sync.Mutex
+	built    = map[string]string{} // package → binary
+	buildErr = map[string]error{}
 )
+
+// goBuild builds pkg once per test run and returns the binary.
+func goBuild(t *testing.T, pkg string) string {
+	t.Helper()
+	builds.Lock()
+	defer builds.Unlock()
+	if bin, ok := built[pkg]; ok || buildErr[pkg] != nil {
+		require.NoError(t, buildErr[pkg])
+		return bin
+	}
+	dir, err := binDir()
+	require.NoError(t, err)
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	if err != nil {
+		buildErr[pkg] = fmt.Errorf("go build %s: %v: %s", pkg, err, out)
+		require.NoError(t, buildErr[pkg])
+	}
+	built[pkg] = bin
+	return bin
+}
 
 // tickflowBinary is $TICKFLOW_BIN, or the tickflow command built once for
 // this test run. It skips the test when the binary has no sink subcommand
 // (cmd/tickflow/sink.go not there yet).
 func tickflowBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		if b := os.Getenv("TICKFLOW_BIN"); b != "" {
-			builtBin = b
-			return
-		}
-		dir, err := os.MkdirTemp("", "tickflow-scenarios-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binDir = dir
-		builtBin = filepath.Join(dir, "tickflow")
-		out, err := exec.Command("go", "build", "-o", builtBin, "github.com/tickflow/tickflow/cmd/tickflow").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/tickflow: %v: %s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
+	builtBin := os.Getenv("TICKFLOW_BIN")
+	if builtBin == "" {
+		builtBin = goBuild(t, "github.com/tickflow/tickflow/cmd/tickflow")
+	}
 	if out, err := exec.Command(builtBin, "sink", "--help").CombinedOutput(); err != nil {
 		t.Skipf("%s has no working sink subcommand yet (%v): %s", builtBin, err, out)
 	}
