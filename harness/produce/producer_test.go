@@ -6,7 +6,7 @@ import (
 	"context"
 	"maps"
 	"net"
-	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,9 +159,15 @@ func BenchmarkProduce(b *testing.B) {
 
 // codecHook records the compression codec of every batch a consumer reads
 // (Kafka's attribute value: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
-type codecHook struct{ codecs map[int16]int }
+// kgo calls it from each broker's fetch goroutine.
+type codecHook struct {
+	mu     sync.Mutex
+	codecs map[int16]int
+}
 
 func (h *codecHook) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.FetchBatchMetrics) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.codecs[int16(m.CompressionType)]++
 }
 
@@ -180,6 +186,7 @@ func batchCodecs(t *testing.T, brokers []string, records int) map[int16]int {
 		require.NoError(t, ctx.Err(), "read %d of %d records", n, records)
 		n += fs.NumRecords()
 	}
+	cl.Close() // no hook runs after this
 	return h.codecs
 }
 
@@ -203,7 +210,12 @@ func TestProduceCompression(t *testing.T) {
 			require.NoError(t, err)
 			got := batchCodecs(t, brokers, 500)
 			require.NotEmpty(t, got)
-			assert.Equal(t, []int16{tc.want}, slices.Collect(maps.Keys(got)), "codecs of the batches: %v", got)
+			// kgo sends a batch uncompressed when compressing would not make
+			// it smaller (a lone record): none is always allowed.
+			assert.Greater(t, got[tc.want], 0, "codecs of the batches: %v", got)
+			for codec := range maps.Keys(got) {
+				assert.Contains(t, []int16{tc.want, 0}, codec, "codecs of the batches: %v", got)
+			}
 		})
 	}
 	_, err := New(context.Background(), []string{"127.0.0.1:1"}, Compression("brotli"))
