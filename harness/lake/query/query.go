@@ -195,7 +195,35 @@ func Run(ctx context.Context, dir, query string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return runDuckDB(ctx, dir, format, query)
+	return runSQL(ctx, []string{ViewSQL(dir, format)}, query, []TableName{{Name: tick.Table}}, hint)
+}
+
+// runSQL defines the views, translates query from Athena's dialect and runs
+// it, with Athena's column names.
+func runSQL(ctx context.Context, views []string, query string, tables []TableName, hint func(error) string) (*Result, error) {
+	translated, err := Translate(query, tables...)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	for _, v := range views {
+		if err := s.exec(ctx, v); err != nil {
+			return nil, fmt.Errorf("query: define the table's view: %w (%s)", err, v)
+		}
+	}
+	res, err := s.query(ctx, translated)
+	if err != nil {
+		if fe := functionError(err); fe != err {
+			return nil, fe
+		}
+		return nil, fmt.Errorf("query: %w%s", err, hint(err))
+	}
+	athenaNames(res.Columns)
+	return res, nil
 }
 
 // hint lists the view's columns when DuckDB could not bind a name.
