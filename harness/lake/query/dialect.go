@@ -155,7 +155,7 @@ const (
 	sqlSpace  sqlTokKind = iota // whitespace and comments
 	sqlWord                     // identifier or keyword
 	sqlQuoted                   // "identifier"
-	sqlText                   // 'text'
+	sqlText                     // 'text'
 	sqlNumber
 	sqlPunct
 )

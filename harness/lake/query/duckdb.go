@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/big"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
 )
@@ -74,6 +75,13 @@ func (s *session) query(ctx context.Context, q string) (*Result, error) {
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
+		}
+		for i, v := range vals {
+			// DuckDB sums and counts integers as HUGEINT where Athena
+			// answers bigint.
+			if b, ok := v.(*big.Int); ok && b.IsInt64() {
+				vals[i] = b.Int64()
+			}
 		}
 		res.Rows = append(res.Rows, vals)
 	}
