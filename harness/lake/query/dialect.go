@@ -417,10 +417,23 @@ var selectEnd = map[string]bool{
 
 // notAlias are words that end an expression without being an alias.
 var notAlias = map[string]bool{
-	"end": true, "null": true, "true": true, "false": true, "year": true, "quarter": true, "month": true, "week": true,
-	"day": true, "hour": true, "minute": true, "second": true, "millisecond": true, "asc": true, "desc": true,
+	"end": true, "null": true, "true": true, "false": true, "asc": true, "desc": true, "over": true,
 	"and": true, "or": true, "not": true, "is": true, "in": true, "like": true, "between": true, "then": true,
 	"else": true, "when": true, "case": true, "distinct": true, "all": true, "select": true, "as": true,
+}
+
+// units end an INTERVAL literal (INTERVAL '1' DAY): after a literal they are
+// not an alias.
+var units = map[string]bool{
+	"year": true, "quarter": true, "month": true, "week": true, "day": true, "hour": true, "minute": true,
+	"second": true, "millisecond": true,
+}
+
+// niladic are functions called without parentheses: Athena does not name
+// them after themselves.
+var niladic = map[string]bool{
+	"current_date": true, "current_time": true, "current_timestamp": true, "localtime": true,
+	"localtimestamp": true, "current_user": true, "current_timezone": true,
 }
 
 // nameUnnamed gives every unnamed item of every select list Athena's name:
@@ -504,7 +517,7 @@ func itemKind(toks []sqlTok, r [2]int) (itemKindT, int) {
 		return itemStar, last
 	}
 	// A column reference: name or a.b.name.
-	ref := true
+	ref := !(len(idx) == 1 && lt.kind == sqlWord && niladic[strings.ToLower(lt.text)])
 	for k, i := range idx {
 		t := toks[i]
 		if k%2 == 0 && t.kind != sqlWord && t.kind != sqlQuoted || k%2 == 1 && t.text != "." || t.kind == sqlWord && notAlias[strings.ToLower(t.text)] {
@@ -521,6 +534,7 @@ func itemKind(toks []sqlTok, r [2]int) (itemKindT, int) {
 		case p.is("as"):
 			return itemNamed, last
 		case p.kind == sqlWord && notAlias[strings.ToLower(p.text)]:
+		case (p.kind == sqlText || p.kind == sqlNumber) && lt.kind == sqlWord && units[strings.ToLower(lt.text)]:
 		case p.kind == sqlPunct && p.text != ")" && p.text != "]":
 		default:
 			return itemNamed, last // an alias without AS

@@ -20,6 +20,8 @@ func TestTranslate(t *testing.T) {
 			`SELECT CASE WHEN a THEN 1 END AS "_col0", INTERVAL '1' DAY AS "_col1", x IS NULL AS "_col2", NOT b AS "_col3" FROM clicks`},
 		{"distinct and subquery", "SELECT DISTINCT upper(a) FROM (SELECT lower(b) FROM clicks)",
 			`SELECT DISTINCT upper(a) AS "_col0" FROM (SELECT lower(b) AS "_col0" FROM clicks)`},
+		{"unit words as aliases", "SELECT x day, count(*) hour, INTERVAL 2 HOUR, current_date, count(*) OVER w FROM clicks",
+			`SELECT x day, count(*) hour, INTERVAL 2 HOUR AS "_col2", current_date AS "_col3", count(*) OVER w AS "_col4" FROM clicks`},
 		{"star", "SELECT *, count(*) OVER () FROM clicks", `SELECT *, count(*) OVER () AS "_tf_unnamed_1" FROM clicks`},
 		{"describe untouched", "DESCRIBE clicks", "DESCRIBE clicks"},
 		{"date_format", "SELECT date_format(ts, '%Y-%m-%d %H:%i:%s') AS d FROM clicks", "SELECT strftime(ts, '%Y-%m-%d %H:%M:%S') AS d FROM clicks"},

@@ -229,6 +229,9 @@ func tableViewSQL(def *lake.TableDef, files []string, present map[string]bool) (
 		case def.Format == lake.FormatCSV && t != "VARCHAR":
 			// LazySimpleSerDe reads a field it cannot parse as NULL.
 			cols = append(cols, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", name, t, name))
+		case def.Format == lake.FormatCSV && def.SerDe == lake.SerDeOpenCSV:
+			// OpenCSVSerde has no NULL: an empty field is an empty string.
+			cols = append(cols, fmt.Sprintf("coalesce(%s, '') AS %s", name, name))
 		default:
 			cols = append(cols, fmt.Sprintf("CAST(%s AS %s) AS %s", name, t, name))
 		}
@@ -286,7 +289,7 @@ func csvOptions(def *lake.TableDef) (string, error) {
 		if escape, err = get(`\`, "escapeChar"); err != nil {
 			return "", err
 		}
-		null = "" // OpenCSVSerde has no NULL marker: every field is text
+		null = "" // no NULL marker: the view turns DuckDB's NULL for an empty field back into ''.
 	} else {
 		if delim, err = get("\x01", "field.delim", "serialization.format"); err != nil {
 			return "", err
@@ -307,13 +310,13 @@ func csvOptions(def *lake.TableDef) (string, error) {
 			return "", fmt.Errorf("query: table %s: skip.header.line.count %q is not a count", def.Name, v)
 		}
 	}
-	nullstr := "[]"
-	if null != "" {
-		nullstr = sqlString(null)
-	}
 	// An empty quote or escape turns quoting off (LazySimpleSerDe has none).
-	return fmt.Sprintf("delim = %s, quote = %s, escape = %s, header = false, skip = %d, nullstr = %s",
-		sqlString(delim), sqlString(quote), sqlString(escape), skip, nullstr), nil
+	opts := fmt.Sprintf("delim = %s, quote = %s, escape = %s, header = false, skip = %d",
+		sqlString(delim), sqlString(quote), sqlString(escape), skip)
+	if null != "" {
+		opts += ", nullstr = " + sqlString(null)
+	}
+	return opts, nil
 }
 
 // unescapeDelim reads a delimiter as written in a definition: '\t', '\001'

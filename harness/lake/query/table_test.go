@@ -186,6 +186,22 @@ func TestTableCSV(t *testing.T) {
 	assert.Equal(t, []any{int64(3), "a,b"}, res.Rows[0])
 }
 
+// TestTableOpenCSV: OpenCSVSerde's quoting and escaping; every field is
+// text, an empty one is an empty string.
+func TestTableOpenCSV(t *testing.T) {
+	ddl := `CREATE EXTERNAL TABLE people (name string, city string, age int)
+ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
+WITH SERDEPROPERTIES ('separatorChar' = ',', 'quoteChar' = '"')
+LOCATION 's3://lake/people/'`
+	def, err := lake.ParseTable("people.sql", []byte(ddl), lake.AcceptText())
+	require.NoError(t, err)
+	dir := t.TempDir()
+	put(t, dir, "people/a.csv", []byte("\"Doe, Jane\",Paris,41\nBob,,x\n"))
+	res, err := query.RunTable(context.Background(), dir, def, "SELECT name, city, age FROM people ORDER BY name")
+	require.NoError(t, err)
+	assert.Equal(t, [][]any{{"Bob", "", nil}, {"Doe, Jane", "Paris", int32(41)}}, res.Rows)
+}
+
 // TestTableParquet: a Parquet table (Glue JSON) with two partition keys; a
 // declared column no file has reads as NULL, as in Athena.
 func TestTableParquet(t *testing.T) {
