@@ -126,6 +126,7 @@ func Translate(sql string, tables ...TableName) (string, error) {
 	if err := translateFormats(toks); err != nil {
 		return "", err
 	}
+	arrayTypes(toks)
 	toks = unqualify(toks, tables)
 	nameUnnamed(toks)
 	var b strings.Builder
@@ -352,6 +353,25 @@ func MySQLFormat(f string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// arrayTypes rewrites Trino's type array(T) (in CAST, TRY_CAST) to DuckDB's
+// T[]: Trino has no function called array, so every array( is a type.
+func arrayTypes(toks []sqlTok) {
+	for i := len(toks) - 1; i >= 0; i-- { // innermost first
+		if !toks[i].is("array") {
+			continue
+		}
+		open := next(toks, i+1)
+		if open >= len(toks) || toks[open].text != "(" {
+			continue
+		}
+		_, closing := callArgs(toks, open)
+		if closing >= len(toks) {
+			continue
+		}
+		toks[i].text, toks[open].text, toks[closing].text = "", "", "[]"
+	}
 }
 
 // unqualify drops a database (and awsdatacatalog) qualifier before the

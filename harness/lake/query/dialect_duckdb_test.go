@@ -65,6 +65,9 @@ func TestAthenaFunctions(t *testing.T) {
 		{"from_utf8(to_utf8('hé'))", "hé"},
 		{"count_if(x > 1)", int64(2)},
 		{"arbitrary(1)", int32(1)},
+		{"element_at(CAST(ARRAY['1', '2'] AS array(bigint)), 2)", int64(2)},
+		{"CAST(ROW(1, 'a') AS ROW(x int, y varchar)).y", "a"},
+		{"element_at(CAST(MAP(ARRAY['a'], ARRAY[1]) AS map(varchar, bigint)), 'a')", int64(1)},
 		{"cardinality(filter(ARRAY[1, 2, 3], v -> v > 1))", int64(2)},
 	}
 	dir := filepath.Join(lakes, "good-parquet")

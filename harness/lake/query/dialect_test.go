@@ -22,6 +22,7 @@ func TestTranslate(t *testing.T) {
 			`SELECT DISTINCT upper(a) AS "_col0" FROM (SELECT lower(b) AS "_col0" FROM clicks)`},
 		{"unit words as aliases", "SELECT x day, count(*) hour, INTERVAL 2 HOUR, current_date, count(*) OVER w FROM clicks",
 			`SELECT x day, count(*) hour, INTERVAL 2 HOUR AS "_col2", current_date AS "_col3", count(*) OVER w AS "_col4" FROM clicks`},
+		{"array types", "SELECT CAST(x AS array(array(bigint))) AS a FROM clicks", "SELECT CAST(x AS bigint[][]) AS a FROM clicks"},
 		{"star", "SELECT *, count(*) OVER () FROM clicks", `SELECT *, count(*) OVER () AS "_tf_unnamed_1" FROM clicks`},
 		{"describe untouched", "DESCRIBE clicks", "DESCRIBE clicks"},
 		{"date_format", "SELECT date_format(ts, '%Y-%m-%d %H:%i:%s') AS d FROM clicks", "SELECT strftime(ts, '%Y-%m-%d %H:%M:%S') AS d FROM clicks"},

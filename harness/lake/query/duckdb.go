@@ -8,8 +8,20 @@ import (
 	"fmt"
 	"math/big"
 
-	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
+	"github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
 )
+
+func init() {
+	mapEntries = func(v any) ([]any, []any, bool) {
+		switch m := v.(type) {
+		case duckdb.OrderedMap:
+			return m.Keys(), m.Values(), true
+		case *duckdb.OrderedMap:
+			return m.Keys(), m.Values(), true
+		}
+		return nil, nil, false
+	}
+}
 
 // session is one in-memory DuckDB connection.
 type session struct {

@@ -23,6 +23,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -274,9 +275,37 @@ func text(v any) string {
 		return fmt.Sprint(x)
 	case []byte:
 		return string(x)
+	case []any: // array, as Athena prints it: [a, b]
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = text(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any: // struct: {name=value, …}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + text(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	if keys, vals, ok := mapEntries(v); ok { // map: {key=value, …}
+		parts := make([]string, len(keys))
+		for i := range keys {
+			parts[i] = text(keys[i]) + "=" + text(vals[i])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
 	}
 	return fmt.Sprint(v)
 }
+
+// mapEntries returns a DuckDB MAP value's keys and values in order (set by
+// the cgo build).
+var mapEntries = func(any) (keys, vals []any, ok bool) { return nil, nil, false }
 
 // Write prints the result as an aligned table, CSV, or a JSON array of objects.
 func (r *Result) Write(w io.Writer, f Format) error {

@@ -117,6 +117,12 @@ func TestTableClicks(t *testing.T) {
 			assert.Equal(t, "_col"+string(rune('0'+i)), c)
 		}
 	})
+	t.Run("arrays, maps and structs print as in Athena", func(t *testing.T) {
+		res := run(t, "SELECT tags, attrs, CAST(ROW(user_id, url) AS ROW(id bigint, url varchar)) FROM clicks WHERE user_id = 1 ORDER BY ts LIMIT 1")
+		var buf bytes.Buffer
+		require.NoError(t, res.Write(&buf, query.CSV))
+		assert.Equal(t, "tags,attrs,_col2\n\"[a, b]\",{ref=google},\"{id=1, url=https://a.example/x}\"\n", buf.String())
+	})
 	t.Run("date_add and date_diff count like Trino", func(t *testing.T) {
 		res := run(t, `SELECT date_add('day', 1, ts), date_diff('day', ts, TIMESTAMP '2024-01-06 10:15:29') FROM clicks WHERE user_id = 1 AND dt = '2024-01-05' ORDER BY ts LIMIT 1`)
 		assert.Equal(t, []any{ts("2024-01-06 10:15:30"), int64(0)}, res.Rows[0])
