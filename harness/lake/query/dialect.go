@@ -171,9 +171,18 @@ func (t sqlTok) is(word string) bool { return t.kind == sqlWord && strings.Equal
 // name is the identifier a word or "quoted" token names.
 func (t sqlTok) name() string {
 	if t.kind == sqlQuoted {
-		return strings.ReplaceAll(t.text[1:len(t.text)-1], `""`, `"`)
+		return unquote(t.text, '"')
 	}
 	return t.text
+}
+
+// unquote returns the text of a quoted token (unterminated ones too).
+func unquote(s string, q byte) string {
+	s = strings.TrimPrefix(s, string(q))
+	if len(s) > 0 && s[len(s)-1] == q {
+		s = s[:len(s)-1]
+	}
+	return strings.ReplaceAll(s, string([]byte{q, q}), string(q))
 }
 
 // lexSQL splits SQL into tokens whose texts concatenate to the input.
@@ -307,7 +316,7 @@ func translateFormats(toks []sqlTok) error {
 			return fmt.Errorf("query: %s: offline the format must be a string literal such as '%%Y-%%m-%%d %%H:%%i:%%s' (tickflow translates it to DuckDB's %s)", strings.ToLower(t.text), to)
 		}
 		lit := toks[f].text
-		fmtStr := strings.ReplaceAll(lit[1:len(lit)-1], "''", "'")
+		fmtStr := unquote(lit, '\'')
 		conv, err := MySQLFormat(fmtStr)
 		if err != nil {
 			return fmt.Errorf("query: %s: %w", strings.ToLower(t.text), err)
@@ -476,7 +485,11 @@ func nameUnnamed(toks []sqlTok) {
 			}
 		}
 		for n, it := range items {
-			if k, last := itemKind(toks, it); k == itemUnnamed {
+			k, last := itemKind(toks, it)
+			if k == itemField {
+				toks[last].text += " AS " + quoteIdent(toks[last].name())
+			}
+			if k == itemUnnamed {
 				name := fmt.Sprintf(`"_col%d"`, n)
 				if star {
 					name = fmt.Sprintf(`"%s%d"`, unnamedPrefix, n)
@@ -518,6 +531,7 @@ const (
 	itemNamed itemKindT = iota
 	itemUnnamed
 	itemStar
+	itemField // expr.field: Athena names it after the field
 )
 
 // itemKind classifies a select item and returns its last token's index.
@@ -553,6 +567,8 @@ func itemKind(toks []sqlTok, r [2]int) (itemKindT, int) {
 		switch {
 		case p.is("as"):
 			return itemNamed, last
+		case p.text == "." && len(idx) >= 3 && toks[idx[len(idx)-3]].text == ")":
+			return itemField, last
 		case p.kind == sqlWord && notAlias[strings.ToLower(p.text)]:
 		case (p.kind == sqlText || p.kind == sqlNumber) && lt.kind == sqlWord && units[strings.ToLower(lt.text)]:
 		case p.kind == sqlPunct && p.text != ")" && p.text != "]":

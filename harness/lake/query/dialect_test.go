@@ -23,6 +23,7 @@ func TestTranslate(t *testing.T) {
 		{"unit words as aliases", "SELECT x day, count(*) hour, INTERVAL 2 HOUR, current_date, count(*) OVER w FROM clicks",
 			`SELECT x day, count(*) hour, INTERVAL 2 HOUR AS "_col2", current_date AS "_col3", count(*) OVER w AS "_col4" FROM clicks`},
 		{"array types", "SELECT CAST(x AS array(array(bigint))) AS a FROM clicks", "SELECT CAST(x AS bigint[][]) AS a FROM clicks"},
+		{"row field", "SELECT CAST(r AS ROW(x int)).x, (r).y FROM clicks", `SELECT CAST(r AS ROW(x int)).x AS "x", (r).y AS "y" FROM clicks`},
 		{"star", "SELECT *, count(*) OVER () FROM clicks", `SELECT *, count(*) OVER () AS "_tf_unnamed_1" FROM clicks`},
 		{"describe untouched", "DESCRIBE clicks", "DESCRIBE clicks"},
 		{"date_format", "SELECT date_format(ts, '%Y-%m-%d %H:%i:%s') AS d FROM clicks", "SELECT strftime(ts, '%Y-%m-%d %H:%M:%S') AS d FROM clicks"},
@@ -60,4 +61,15 @@ func TestMySQLFormat(t *testing.T) {
 	_, err := query.MySQLFormat("%D")
 	assert.Error(t, err)
 	assert.False(t, errors.Is(err, query.ErrUnknownFunction))
+}
+
+// FuzzTranslate: no input makes Translate panic, and text without a
+// function it rewrites, a select list or a qualified name comes back as is.
+func FuzzTranslate(f *testing.F) {
+	for _, s := range []string{"SELECT count(*) FROM t", "SELECT .x", "SELECT x.", "SELECT (", "SELECT date_format(", "array(", "'", `"`, "/*", "SELECT a.b.c.d.e FROM x.y", "SELECT CAST(r AS ROW(x int)).x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _ = query.Translate(s, query.TableName{Name: "t", Database: "d"})
+	})
 }
