@@ -1,15 +1,23 @@
-// Package query runs SQL over a stock_ticks lake offline through DuckDB, with
-// a view stock_ticks that has exactly the schema Athena sees: the contract's
-// columns and types in order, then the partition keys dt and hour as strings.
+// Package query runs Athena-dialect SQL over a lake offline through DuckDB,
+// with each table defined exactly as Athena sees it: the built-in
+// stock_ticks (Run, RunStore: the contract's columns and types in order,
+// then the partition keys dt and hour as strings), or any table definition
+// lake.ParseTable reads (RunTable, RunTableStore: its columns, types,
+// key=value partitions and SerDe). SQL is translated from Athena's (Trino's)
+// dialect where DuckDB names things differently (Translate, Macros; see
+// docs/query.md), and unnamed columns are _col0, _col1… as in Athena.
 // It links DuckDB (cgo), so it lives apart from harness/lake. Built without
-// cgo (CGO_ENABLED=0, the static release binary) Run and RunStore return
+// cgo (CGO_ENABLED=0, the static release binary) the Run functions return
 // ErrNeedsCgo; everything else here works.
 //
 //	res, err := query.Run(ctx, "/tmp/lake", "SELECT count(*) FROM stock_ticks")
 //	res.Write(os.Stdout, query.Table)
 //
-// For an S3 lake, copy it to a local folder first with lake.Mirror (RunStore
-// does that for you).
+//	def, err := lake.ParseTable("clicks.sql", ddl, lake.AcceptText())
+//	res, err = query.RunTable(ctx, "/tmp/bucket", def, "SELECT dt, approx_distinct(user_id) FROM web.clicks GROUP BY dt")
+//
+// For an S3 lake, RunStore and RunTableStore copy the objects to a
+// temporary folder first.
 package query
 
 import (
