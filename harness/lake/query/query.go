@@ -238,6 +238,9 @@ func runSQL(ctx context.Context, views []string, query string, tables []TableNam
 // hint lists the view's columns when DuckDB could not bind a name.
 func hint(err error) string {
 	msg := err.Error()
+	if strings.Contains(msg, "Table with name") {
+		return fmt.Sprintf(" (the table here is %s; tickflow query --table FILE queries any other table)", tick.Table)
+	}
 	if !strings.Contains(msg, "not found") && !strings.Contains(msg, "Binder Error") {
 		return ""
 	}

@@ -368,6 +368,13 @@ func unescapeDelim(s string) (string, error) {
 func tableHint(def *lake.TableDef) func(error) string {
 	return func(err error) string {
 		msg := err.Error()
+		if strings.Contains(msg, "Table with name") {
+			also := `"default".` + quoteIdent(def.Name)
+			if def.Database != "" {
+				also = def.Database + "." + def.Name + ", " + also
+			}
+			return fmt.Sprintf(" (the table here is %s, also reachable as %s)", def.Name, also)
+		}
 		if !strings.Contains(msg, "not found") && !strings.Contains(msg, "Binder Error") && !strings.Contains(msg, "does not exist") {
 			return ""
 		}

@@ -145,7 +145,10 @@ func TestTableUnknownFunction(t *testing.T) {
 			assert.Contains(t, err.Error(), w, sql)
 		}
 	}
-	_, err := query.RunTable(context.Background(), dir, def, "SELECT nosuch FROM clicks")
+	_, err := query.RunTable(context.Background(), dir, def, "SELECT 1 FROM other.clicks")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `the table here is clicks, also reachable as web.clicks, "default"."clicks"`)
+	_, err = query.RunTable(context.Background(), dir, def, "SELECT nosuch FROM clicks")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "table web.clicks has columns user_id, url, ts, tags, attrs, epoch_s, dt")
 }
