@@ -88,6 +88,8 @@ var insteadOf = map[string]string{
 // nor tickflow's translation knows.
 var ErrUnknownFunction = errors.New("query: function not available offline")
 
+var didYouMean = regexp.MustCompile(`Did you mean "([^"]+)"`)
+
 var unknownFunction = regexp.MustCompile(`(?:Scalar|Aggregate|Table) Function with name "?([A-Za-z_][A-Za-z0-9_]*)"? does not exist`)
 
 // functionError turns DuckDB's "Function with name f does not exist" into
@@ -99,14 +101,14 @@ func functionError(err error) error {
 		return err
 	}
 	name := strings.ToLower(m[1])
-	use := insteadOf[name]
-	if use == "" {
-		use = "an equivalent DuckDB function (https://duckdb.org/docs/sql/functions/overview); docs/query.md lists what tickflow translates"
-		if dm := regexp.MustCompile(`Did you mean "([^"]+)"`).FindStringSubmatch(err.Error()); dm != nil {
-			use = fmt.Sprintf("%q (DuckDB's closest name) or %s", dm[1], use)
-		}
+	if use, ok := insteadOf[name]; ok {
+		return fmt.Errorf("%w: %s is an Athena (Trino) function that DuckDB lacks and tickflow does not translate; use %s", ErrUnknownFunction, name, use)
 	}
-	return fmt.Errorf("%w: %s is an Athena (Trino) function that DuckDB lacks and tickflow does not translate; use %s", ErrUnknownFunction, name, use)
+	use := "an equivalent DuckDB function (https://duckdb.org/docs/sql/functions/overview); docs/query.md lists what tickflow translates"
+	if dm := didYouMean.FindStringSubmatch(err.Error()); dm != nil {
+		use = fmt.Sprintf("%q (DuckDB's closest name) or %s", dm[1], use)
+	}
+	return fmt.Errorf("%w: %s is neither a DuckDB function nor an Athena (Trino) function tickflow translates; use %s", ErrUnknownFunction, name, use)
 }
 
 // TableName is a table Translate may see qualified by a database: the

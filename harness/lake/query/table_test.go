@@ -135,7 +135,7 @@ func TestTableUnknownFunction(t *testing.T) {
 	dir, def := clicksLake(t)
 	for sql, want := range map[string][]string{
 		"SELECT url_extract_host(url) FROM clicks":       {"url_extract_host", "Athena (Trino) function", "regexp_extract"},
-		"SELECT no_such_function(url) FROM clicks":       {"no_such_function", "DuckDB lacks", "docs/query.md"},
+		"SELECT no_such_function(url) FROM clicks":       {"no_such_function", "neither a DuckDB function nor an Athena (Trino) function tickflow translates", "docs/query.md"},
 		"SELECT date_format(ts, '%D') FROM clicks":       {"%D", "not supported"},
 		"SELECT date_format(ts, format_col) FROM clicks": {"string literal"},
 	} {
