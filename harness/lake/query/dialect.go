@@ -12,8 +12,8 @@ import (
 // two name the same thing differently tickflow bridges them in two layers:
 // DuckDB macros (Macros) for functions whose arguments carry over as they
 // are, and a token-level rewrite (Translate) for what a macro cannot do:
-// Presto/MySQL format strings of date_format/date_parse (a literal to
-// rewrite), database-qualified table names ("default"."clicks", mydb.clicks)
+// Presto/MySQL format strings of date_format/date_parse and Joda patterns
+// of format_datetime/parse_datetime (a literal to rewrite), database-qualified table names ("default"."clicks", mydb.clicks)
 // and Athena's _col0, _col1… names for unnamed select expressions.
 
 // Macros are the CREATE MACRO statements that give DuckDB Athena's names.
@@ -68,8 +68,6 @@ var Macros = []string{
 // insteadOf says what to use for Athena functions tickflow cannot offer
 // offline (DuckDB has no equivalent it could translate to).
 var insteadOf = map[string]string{
-	"format_datetime":        "date_format(x, '%Y-%m-%d %H:%i:%s') with MySQL-style specifiers",
-	"parse_datetime":         "date_parse(s, '%Y-%m-%d %H:%i:%s') with MySQL-style specifiers",
 	"to_iso8601":             "date_format(x, '%Y-%m-%dT%H:%i:%s')",
 	"json_parse":             "CAST(s AS JSON)",
 	"json_format":            "CAST(j AS VARCHAR)",
@@ -294,11 +292,16 @@ func callArgs(toks []sqlTok, open int) (args [][2]int, closing int) {
 func translateFormats(toks []sqlTok) error {
 	for i, t := range toks {
 		var to string
+		conv := MySQLFormat
 		switch {
 		case t.is("date_format"):
 			to = "strftime"
 		case t.is("date_parse"):
 			to = "strptime"
+		case t.is("format_datetime"):
+			to, conv = "strftime", JodaFormat
+		case t.is("parse_datetime"):
+			to, conv = "strptime", JodaFormat
 		default:
 			continue
 		}
@@ -319,12 +322,12 @@ func translateFormats(toks []sqlTok) error {
 		}
 		lit := toks[f].text
 		fmtStr := unquote(lit, '\'')
-		conv, err := MySQLFormat(fmtStr)
+		out, err := conv(fmtStr)
 		if err != nil {
 			return fmt.Errorf("query: %s: %w", strings.ToLower(t.text), err)
 		}
 		toks[i].text = to
-		toks[f].text = "'" + strings.ReplaceAll(conv, "'", "''") + "'"
+		toks[f].text = "'" + strings.ReplaceAll(out, "'", "''") + "'"
 	}
 	return nil
 }
@@ -383,6 +386,65 @@ func arrayTypes(toks []sqlTok) {
 		}
 		toks[i].text, toks[open].text, toks[closing].text = "", "", "[]"
 	}
+}
+
+// jodaFields maps Joda-Time pattern letters, by run length, to strftime's
+// (format_datetime, parse_datetime); a run longer than listed takes the
+// longest form.
+var jodaFields = map[byte][]string{
+	'y': {"%Y", "%y", "%Y", "%Y"}, 'Y': {"%Y", "%y", "%Y", "%Y"}, 'x': {"%G", "%G", "%G", "%G"},
+	'M': {"%-m", "%m", "%b", "%B"}, 'd': {"%-d", "%d"}, 'D': {"%-j", "%-j", "%j"},
+	'H': {"%-H", "%H"}, 'h': {"%-I", "%I"}, 'm': {"%-M", "%M"}, 's': {"%-S", "%S"},
+	'S': {"%g", "%g", "%g", "%f", "%f", "%f"}, 'a': {"%p"}, 'E': {"%a", "%a", "%a", "%A"},
+	'Z': {"%z"}, 'z': {"%Z"}, 'w': {"%V", "%V"},
+}
+
+// JodaFormat translates a Joda-Time pattern (format_datetime,
+// parse_datetime: "yyyy-MM-dd HH:mm:ss") into strftime's; quoted text
+// ('T') is literal. A letter it cannot translate is an error.
+func JodaFormat(f string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(f); {
+		c := f[i]
+		switch {
+		case c == '\'':
+			j := i + 1
+			if j < len(f) && f[j] == '\'' { // '' is a quote
+				b.WriteByte('\'')
+				i += 2
+				continue
+			}
+			for j < len(f) && (f[j] != '\'' || j+1 < len(f) && f[j+1] == '\'') {
+				if f[j] == '\'' { // '' inside quoted text
+					j++
+				}
+				if f[j] == '%' {
+					b.WriteByte('%')
+				}
+				b.WriteByte(f[j])
+				j++
+			}
+			i = j + 1
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			j := i
+			for j < len(f) && f[j] == c {
+				j++
+			}
+			forms, ok := jodaFields[c]
+			if !ok {
+				return "", fmt.Errorf("pattern %q: letter %c is not translated offline (use date_format with MySQL-style specifiers)", f, c)
+			}
+			b.WriteString(forms[min(j-i, len(forms))-1])
+			i = j
+		case c == '%':
+			b.WriteString("%%")
+			i++
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String(), nil
 }
 
 // unqualify drops a database (and awsdatacatalog) qualifier before the

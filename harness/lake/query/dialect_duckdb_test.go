@@ -32,6 +32,8 @@ func TestAthenaFunctions(t *testing.T) {
 		{"approx_percentile(x, 0.5)", int32(2)},
 		{"date_format(TIMESTAMP '2024-01-05 10:11:12', '%Y-%m-%d %H:%i:%s')", "2024-01-05 10:11:12"},
 		{"date_parse('2024-01-05 10:11:12', '%Y-%m-%d %H:%i:%s')", day("2024-01-05 10:11:12")},
+		{"format_datetime(TIMESTAMP '2024-01-05 10:11:12', 'yyyy-MM-dd''T''HH:mm:ss')", "2024-01-05T10:11:12"},
+		{"parse_datetime('05/01/2024 10:11', 'dd/MM/yyyy HH:mm')", day("2024-01-05 10:11:00")},
 		{"from_iso8601_timestamp('2024-01-05T10:11:12+01:00')", day("2024-01-05 09:11:12")},
 		{"from_iso8601_date('2024-01-05')", day("2024-01-05 00:00:00")},
 		{"regexp_like('abc', 'b')", true},

@@ -47,6 +47,21 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
+func TestJodaFormat(t *testing.T) {
+	for in, want := range map[string]string{
+		"yyyy-MM-dd HH:mm:ss":          "%Y-%m-%d %H:%M:%S",
+		"yyyy-MM-dd'T'HH:mm:ss.SSS'Z'": "%Y-%m-%dT%H:%M:%S.%gZ",
+		"EEEE, d MMMM yy h:mm a":       "%A, %-d %B %y %-I:%M %p",
+		"'it''s' 100%":                 "it's 100%%",
+	} {
+		got, err := query.JodaFormat(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	_, err := query.JodaFormat("yyyy G")
+	assert.Error(t, err)
+}
+
 func TestMySQLFormat(t *testing.T) {
 	for in, want := range map[string]string{
 		"%Y-%m-%d %H:%i:%s":    "%Y-%m-%d %H:%M:%S",
@@ -66,7 +81,7 @@ func TestMySQLFormat(t *testing.T) {
 // FuzzTranslate: no input makes Translate panic, and text without a
 // function it rewrites, a select list or a qualified name comes back as is.
 func FuzzTranslate(f *testing.F) {
-	for _, s := range []string{"SELECT count(*) FROM t", "SELECT .x", "SELECT x.", "SELECT (", "SELECT date_format(", "array(", "'", `"`, "/*", "SELECT a.b.c.d.e FROM x.y", "SELECT CAST(r AS ROW(x int)).x"} {
+	for _, s := range []string{"SELECT count(*) FROM t", "SELECT .x", "SELECT x.", "SELECT (", "SELECT date_format(", "array(", "'", `"`, "/*", "SELECT a.b.c.d.e FROM x.y", "SELECT CAST(r AS ROW(x int)).x", "SELECT format_datetime(x, 'yyyy''x')"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
