@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"os"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/lake/query"
 )
 
@@ -14,13 +16,30 @@ func init() { register(newQueryCmd) }
 
 func newQueryCmd() *cobra.Command {
 	var src lakeSource
-	var format string
+	var format, table string
 	cmd := &cobra.Command{
-		Use:   `query "SQL" (--dir DIR | [--s3-endpoint URL] --bucket B [--prefix P]) [--format table|csv|json]`,
-		Short: "Run SQL over the lake offline (DuckDB) with stock_ticks defined exactly as Athena sees it",
-		Long: `query runs SQL against the table stock_ticks: the contract's columns with Athena's types, and the
-partition keys dt and hour as strings. An S3 lake is first copied to a temporary folder.
-Example: tickflow query "SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM stock_ticks" --dir ./lake`,
+		Use:   `query "SQL" (--dir DIR | [--s3-endpoint URL] --bucket B [--prefix P]) [--table FILE] [--format table|csv|json]`,
+		Short: "Run Athena-dialect SQL over the lake offline (DuckDB), any table defined as Athena sees it",
+		Long: `query runs SQL offline through DuckDB against a table defined exactly as Athena sees it.
+
+Without --table the table is the built-in stock_ticks: the contract's columns with Athena's types,
+and the partition keys dt and hour as strings (--dir/--prefix: the folder that holds stock_ticks/).
+--table FILE queries any table: FILE is the JSON of 'aws glue get-table', a Glue TableInput
+('tickflow ddl --glue-json') or an Athena CREATE EXTERNAL TABLE statement, as for verify, and CSV
+tables too (ROW FORMAT DELIMITED, LazySimpleSerDe, OpenCSVSerde). The table's name is the view's
+(db.table and "default"."table" work too); --dir/--prefix mirror the bucket and the objects are
+read under the path of its LOCATION; partition keys come from key=value folders; Parquet, JSON
+Lines and delimited text (gzip too) follow the SerDe. --bucket defaults to the LOCATION's bucket.
+An S3 lake is first copied to a temporary folder.
+
+SQL is Athena's (Trino's) dialect: unnamed columns are _col0, _col1…, and approx_distinct,
+date_format/date_parse (%Y-%m-%d %H:%i:%s), from_iso8601_timestamp, regexp_like, element_at,
+cardinality, from_unixtime, to_unixtime, date_add, date_diff and more are translated to DuckDB
+(docs/query.md lists them); a function neither knows is an error naming it and what to use.
+
+Examples:
+  tickflow query "SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM stock_ticks" --dir ./lake
+  tickflow query --table clicks.sql --dir ./bucket "SELECT dt, approx_distinct(user_id) FROM web.clicks GROUP BY dt"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !query.HaveDuckDB {
@@ -30,16 +49,37 @@ Example: tickflow query "SELECT count(*), count(DISTINCT (kafka_partition, kafka
 			if f != query.Table && f != query.CSV && f != query.JSON {
 				return usageError("--format %q: want table, csv or json", format)
 			}
+			var def *lake.TableDef
+			if table != "" {
+				b, err := os.ReadFile(table)
+				if err != nil {
+					return usageError("--table %s: %v; fix: give the file aws glue get-table or tickflow ddl wrote", table, errors.Unwrap(err))
+				}
+				if def, err = lake.ParseTable(table, b, lake.AcceptText()); err != nil {
+					return usageError("--table %v", err)
+				}
+				if src.dir == "" && src.bucket == "" && src.endpoint != "" {
+					src.bucket = def.Bucket()
+				}
+			}
 			var res *query.Result
 			var err error
-			if src.dir != "" && src.bucket == "" && src.endpoint == "" && src.prefix == "" {
+			local := src.dir != "" && src.bucket == "" && src.endpoint == "" && src.prefix == ""
+			switch {
+			case local && def != nil:
+				res, err = query.RunTable(cmd.Context(), src.dir, def, args[0])
+			case local:
 				res, err = query.Run(cmd.Context(), src.dir, args[0])
-			} else {
+			default:
 				st, prefix, oerr := src.open(cmd.Context())
 				if oerr != nil {
 					return oerr
 				}
-				res, err = query.RunStore(cmd.Context(), st, prefix, args[0])
+				if def != nil {
+					res, err = query.RunTableStore(cmd.Context(), st, prefix, def, args[0])
+				} else {
+					res, err = query.RunStore(cmd.Context(), st, prefix, args[0])
+				}
 			}
 			if err != nil {
 				err = s3Error(src.target(), err)
@@ -57,6 +97,7 @@ Example: tickflow query "SELECT count(*), count(DISTINCT (kafka_partition, kafka
 	}
 	src.flags(cmd.Flags())
 	cmd.Flags().StringVar(&format, "format", "table", "output: table, csv or json")
+	cmd.Flags().StringVar(&table, "table", "", "table definition: aws glue get-table JSON, Glue TableInput JSON, or CREATE EXTERNAL TABLE .sql, CSV tables too (default: the built-in stock_ticks)")
 	return cmd
 }
 

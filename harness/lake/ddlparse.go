@@ -8,6 +8,7 @@ import (
 // ddlParser reads one Athena CREATE EXTERNAL TABLE statement.
 type ddlParser struct {
 	typeParser
+	text bool // AcceptText
 }
 
 const ddlFix = "write CREATE EXTERNAL TABLE name (col type, ...) [PARTITIONED BY (key type, ...)] [ROW FORMAT SERDE '...'] [STORED AS PARQUET] LOCATION 's3://bucket/path/' [TBLPROPERTIES ('k'='v', ...)]"
@@ -112,12 +113,12 @@ func (p *ddlParser) properties(m map[string]string, pos map[string]token, posPre
 	}
 }
 
-func parseDDL(src string) (*TableDef, error) {
+func parseDDL(src string, text bool) (*TableDef, error) {
 	toks, err := tokenize(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &ddlParser{typeParser{toks: toks}}
+	p := &ddlParser{typeParser: typeParser{toks: toks}, text: text}
 	first := p.peek()
 	if first.kind == tokEOF {
 		return nil, &posError{tok: first, msg: "the file is empty", fix: ddlFix}
@@ -195,7 +196,15 @@ func parseDDL(src string) (*TableDef, error) {
 				return nil, err
 			}
 			if d := p.peek(); d.is("delimited") {
-				return nil, &posError{tok: d, msg: "ROW FORMAT DELIMITED (CSV/text) tables are not supported: only Parquet and JSON Lines", fix: formatFix}
+				if !p.text {
+					return nil, textFormatError(d)
+				}
+				p.next()
+				if err := p.delimited(src, def.SerDeParameters); err != nil {
+					return nil, err
+				}
+				serde, serdeAt = SerDeLazySimple, d
+				break
 			}
 			if err := p.keyword("serde"); err != nil {
 				return nil, err
@@ -272,6 +281,9 @@ func parseDDL(src string) (*TableDef, error) {
 	}
 	var ok bool
 	def.Format, def.SerDe, ok = resolveFormat(serde, input, stored, def.Parameters["classification"])
+	if !ok && p.text {
+		def.Format, def.SerDe, ok = resolveText(serde, input, stored, def.Parameters["classification"])
+	}
 	if !ok {
 		what := "no ROW FORMAT SERDE or STORED AS"
 		if serde != "" || input != "" || stored != "" {

@@ -148,7 +148,7 @@ func parseJSONTree(data []byte) (*jnode, error) {
 
 // parseGlueJSON reads {"Table": …} (get-table), {"TableInput": …}
 // (create-table input) or a bare TableInput.
-func parseGlueJSON(data []byte) (*TableDef, error) {
+func parseGlueJSON(data []byte, text bool) (*TableDef, error) {
 	root, err := parseJSONTree(data)
 	if err != nil {
 		return nil, err
@@ -234,6 +234,9 @@ func parseGlueJSON(data []byte) (*TableDef, error) {
 	}
 	var ok bool
 	def.Format, def.SerDe, ok = resolveFormat(lib, input, "", def.Parameters["classification"])
+	if !ok && text {
+		def.Format, def.SerDe, ok = resolveText(lib, input, "", def.Parameters["classification"])
+	}
 	if !ok {
 		return nil, &posError{tok: serdeAt, msg: fmt.Sprintf("unsupported format: SerializationLibrary %q, InputFormat %q (classification %q)", lib, input, def.Parameters["classification"]), fix: formatFix}
 	}

@@ -229,17 +229,22 @@ func (e *DefinitionError) Error() string {
 // Supported: columns and partition keys of Glue/Hive types (string, int,
 // bigint, double, float, boolean, date, timestamp, decimal(p,s), char,
 // varchar, binary, array/map/struct), Parquet or JSON (OpenX or Hive JSON
-// SerDe), the location and table properties (partition projection).
-func ParseTable(name string, data []byte) (*TableDef, error) {
+// SerDe), the location and table properties (partition projection);
+// delimited text (CSV) too with AcceptText.
+func ParseTable(name string, data []byte, opts ...ParseOption) (*TableDef, error) {
+	var cfg parseConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	src := bytes.TrimPrefix(data, utf8BOM)
 	off := len(data) - len(src)
 	trimmed := bytes.TrimLeft(src, " \t\r\n")
 	var def *TableDef
 	var err error
 	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
-		def, err = parseGlueJSON(src)
+		def, err = parseGlueJSON(src, cfg.text)
 	} else {
-		def, err = parseDDL(string(src))
+		def, err = parseDDL(string(src), cfg.text)
 	}
 	if err != nil {
 		var pe *posError

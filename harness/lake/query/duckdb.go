@@ -6,39 +6,75 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/big"
 
-	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
-
-	"github.com/tickflow/tickflow/harness/tick"
+	"github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
 )
 
-// runDuckDB defines the stock_ticks view over dir and runs query.
-func runDuckDB(ctx context.Context, dir, format, query string) (*Result, error) {
+func init() {
+	mapEntries = func(v any) ([]any, []any, bool) {
+		switch m := v.(type) {
+		case duckdb.OrderedMap:
+			return m.Keys(), m.Values(), true
+		case *duckdb.OrderedMap:
+			return m.Keys(), m.Values(), true
+		}
+		return nil, nil, false
+	}
+}
+
+// session is one in-memory DuckDB connection.
+type session struct {
+	db   *sql.DB
+	conn *sql.Conn
+}
+
+// openSession opens an in-memory DuckDB with Athena's session time zone
+// (UTC) and the Athena-dialect macros.
+func openSession(ctx context.Context) (*session, error) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return nil, fmt.Errorf("query: open duckdb: %w", err)
 	}
-	defer db.Close()
 	conn, err := db.Conn(ctx)
 	if err != nil {
+		db.Close()
 		return nil, fmt.Errorf("query: duckdb: %w", err)
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, ViewSQL(dir, format)); err != nil {
-		return nil, fmt.Errorf("query: define view %s over %s: %w", tick.Table, dir, err)
+	s := &session{db: db, conn: conn}
+	for _, m := range append([]string{"SET TimeZone = 'UTC'"}, Macros...) {
+		if err := s.exec(ctx, m); err != nil {
+			s.close()
+			return nil, fmt.Errorf("query: set up Athena's functions (%s): %w", m, err)
+		}
 	}
-	rows, err := conn.QueryContext(ctx, query)
+	return s, nil
+}
+
+func (s *session) close() {
+	s.conn.Close()
+	s.db.Close()
+}
+
+func (s *session) exec(ctx context.Context, stmt string) error {
+	_, err := s.conn.ExecContext(ctx, stmt)
+	return err
+}
+
+// query runs q and collects every row.
+func (s *session) query(ctx context.Context, q string) (*Result, error) {
+	rows, err := s.conn.QueryContext(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("query: %w%s", err, hint(err))
+		return nil, err
 	}
 	defer rows.Close()
 	res := &Result{}
 	if res.Columns, err = rows.Columns(); err != nil {
-		return nil, fmt.Errorf("query: %w", err)
+		return nil, err
 	}
 	cts, err := rows.ColumnTypes()
 	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
+		return nil, err
 	}
 	for _, ct := range cts {
 		res.Types = append(res.Types, ct.DatabaseTypeName())
@@ -50,14 +86,18 @@ func runDuckDB(ctx context.Context, dir, format, query string) (*Result, error) 
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("query: %w", err)
+			return nil, err
+		}
+		for i, v := range vals {
+			// DuckDB sums and counts integers as HUGEINT where Athena
+			// answers bigint.
+			if b, ok := v.(*big.Int); ok && b.IsInt64() {
+				vals[i] = b.Int64()
+			}
 		}
 		res.Rows = append(res.Rows, vals)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	return res, nil
+	return res, rows.Err()
 }
 
 // HaveDuckDB reports whether this build links DuckDB (built with cgo).

@@ -1,15 +1,23 @@
-// Package query runs SQL over a stock_ticks lake offline through DuckDB, with
-// a view stock_ticks that has exactly the schema Athena sees: the contract's
-// columns and types in order, then the partition keys dt and hour as strings.
+// Package query runs Athena-dialect SQL over a lake offline through DuckDB,
+// with each table defined exactly as Athena sees it: the built-in
+// stock_ticks (Run, RunStore: the contract's columns and types in order,
+// then the partition keys dt and hour as strings), or any table definition
+// lake.ParseTable reads (RunTable, RunTableStore: its columns, types,
+// key=value partitions and SerDe). SQL is translated from Athena's (Trino's)
+// dialect where DuckDB names things differently (Translate, Macros; see
+// docs/query.md), and unnamed columns are _col0, _col1… as in Athena.
 // It links DuckDB (cgo), so it lives apart from harness/lake. Built without
-// cgo (CGO_ENABLED=0, the static release binary) Run and RunStore return
+// cgo (CGO_ENABLED=0, the static release binary) the Run functions return
 // ErrNeedsCgo; everything else here works.
 //
 //	res, err := query.Run(ctx, "/tmp/lake", "SELECT count(*) FROM stock_ticks")
 //	res.Write(os.Stdout, query.Table)
 //
-// For an S3 lake, copy it to a local folder first with lake.Mirror (RunStore
-// does that for you).
+//	def, err := lake.ParseTable("clicks.sql", ddl, lake.AcceptText())
+//	res, err = query.RunTable(ctx, "/tmp/bucket", def, "SELECT dt, approx_distinct(user_id) FROM web.clicks GROUP BY dt")
+//
+// For an S3 lake, RunStore and RunTableStore copy the objects to a
+// temporary folder first.
 package query
 
 import (
@@ -23,6 +31,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -195,12 +204,43 @@ func Run(ctx context.Context, dir, query string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return runDuckDB(ctx, dir, format, query)
+	return runSQL(ctx, []string{ViewSQL(dir, format)}, query, []TableName{{Name: tick.Table}}, hint)
+}
+
+// runSQL defines the views, translates query from Athena's dialect and runs
+// it, with Athena's column names.
+func runSQL(ctx context.Context, views []string, query string, tables []TableName, hint func(error) string) (*Result, error) {
+	translated, err := Translate(query, tables...)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	for _, v := range views {
+		if err := s.exec(ctx, v); err != nil {
+			return nil, fmt.Errorf("query: define the table's view: %w (%s)", err, v)
+		}
+	}
+	res, err := s.query(ctx, translated)
+	if err != nil {
+		if fe := functionError(err); fe != err {
+			return nil, fe
+		}
+		return nil, fmt.Errorf("query: %w%s", err, hint(err))
+	}
+	athenaNames(res.Columns)
+	return res, nil
 }
 
 // hint lists the view's columns when DuckDB could not bind a name.
 func hint(err error) string {
 	msg := err.Error()
+	if strings.Contains(msg, "Table with name") {
+		return fmt.Sprintf(" (the table here is %s; tickflow query --table FILE queries any other table)", tick.Table)
+	}
 	if !strings.Contains(msg, "not found") && !strings.Contains(msg, "Binder Error") {
 		return ""
 	}
@@ -246,9 +286,37 @@ func text(v any) string {
 		return fmt.Sprint(x)
 	case []byte:
 		return string(x)
+	case []any: // array, as Athena prints it: [a, b]
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = text(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any: // struct: {name=value, …}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + text(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	if keys, vals, ok := mapEntries(v); ok { // map: {key=value, …}
+		parts := make([]string, len(keys))
+		for i := range keys {
+			parts[i] = text(keys[i]) + "=" + text(vals[i])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
 	}
 	return fmt.Sprint(v)
 }
+
+// mapEntries returns a DuckDB MAP value's keys and values in order (set by
+// the cgo build).
+var mapEntries = func(any) (keys, vals []any, ok bool) { return nil, nil, false }
 
 // Write prints the result as an aligned table, CSV, or a JSON array of objects.
 func (r *Result) Write(w io.Writer, f Format) error {

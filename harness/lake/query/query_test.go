@@ -112,6 +112,7 @@ func TestErrors(t *testing.T) {
 		{"syntax", filepath.Join(lakes, "good-json"), "SELEKT 1", "syntax"},
 		{"empty sql", filepath.Join(lakes, "good-json"), "  ", "empty SQL"},
 		{"mixed formats", filepath.Join(lakes, "bad-mixed-formats"), "SELECT 1", "L04"},
+		{"another table", filepath.Join(lakes, "good-parquet"), "SELECT count(*) FROM clicks", "--table FILE"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
