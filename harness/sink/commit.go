@@ -56,8 +56,8 @@ type CommitMeta struct {
 // (the extension) and the prefix. Two owners of a partition must agree on
 // it, or they write the same start offset under two keys, neither gets a
 // 412, and both objects land (issue 21, point 2). The hour folder is not
-// part of it: it is the Kafka timestamp of the object's first row (package
-// doc, "One key per start offset").
+// part of it: it is the hour of the Kafka timestamp of the object's first
+// row (docs/exactly-once.md, "The hour folder in the key").
 type Layout struct {
 	Version     int    // LayoutVersion of the key scheme; 0: not recorded
 	Format      Format // parquet | json
