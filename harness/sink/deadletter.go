@@ -134,19 +134,31 @@ func (s *Sink) deadLetter(ctx context.Context, r *kgo.Record, cause error) {
 			{Key: HeaderTimestamp, Value: []byte(strconv.FormatInt(r.Timestamp.UnixMilli(), 10))},
 		}, r.Headers...),
 	}
-	if limit := s.dlqLimit(ctx); recordSize(dr)+dlqOverhead > limit {
+	limit := s.dlqLimit(ctx)
+	if recordSize(dr)+dlqOverhead > limit {
 		if err := s.deadLetterToS3(ctx, r, cause, dr, limit); err != nil {
 			s.dlqErr.CompareAndSwap(nil, &err)
 			return
 		}
 	}
 	s.cfg.log.Warn("sink: poison record to DLQ", "partition", r.Partition, "offset", r.Offset, "err", cause)
-	s.client.Produce(ctx, dr, func(_ *kgo.Record, err error) {
+	done := func(_ *kgo.Record, err error) {
 		if err != nil {
 			e := fmt.Errorf("sink: dead-letter %s[%d]@%d to %s: %w", r.Topic, r.Partition, r.Offset, dr.Topic, err)
 			s.dlqErr.CompareAndSwap(nil, &e)
 		}
-	})
+	}
+	if limit < defaultDLQLimit {
+		// The topic takes less than kgo puts in one batch: two dead
+		// letters that each fit could share a batch the broker refuses
+		// whole. One at a time, each acknowledged before the next is
+		// buffered, every batch holds one record.
+		s.dlqOneMu.Lock()
+		defer s.dlqOneMu.Unlock()
+		done(nil, s.client.ProduceSync(ctx, dr).FirstErr())
+		return
+	}
+	s.client.Produce(ctx, dr, done)
 }
 
 // deadLetterToS3 stores r's value (and its key, when it does not fit the

@@ -126,3 +126,27 @@ func TestDeadLetterTooLargeForTopic(t *testing.T) {
 	assert.Equal(t, big[:len(r.Value)], r.Value)
 	assert.Less(t, recordSize(r)+dlqOverhead, dlqMax+1)
 }
+
+// Dead letters that each fit the topic's max.message.bytes, but not two
+// together: kgo would put them in one batch, which the broker refuses as a
+// whole. With a topic limit below kgo's batch limit they go one at a time.
+func TestDeadLettersEachFitButNotTogether(t *testing.T) {
+	const dlqMax = 4096
+	w := newWorldSmallDLQ(t, 1, dlqMax)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, err)
+	defer cl.Close()
+	for range 5 {
+		v := make([]byte, 2500)
+		_, _ = rand.Read(v)
+		require.NoError(t, cl.ProduceSync(context.Background(), &kgo.Record{Topic: tick.DefaultTopic, Partition: 0, Value: v}).FirstErr())
+	}
+	rows := produceTicks(t, w, false, 50)
+	s, stop := runSink(t, w, FlushRecords(50))
+	waitCommitted(t, w, s, rows+5)
+	require.NoError(t, stop())
+	assert.EqualValues(t, 5, s.Stats().DLQ)
+	objs, err := w.store.List(context.Background(), DeadLetterPrefix+"/")
+	require.NoError(t, err)
+	assert.Empty(t, objs, "each fits the topic: none goes to S3")
+}

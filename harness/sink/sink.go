@@ -46,6 +46,7 @@ type Sink struct {
 
 	dlqLimitMu sync.Mutex            // guards dlqMax
 	dlqMax     int                   // the dead-letter topic's record batch limit, once read (dlqLimit)
+	dlqOneMu   sync.Mutex            // one dead letter at a time when the topic's limit is below kgo's batch limit
 	fatal      atomic.Pointer[error] // an error that must end Run (set from callbacks)
 	stats      counters
 	dials      unreachableLog         // warns while Kafka cannot be reached
