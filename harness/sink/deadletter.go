@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickflow/tickflow/harness/objstore"
@@ -145,6 +146,10 @@ func (s *Sink) deadLetter(ctx context.Context, r *kgo.Record, cause error) {
 	done := func(_ *kgo.Record, err error) {
 		if err != nil {
 			e := fmt.Errorf("sink: dead-letter %s[%d]@%d to %s: %w", r.Topic, r.Partition, r.Offset, dr.Topic, err)
+			if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+				e = fmt.Errorf("%w (the sink took %s's limit to be %d bytes: let it read the topic's max.message.bytes (DescribeConfigs), or raise the limit)",
+					e, dr.Topic, limit)
+			}
 			s.dlqErr.CompareAndSwap(nil, &e)
 		}
 	}
