@@ -133,3 +133,25 @@ func TestSinkRefusesStoreWithoutConditionalWrites(t *testing.T) {
 	assert.Contains(t, stderr, "UNSAFE")
 	assert.Contains(t, out, "consumed 50 records")
 }
+
+// Issue 21, point 2: a sink started with another --format (or --gzip,
+// --prefix) on a group committed under the old settings would write the
+// committed offsets under a second key beside the first; it refuses, exit
+// 2, in one line naming the partition and both settings, and writes nothing.
+func TestSinkRefusesOtherLayout(t *testing.T) {
+	w := harness.Start(t, harness.Partitions(1))
+	w.ProduceSynthetic(t, 50, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := []string{"sink", "--brokers", strings.Join(w.KafkaAddrs(), ","), "--s3-endpoint", w.S3Endpoint(), "--bucket", w.Bucket(),
+		"--topic", w.Topic(), "--group", "layout-test", "--flush-interval", "200ms", "--until-idle", "500ms"}
+	_, stderr, msg, code := runCmdCtx(ctx, t, args...)
+	require.Equal(t, exitOK, code, "%s\n%s", msg, stderr)
+	w.ProduceSynthetic(t, 50, 4)
+	out, stderr, msg, code := runCmdCtx(ctx, t, append(args, "--format", "json", "--gzip")...)
+	require.Equal(t, exitUsage, code, "%s\n%s", msg, stderr)
+	assert.Contains(t, msg, "partition 0 (committed at 50 under layout 1, --format parquet, compression snappy, --prefix \"\")")
+	assert.Contains(t, msg, "this sink has layout 1, --format json, compression gzip")
+	assert.NotContains(t, msg, "\n")
+	assert.Contains(t, out, "wrote 0 rows")
+}

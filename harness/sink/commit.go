@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,29 +47,91 @@ type CommitMeta struct {
 	DLQ       int    // dead-lettered offsets in [NextStart, committed)
 	Expired   int    // offsets in [NextStart, committed) that retention removed before they were read
 	TopicID   string // the topic incarnation the offsets belong to ("" if the cluster has no topic IDs)
+	Layout    Layout // the settings the committed objects' keys were derived from (zero: not recorded, an older tickflow)
 	LastKey   string // the lake object that ends at NextStart ("" before the first object)
 }
 
-const commitMetaVersion = "tickflow/2"
+// Layout is everything besides the start offset that an object's key is
+// derived from: the key scheme's version, the file format and compression
+// (the extension) and the prefix. Two owners of a partition must agree on
+// it, or they write the same start offset under two keys, neither gets a
+// 412, and both objects land (issue 21, point 2). The hour folder is not
+// part of it: it is the hour of the Kafka timestamp of the object's first
+// row (docs/exactly-once.md, "The hour folder in the key").
+type Layout struct {
+	Version     int    // LayoutVersion of the key scheme; 0: not recorded
+	Format      Format // parquet | json
+	Compression string // snappy (parquet) | gzip | none (json)
+	Prefix      string // --prefix, without leading or trailing slashes
+}
+
+// LayoutVersion is the version of the key scheme
+// (<prefix>/stock_ticks/dt=…/hour=…/<topic>+<partition>+<start %020d>.<ext>,
+// the hour of the first row's Kafka timestamp). Bump it whenever a key
+// computed for a start offset may change.
+const LayoutVersion = 1
+
+// IsZero reports whether no layout was recorded.
+func (l Layout) IsZero() bool { return l == Layout{} }
+
+// String says the layout in the words of the flags.
+func (l Layout) String() string {
+	return fmt.Sprintf("layout %d, --format %s, compression %s, --prefix %q", l.Version, l.Format, l.Compression, l.Prefix)
+}
+
+// layout is the Layout this sink writes.
+func (c config) layout() Layout {
+	l := Layout{Version: LayoutVersion, Format: c.format, Compression: "none", Prefix: strings.Trim(c.prefix, "/")}
+	switch {
+	case c.format == Parquet:
+		l.Compression = "snappy"
+	case c.gzip:
+		l.Compression = "gzip"
+	}
+	return l
+}
+
+// ErrLayoutChanged is returned (wrapped) by Run when a partition's commit
+// was made under another Layout than this sink's: resuming would write the
+// committed start offset under a second key, so nothing is written.
+var ErrLayoutChanged = errors.New("partition committed under other layout settings")
+
+const (
+	commitMetaVersion   = "tickflow/3" // with the layout
+	commitMetaVersionV2 = "tickflow/2" // without it: still read
+)
 
 // maxCommitMeta keeps the metadata under Kafka's offset.metadata.max.bytes
 // (4096 by default).
 const maxCommitMeta = 3000
 
 // String encodes m (Kafka keeps up to offset.metadata.max.bytes, 4 KiB by
-// default, which a lake key fits in).
+// default, which a lake key fits in). The prefix is query-escaped: it may
+// hold ';' or '='.
 func (m CommitMeta) String() string {
 	var b strings.Builder
+	if m.Layout.IsZero() {
+		b.WriteString(commitMetaVersionV2)
+		fmt.Fprintf(&b, ";next-start=%d;dlq=%d;expired=%d;topic-id=%s;last=%s", m.NextStart, m.DLQ, m.Expired, m.TopicID, m.LastKey)
+		return b.String()
+	}
 	b.WriteString(commitMetaVersion)
-	fmt.Fprintf(&b, ";next-start=%d;dlq=%d;expired=%d;topic-id=%s;last=%s", m.NextStart, m.DLQ, m.Expired, m.TopicID, m.LastKey)
+	fmt.Fprintf(&b, ";next-start=%d;dlq=%d;expired=%d;topic-id=%s;layout=%d;format=%s;compression=%s;prefix=%s;last=%s",
+		m.NextStart, m.DLQ, m.Expired, m.TopicID, m.Layout.Version, m.Layout.Format, m.Layout.Compression,
+		url.QueryEscape(m.Layout.Prefix), m.LastKey)
 	return b.String()
 }
 
-// ParseCommitMeta reads CommitMeta; ok is false for any other metadata
-// (kgo's default is the member ID; an older tickflow wrote CarryMetadata).
+// ParseCommitMeta reads CommitMeta, as this tickflow writes it (tickflow/3,
+// with the layout) or as the previous one did (tickflow/2, Layout zero);
+// ok is false for any other metadata (kgo's default is the member ID; an
+// older tickflow wrote CarryMetadata).
 func ParseCommitMeta(s string) (m CommitMeta, ok bool) {
+	want := 4
 	rest, found := strings.CutPrefix(s, commitMetaVersion+";")
-	if !found {
+	if found {
+		want = 8
+	} else if rest, found = strings.CutPrefix(s, commitMetaVersionV2+";"); !found {
 		return CommitMeta{}, false
 	}
 	// last= comes last and may itself contain ';' in a prefix.
@@ -81,15 +144,26 @@ func ParseCommitMeta(s string) (m CommitMeta, ok bool) {
 	for _, kv := range strings.Split(head, ";") {
 		k, v, _ := strings.Cut(kv, "=")
 		var err error
-		switch k {
-		case "next-start":
+		switch {
+		case k == "next-start":
 			m.NextStart, err = strconv.ParseInt(v, 10, 64)
-		case "dlq":
+		case k == "dlq":
 			m.DLQ, err = strconv.Atoi(v)
-		case "expired":
+		case k == "expired":
 			m.Expired, err = strconv.Atoi(v)
-		case "topic-id":
+		case k == "topic-id":
 			m.TopicID = v
+		case k == "layout" && want == 8:
+			m.Layout.Version, err = strconv.Atoi(v)
+			if err == nil && m.Layout.Version <= 0 {
+				err = errors.New("bad layout version")
+			}
+		case k == "format" && want == 8:
+			m.Layout.Format = Format(v)
+		case k == "compression" && want == 8:
+			m.Layout.Compression = v
+		case k == "prefix" && want == 8:
+			m.Layout.Prefix, err = url.QueryUnescape(v)
 		default:
 			return CommitMeta{}, false
 		}
@@ -98,7 +172,7 @@ func ParseCommitMeta(s string) (m CommitMeta, ok bool) {
 		}
 		seen++
 	}
-	if seen != 4 || m.NextStart < 0 || m.DLQ < 0 || m.Expired < 0 {
+	if seen != want || m.NextStart < 0 || m.DLQ < 0 || m.Expired < 0 {
 		return CommitMeta{}, false
 	}
 	return m, true
@@ -239,7 +313,7 @@ func (s *Sink) commitOnce(ctx context.Context, offs map[int32]commitPoint) map[i
 			continue
 		}
 		eo[p] = kgo.EpochOffset{Epoch: -1, Offset: o.off}
-		cm := CommitMeta{NextStart: o.next(), DLQ: o.dlq, Expired: o.expired, TopicID: tid, LastKey: o.lastKey}
+		cm := CommitMeta{NextStart: o.next(), DLQ: o.dlq, Expired: o.expired, TopicID: tid, Layout: s.cfg.layout(), LastKey: o.lastKey}
 		if m := cm.String(); len(m) > maxCommitMeta {
 			cm.LastKey = "" // informational only; a broker would refuse the whole commit (OFFSET_METADATA_TOO_LARGE)
 		}

@@ -20,7 +20,10 @@
 // MetaEndOffset — exclusive —, MetaRecords, MetaDLQ, MetaFormat, MetaTopic,
 // MetaPartition) lets a checker prove the tiling: end-start = rows +
 // dead-lettered records + offsets Kafka never delivered (transaction
-// markers). All rows of an object share one dt/hour folder.
+// markers). All rows of an object share one dt/hour folder. MetaBytes
+// records the object's size: an object found at a key (a 412, or a
+// listing) is adopted only if its Content-Length matches and its counts fit
+// its range (checkWhole).
 //
 // # Records
 //

@@ -330,6 +330,7 @@ func (s *Sink) upload(ctx context.Context, p int32, seg *segment) (putResult, er
 		MetaTopic: s.cfg.topic, MetaPartition: strconv.Itoa(int(p)),
 		MetaStartOffset: strconv.FormatInt(seg.start, 10), MetaEndOffset: strconv.FormatInt(seg.end, 10),
 		MetaRecords: strconv.Itoa(enc.rows), MetaDLQ: strconv.Itoa(seg.dlq), MetaFormat: ext,
+		MetaBytes: strconv.Itoa(buf.Len()),
 	}
 	if seg.expired > 0 {
 		meta[MetaExpired] = strconv.Itoa(seg.expired)
@@ -378,6 +379,9 @@ func (s *Sink) settle(ctx context.Context, key string, seg *segment) (putResult,
 	if err1 != nil || err2 != nil || start != seg.start || end <= start {
 		return putResult{}, fmt.Errorf("sink: %w: %s already exists and was not written by a tickflow sink (metadata %s=%q %s=%q); move it away so the sink can write the range",
 			errForeignObject, key, MetaStartOffset, h.Metadata[MetaStartOffset], MetaEndOffset, h.Metadata[MetaEndOffset])
+	}
+	if err := checkWhole(key, h, start, end); err != nil {
+		return putResult{}, err
 	}
 	if end == seg.end {
 		s.cfg.log.Debug("sink: object already there with the same range", "key", key, "end", end)

@@ -12,6 +12,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 
+	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/tick"
 )
 
@@ -28,7 +29,43 @@ const (
 	MetaFormat      = "tickflow-format"       // parquet | json | json.gz
 	MetaExpired     = "tickflow-expired"      // offsets of the range retention removed before the sink read them
 	MetaTopicID     = "tickflow-topic-id"     // the topic's ID (its incarnation), when the cluster has topic IDs
+	MetaBytes       = "tickflow-bytes"        // the object's size: an object whose Content-Length differs is not the one written
 )
+
+// checkWhole refuses an object (HEAD h, at key, its range [start, end)
+// read from its metadata) whose metadata cannot describe it: a recorded
+// size other than its Content-Length, or counts that do not fit its range
+// (rows + dead letters + expired offsets at most end − start — fewer on a
+// transactional or compacted topic, whose offsets have gaps — and at
+// least one row: the sink writes no empty objects). Objects from before
+// MetaBytes are checked on the counts alone, objects without counts (not
+// the sink's) on their range alone.
+func checkWhole(key string, h objstore.Object, start, end int64) error {
+	if v, ok := h.Metadata[MetaBytes]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n != h.Size {
+			return fmt.Errorf("sink: %w: %s is not whole: its %s metadata says %q bytes, the store has %d; move it away so the sink writes the range again",
+				errForeignObject, key, MetaBytes, v, h.Size)
+		}
+	}
+	rv, ok := h.Metadata[MetaRecords]
+	if !ok {
+		return nil
+	}
+	rows, err1 := strconv.ParseInt(rv, 10, 64)
+	var dlq, exp int64
+	var err2, err3 error
+	if v, ok := h.Metadata[MetaDLQ]; ok {
+		dlq, err2 = strconv.ParseInt(v, 10, 64)
+	}
+	if v, ok := h.Metadata[MetaExpired]; ok {
+		exp, err3 = strconv.ParseInt(v, 10, 64)
+	}
+	if err1 != nil || err2 != nil || err3 != nil || rows <= 0 || dlq < 0 || exp < 0 || rows+dlq+exp > end-start {
+		return fmt.Errorf("sink: %w: %s has an impossible range: [%d, %d) with %s=%q %s=%q %s=%q (rows + dead letters + expired cannot exceed end − start, and it has rows); move it away so the sink writes the range again",
+			errForeignObject, key, start, end, MetaRecords, rv, MetaDLQ, h.Metadata[MetaDLQ], MetaExpired, h.Metadata[MetaExpired])
+	}
+	return nil
+}
 
 // Extension is the file extension for a format ("parquet", "json", "json.gz").
 func Extension(f Format, gz bool) string {

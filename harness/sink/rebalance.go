@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +34,7 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 	}
 	out, err := s.assign(ctx, parts)
 	if err != nil {
-		if errors.Is(err, errOtherIncarnation) || errors.Is(err, errForeignObject) {
+		if errors.Is(err, errOtherIncarnation) || errors.Is(err, errForeignObject) || errors.Is(err, ErrLayoutChanged) {
 			// Only a person can resolve these: end Run with the error.
 			s.setFatal(err)
 		}
@@ -63,6 +64,8 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 	fetched := s.takeFetchedMeta()
 	points := map[int32]commitPoint{}
 	var legacy []int32
+	var changed []string // partitions committed under another layout
+	mine := s.cfg.layout()
 	for p, o := range parts {
 		c := o.EpochOffset().Offset
 		var meta string
@@ -74,6 +77,10 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 			s.cfg.log.Warn("sink: committed offset belongs to an earlier incarnation of the topic; starting from the log start",
 				"partition", p, "committed", c, "its_topic_id", cm.TopicID, "topic_id", tid)
 			c, ok = -1, false
+		}
+		if c >= 0 && ok && !cm.Layout.IsZero() && cm.Layout != mine {
+			changed = append(changed, fmt.Sprintf("partition %d (committed at %d under %s)", p, c, cm.Layout))
+			continue
 		}
 		switch {
 		case c < 0:
@@ -94,6 +101,15 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 			points[p] = cp
 			legacy = append(legacy, p)
 		}
+	}
+	if len(changed) > 0 {
+		// Refuse before anything is consumed: the committed start offset
+		// under this sink's settings is another key than the one the
+		// previous owner's objects (one possibly still in flight) have, so
+		// the conditional write could not fence the two.
+		slices.Sort(changed)
+		return nil, fmt.Errorf("sink: %s in group %s: %w: %s; this sink has %s. Resuming would write the same offsets under a second key and both objects would land (Athena counts them twice): run with the committed settings, or write the new layout with a new --group and --prefix",
+			s.cfg.topic, s.cfg.group, ErrLayoutChanged, strings.Join(changed, ", "), mine)
 	}
 	if len(legacy) > 0 {
 		if err := s.reconcileListed(ctx, legacy, points); err != nil {

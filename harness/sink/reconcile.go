@@ -98,6 +98,9 @@ func (s *Sink) endOf(ctx context.Context, o *lakeObject) (int64, error) {
 	if err != nil || end <= o.start {
 		return 0, fmt.Errorf("sink: reconcile: %w: object %s has bad %s=%q (start %d); delete it so the sink rewrites the range", errForeignObject, o.key, MetaEndOffset, v, o.start)
 	}
+	if err := checkWhole(o.key, h, o.start, end); err != nil {
+		return 0, fmt.Errorf("sink: reconcile: %w", err)
+	}
 	o.end = end
 	return end, nil
 }

@@ -43,10 +43,14 @@ type Sink struct {
 	ready   chan struct{} // closed once client is set: callbacks may run before New returns
 	crashed atomic.Bool   // a Hook returned an error: act dead
 	dlqErr  atomic.Pointer[error]
-	fatal   atomic.Pointer[error] // an error that must end Run (set from callbacks)
-	stats   counters
-	dials   unreachableLog         // warns while Kafka cannot be reached
-	topicID atomic.Pointer[string] // the topic's ID at the last assignment ("" if the cluster has none)
+
+	dlqLimitMu sync.Mutex            // guards dlqMax
+	dlqMax     int                   // the dead-letter topic's record batch limit, once read (dlqLimit)
+	dlqOneMu   sync.Mutex            // one dead letter at a time when the topic's limit is below kgo's batch limit
+	fatal      atomic.Pointer[error] // an error that must end Run (set from callbacks)
+	stats      counters
+	dials      unreachableLog         // warns while Kafka cannot be reached
+	topicID    atomic.Pointer[string] // the topic's ID at the last assignment ("" if the cluster has none)
 
 	commitMu    sync.Mutex
 	commits     map[int32]int64
