@@ -89,10 +89,12 @@ func (p *s3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var d time.Duration
-	// The sink's start-up probe of conditional writes (<prefix>/_tickflow/)
-	// is not one of the PUTs a scenario means to hold: holding it would
-	// make the sink wait at start instead of with a data PUT in flight.
-	if r.Method == http.MethodPut && !strings.Contains(r.URL.Path, "/_tickflow/") {
+	// Only the table's data PUTs are held: not the sink's start-up probe of
+	// conditional writes (<prefix>/_tickflow/), nor what goes under other
+	// hidden folders (_dead_letters/, a consumer's _rejected/). Holding the
+	// probe would make the sink wait at start instead of with a data PUT in
+	// flight.
+	if r.Method == http.MethodPut && !strings.Contains(r.URL.Path, "/_") {
 		p.mu.Lock()
 		if p.delay != nil {
 			d = p.delay()
