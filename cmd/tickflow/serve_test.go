@@ -569,7 +569,7 @@ func TestServeDataDirLocked(t *testing.T) {
 	assert.Equal(t, exitOK, p.stop(t, syscall.SIGTERM))
 }
 
-// TestServeFlagDefaults pins the defaults DESIGN.md promises users: fixed
+// TestServeFlagDefaults pins the defaults docs/serve.md promises users: fixed
 // well-known ports, so examples and configs written once keep working.
 func TestServeFlagDefaults(t *testing.T) {
 	fl := newServeCmd().Flags()

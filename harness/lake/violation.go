@@ -158,7 +158,7 @@ var Rules = []Rule{
 		Source: "Kafka ListOffsets (log start, end offsets); reconciliation of the lake against the topic"},
 	{ID: "K03", Name: "committed-not-in-lake",
 		Fix:    "the group committed offsets the lake does not hold (loss): deliver them again while Kafka still has them (reset the group's offset to the range's start and run the sink), and find out why they are missing (deleted objects, an S3 lifecycle rule, a second writer)",
-		Source: "Kafka OffsetFetch (the group's committed offsets); the sink commits only what is durably in S3 (docs/DESIGN.md, exactly once)"},
+		Source: "Kafka OffsetFetch (the group's committed offsets); the sink commits only what is durably in S3 (docs/exactly-once.md)"},
 	{ID: "R01", Name: "record-count",
 		Fix:    "find the missing or extra records (see offset coverage) and re-run the sink for them",
 		Source: "reconciliation (ExpectRecords)"},
