@@ -259,10 +259,10 @@ func (s Scenario) iteration(ctx context.Context, cfg Config, i int) (c counts, n
 // judge makes the verdict on a user's consumer, keeps the evidence when
 // Consumer.Out is set, and the instances' output when the run failed.
 func (e *env) judge(ctx context.Context, name string, i int) (counts, error) {
-	c, v, err := e.verdict(ctx)
+	c, v, ev, err := e.verdict(ctx)
 	c.verdict = v
-	if out := e.cfg.Consumer.Out; out != "" && v != nil {
-		if kerr := e.keepOut(ctx, filepath.Join(out, name, strconv.Itoa(i)), v); kerr != nil && err == nil {
+	if out := e.cfg.Consumer.Out; out != "" && ev != nil {
+		if kerr := e.keepOut(filepath.Join(out, name, strconv.Itoa(i)), v, ev); kerr != nil && err == nil {
 			err = fmt.Errorf("keep the evidence under %s: %w", out, kerr)
 		}
 	}

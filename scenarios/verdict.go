@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -192,16 +194,26 @@ func (e *env) readProduced(ctx context.Context) (map[int64]produced, error) {
 
 // lakeObject is one object of the final lake.
 type lakeObject struct {
-	key  string
-	body []byte
-	rows []rowid.Row
+	key    string
+	body   []byte
+	rows   []rowid.Row
+	hidden bool // a name Athena skips: read only to be kept (--out), never judged
+}
+
+// evidence is what a verdict was made from, kept by keepOut as it was read.
+type evidence struct {
+	prod    map[int64]produced
+	lake    []lakeObject
+	writes  []s3Write
+	commits []commitSeen
 }
 
 // verdict judges the user's consumer: it reads the topic, every object
 // under the prefix, the recorded writes and commits, and matches rows to
 // produced records. The counts fail the iteration on loss or duplicates.
-func (e *env) verdict(ctx context.Context) (counts, *Verdict, error) {
+func (e *env) verdict(ctx context.Context) (counts, *Verdict, *evidence, error) {
 	var c counts
+	ev := &evidence{}
 	vctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	v := &Verdict{Drain: e.drainNote}
@@ -216,16 +228,18 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, error) {
 
 	prod, err := e.readProduced(vctx)
 	if err != nil {
-		return c, v, err
+		return c, v, nil, err
 	}
+	ev.prod = prod
 	prefix := e.cfg.Consumer.Prefix
 	objs, err := e.check.List(vctx, prefix)
 	if err != nil {
-		return c, v, fmt.Errorf("verdict: list s3://%s/%s: %w", e.w.Bucket(), prefix, err)
+		return c, v, nil, fmt.Errorf("verdict: list s3://%s/%s: %w", e.w.Bucket(), prefix, err)
 	}
 	var lake []lakeObject
 	for _, o := range objs {
-		if rowid.Hidden(prefix, o.Key) {
+		hidden := rowid.Hidden(prefix, o.Key)
+		if hidden && e.cfg.Consumer.Out == "" {
 			continue
 		}
 		body, _, err := e.check.Get(vctx, o.Key)
@@ -233,7 +247,11 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, error) {
 			continue
 		}
 		if err != nil {
-			return c, v, fmt.Errorf("verdict: get %s: %w", o.Key, err)
+			return c, v, nil, fmt.Errorf("verdict: get %s: %w", o.Key, err)
+		}
+		if hidden {
+			ev.lake = append(ev.lake, lakeObject{key: o.Key, body: body, hidden: true})
+			continue
 		}
 		rows, rerr := rowid.Read(body)
 		if rerr != nil {
@@ -242,11 +260,13 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, error) {
 				v.UnreadableExamples = append(v.UnreadableExamples, o.Key+": "+rerr.Error())
 			}
 		}
-		lake = append(lake, lakeObject{o.Key, body, rows})
+		lake = append(lake, lakeObject{key: o.Key, body: body, rows: rows})
 	}
 	v.Objects, c.objects = len(lake), len(lake)
+	ev.lake = append(ev.lake, lake...)
 
 	writes, commits := e.rec.snapshot()
+	ev.writes, ev.commits = writes, commits
 	v.Writes, v.Commits = len(writes), len(commits)
 	writer := map[string]int{} // key → instance of its last version
 	for _, w := range writes {
@@ -334,7 +354,7 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, error) {
 	if v.Produced == 0 {
 		c.failf("no record was produced: nothing to judge")
 	}
-	return c, v, nil
+	return c, v, ev, nil
 }
 
 // judgeWrites finds, from the recorded writes and commits, the overwritten
@@ -448,59 +468,45 @@ func (e *env) judgeWrites(v *Verdict, writes []s3Write, commits []commitSeen, pr
 	}
 }
 
-// keepOut writes the iteration's evidence under dir: the final lake as
-// read (lake/<key>), the produced records (produced.jsonl), every accepted
-// write and commit (writes.jsonl, commits.jsonl), the instances' output
-// and the verdict (verdict.json). An independent reader can recount the
-// verdict from lake/ and produced.jsonl alone.
-func (e *env) keepOut(ctx context.Context, dir string, v *Verdict) error {
-	if err := os.MkdirAll(filepath.Join(dir, "lake"), 0o755); err != nil {
+// keepOut writes the evidence a verdict was made from under dir: the final
+// lake as read (lake/<key>, hidden names too), the produced records
+// (produced.jsonl), every accepted write and commit (writes.jsonl,
+// commits.jsonl), the instances' output and the verdict (verdict.json). An
+// independent reader can recount the verdict from lake/ and produced.jsonl
+// alone.
+func (e *env) keepOut(dir string, v *Verdict, ev *evidence) error {
+	root := filepath.Join(dir, "lake")
+	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
-	prefix := e.cfg.Consumer.Prefix
-	objs, err := e.check.List(ctx, prefix)
-	if err != nil {
-		return err
-	}
-	for _, o := range objs {
-		body, _, err := e.check.Get(ctx, o.Key)
-		if err != nil {
-			continue
-		}
-		p := filepath.Join(dir, "lake", filepath.FromSlash(o.Key))
-		if !strings.HasPrefix(p, filepath.Join(dir, "lake")+string(filepath.Separator)) {
+	for _, o := range ev.lake {
+		p := filepath.Join(root, filepath.FromSlash(o.key))
+		if !strings.HasPrefix(p, root+string(filepath.Separator)) {
 			continue // a key like ../x must not escape the folder
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(p, body, 0o644); err != nil {
+		if err := os.WriteFile(p, o.body, 0o644); err != nil {
 			return err
 		}
 	}
-	prod, err := e.readProduced(ctx)
-	if err != nil {
-		return err
-	}
-	seqs := make([]int64, 0, len(prod))
-	for s := range prod {
-		seqs = append(seqs, s)
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	var pb bytes.Buffer
-	enc := json.NewEncoder(&pb)
+	seqs := slices.Sorted(maps.Keys(ev.prod))
+	var pb, wb, cb bytes.Buffer
 	for _, s := range seqs {
-		if err := enc.Encode(prod[s]); err != nil {
+		if err := json.NewEncoder(&pb).Encode(ev.prod[s]); err != nil {
 			return err
 		}
 	}
-	writes, commits := e.rec.snapshot()
-	var wb, cb bytes.Buffer
-	for _, w := range writes {
-		_ = json.NewEncoder(&wb).Encode(w)
+	for _, w := range ev.writes {
+		if err := json.NewEncoder(&wb).Encode(w); err != nil {
+			return err
+		}
 	}
-	for _, c := range commits {
-		_ = json.NewEncoder(&cb).Encode(c)
+	for _, c := range ev.commits {
+		if err := json.NewEncoder(&cb).Encode(c); err != nil {
+			return err
+		}
 	}
 	vb, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
