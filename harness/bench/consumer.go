@@ -2,13 +2,13 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -442,18 +442,11 @@ func stopAll(procs []*program.Process, grace time.Duration) []string {
 	var wg sync.WaitGroup
 	for i, p := range procs {
 		wg.Go(func() {
-			if p.Exited() {
-				exits[i] = program.ExitText(p.Err())
+			if !p.Exited() && errors.Is(p.Terminate(grace), program.ErrStopTimeout) {
+				exits[i] = fmt.Sprintf("killed %s after SIGTERM", grace)
 				return
 			}
-			p.Signal(syscall.SIGTERM)
-			select {
-			case <-p.Done():
-				exits[i] = program.ExitText(p.Err())
-			case <-time.After(grace):
-				p.Kill()
-				exits[i] = fmt.Sprintf("killed %s after SIGTERM", grace)
-			}
+			exits[i] = program.ExitText(p.Err())
 		})
 	}
 	wg.Wait()

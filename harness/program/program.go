@@ -225,9 +225,21 @@ func (p *Process) Terminate(grace time.Duration) error {
 		return nil
 	case <-t.C:
 		p.Kill()
-		return fmt.Errorf("did not stop within %s of SIGTERM; killed", grace)
+		return stopTimeout(grace)
 	}
 }
+
+// ErrStopTimeout matches (errors.Is) Terminate's error when the process
+// had to be killed after its grace period.
+var ErrStopTimeout = errors.New("stop timeout")
+
+type stopTimeout time.Duration
+
+func (d stopTimeout) Error() string {
+	return fmt.Sprintf("did not stop within %s of SIGTERM; killed", time.Duration(d))
+}
+
+func (stopTimeout) Is(target error) bool { return target == ErrStopTimeout }
 
 // KilledBySignal reports an exit by SIGKILL or SIGTERM.
 func KilledBySignal(err error) bool {

@@ -105,6 +105,7 @@ func TestTerminate(t *testing.T) {
 	err = stubborn.Terminate(200 * time.Millisecond)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "did not stop within 200ms of SIGTERM; killed")
+	assert.ErrorIs(t, err, ErrStopTimeout)
 
 	failing, err := Start("echo oops >&2; exit 3", "", nil)
 	require.NoError(t, err)
