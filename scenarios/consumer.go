@@ -15,25 +15,11 @@ import (
 // Consumer is a consumer program of your own that the scenarios run in
 // place of tickflow's built-in sink: any language, any client, started as
 // OS processes (each in its own process group) with the world's
-// coordinates in its environment and in {placeholders} of Command:
-//
-//	KAFKA_BOOTSTRAP_SERVERS  {brokers}   host:port,host:port,…
-//	KAFKA_TOPIC              {topic}
-//	KAFKA_GROUP_ID           {group}
-//	AWS_ENDPOINT_URL_S3      {s3}        http://127.0.0.1:PORT (an IP: SDKs use path-style)
-//	AWS_ENDPOINT_URL         {s3}
-//	TICKFLOW_BUCKET          {bucket}
-//	TICKFLOW_PREFIX          {prefix}    prepend to your object keys ("" = bucket root)
-//	TICKFLOW_INSTANCE        {instance}  0, 1, 2, … one per process started
-//	AWS_REGION, AWS_DEFAULT_REGION  {region}
-//	AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY  different for every instance
-//	KAFKA_SESSION_TIMEOUT_MS a suggestion (6000): dead members are noticed sooner
-//
-// plus AWS_EC2_METADATA_DISABLED=true and empty AWS_CONFIG_FILE and
-// AWS_SHARED_CREDENTIALS_FILE, so a real AWS profile is never used. The
-// per-instance credentials let the verdict say which process wrote each
-// object. A process must stop cleanly on SIGTERM and may be killed
-// (SIGKILL) or frozen (SIGSTOP) at any moment; that is the point.
+// coordinates in its environment and in {placeholders} of Command, as
+// program.Coordinates lists them, and S3 credentials of its own per
+// instance, so the verdict can say which process wrote each object. A
+// process must stop cleanly on SIGTERM and may be killed (SIGKILL) or
+// frozen (SIGSTOP) at any moment; that is the point.
 type Consumer struct {
 	// Command runs with `sh -c`, once per instance.
 	Command string
