@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tickflow/tickflow/harness/lake"
+	"github.com/tickflow/tickflow/harness/lake/rowid"
 	"github.com/tickflow/tickflow/harness/program"
 )
 
@@ -41,6 +43,16 @@ type Consumer struct {
 	// StopTimeout is how long a process gets after SIGTERM before SIGKILL
 	// (default 20s).
 	StopTimeout time.Duration
+	// Table, when set, is the table the consumer writes (a Glue or Athena
+	// definition, lake.ParseTable with lake.AcceptText): the verdict reads
+	// delimited-text objects the way its SerDe splits them (header-less
+	// CSV, TSV, Ctrl-A; the rows are named by its columns, one of them
+	// volume), and checks a Parquet or JSON lake against it with
+	// lake.Check, whose errors fail the iteration. Its Location's path is
+	// where that check looks in the world's bucket. Without a table the
+	// verdict reads JSON, Parquet and CSV with a header, and predicts what
+	// a Glue crawler would make of the lake.
+	Table *lake.TableDef
 	// Out, when set, keeps each iteration's lake, the produced records, the
 	// writes, the commits, the instances' output and the verdict under
 	// Out/<scenario>/<iteration>/.
@@ -88,6 +100,9 @@ func (c *Consumer) Validate() error {
 	if c.Instances < 0 {
 		return fmt.Errorf("consumer: %d instances: want 1 or more (0 for the scenario's own number)", c.Instances)
 	}
+	if _, err := c.text(); err != nil {
+		return err
+	}
 	if c.Dir != "" {
 		st, err := os.Stat(c.Dir)
 		if err != nil {
@@ -98,6 +113,26 @@ func (c *Consumer) Validate() error {
 		}
 	}
 	return nil
+}
+
+// text is how the verdict splits the objects of a delimited text Table
+// (nil for none, or a Parquet or JSON table).
+func (c *Consumer) text() (*rowid.Text, error) {
+	if c == nil || c.Table == nil || c.Table.Format != lake.FormatCSV {
+		return nil, nil
+	}
+	f, err := c.Table.Text()
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	t := &rowid.Text{Delim: f.Delim, Quote: f.Quote, Escape: f.Escape, Null: f.Null, Skip: f.SkipHeader}
+	for _, col := range c.Table.Columns {
+		t.Columns = append(t.Columns, col.Name)
+	}
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("consumer: table %s (%s): %w", c.Table.Name, c.Table.Source, err)
+	}
+	return t, nil
 }
 
 // coordinates are where consumer instances find the world; endpoint is

@@ -11,6 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tickflow/tickflow/harness/lake"
+	"github.com/tickflow/tickflow/harness/lake/rowid"
 )
 
 // testConsumer builds scenarios/testdata/consumer, a stand-in for a user's
@@ -107,6 +110,10 @@ func TestConsumerVerdictPassesAnExactConsumer(t *testing.T) {
 			assert.Zero(t, res.Verdict.Duplicated)
 			assert.Equal(t, res.Verdict.Produced, res.Verdict.Distinct)
 			assert.Greater(t, res.Restarts, 0, "the scenario applied its faults")
+			// No table: the contract is said to be unchecked, and what a
+			// crawler would make of <topic>/<partition>/ folders is said.
+			assert.Contains(t, res.Verdict.ContractNote, "lake contract not checked: no table given")
+			assert.Contains(t, res.Verdict.ContractNote, "would create 1 table")
 		})
 	}
 }
@@ -136,4 +143,84 @@ func splitLines(b []byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// A consumer that writes header-less delimited text is judged through the
+// table it writes (--table): its rows are split as the table's SerDe splits
+// them and named by its columns. Without the table the same lake holds no
+// record the verdict can identify.
+func TestConsumerVerdictReadsTheUsersTextTable(t *testing.T) {
+	t.Parallel()
+	bin := testConsumer(t)
+	def, err := lake.ParseTable("ticks.sql", []byte(`CREATE EXTERNAL TABLE ticks (symbol string, close double, volume bigint)
+ROW FORMAT DELIMITED FIELDS TERMINATED BY '|' LOCATION 's3://tickflow-lake/stock-ticks/'`), lake.AcceptText())
+	require.NoError(t, err)
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res := Run(ctx, "happy-path", Config{Seed: 3, Consumer: &Consumer{Command: bin + " -mode exact -format psv", Table: def, Out: out}})
+	t.Logf("%s\nnotes: %v\nfailures: %v\noutput: %v", res.Line(), res.Notes, res.Failures, res.Output)
+	require.Empty(t, res.Error)
+	require.NotNil(t, res.Verdict)
+	v := res.Verdict
+	assert.True(t, res.Pass)
+	assert.Greater(t, v.Produced, int64(0))
+	assert.Equal(t, v.Produced, v.Distinct)
+	assert.Zero(t, v.Unidentified)
+	assert.Zero(t, v.Unreadable)
+	assert.Contains(t, v.ContractNote, "table ticks is delimited text")
+
+	// The kept lake, read without the table: CSV without a header.
+	var objects, identified int
+	require.NoError(t, filepath.WalkDir(filepath.Join(out, "happy-path", "0", "lake"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		objects++
+		rows, _ := rowid.Read(b)
+		for _, r := range rows {
+			if r.OK {
+				identified++
+			}
+		}
+		return nil
+	}))
+	assert.Equal(t, int(v.Objects), objects)
+	assert.Zero(t, identified, "header-less text is only readable through its table")
+
+	// A table the verdict cannot identify records in is refused up front.
+	bad, err := lake.ParseTable("bad.sql", []byte(`CREATE EXTERNAL TABLE bad (symbol string, price double)
+ROW FORMAT DELIMITED FIELDS TERMINATED BY '|' LOCATION 's3://b/bad/'`), lake.AcceptText())
+	require.NoError(t, err)
+	res = Run(ctx, "happy-path", Config{Consumer: &Consumer{Command: bin, Table: bad}})
+	assert.Contains(t, res.Error, "no volume column among symbol, price")
+}
+
+// A lake Athena cannot read through the user's table fails the verdict
+// even with every record in it: here the table is partitioned by dt and the
+// consumer writes <topic>/<partition>/ folders.
+func TestConsumerVerdictChecksTheUsersTable(t *testing.T) {
+	t.Parallel()
+	bin := testConsumer(t)
+	def, err := lake.ParseTable("ticks.sql", []byte(`CREATE EXTERNAL TABLE ticks (symbol string, close double, volume bigint)
+PARTITIONED BY (dt string) ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' LOCATION 's3://tickflow-lake/stock-ticks/'`))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res := Run(ctx, "happy-path", Config{Seed: 3, Consumer: &Consumer{Command: bin + " -mode exact", Table: def}})
+	t.Logf("%s\nfailures: %v\nnote: %s", res.Line(), res.Failures, res.Verdict.ContractNote)
+	require.Empty(t, res.Error)
+	require.NotNil(t, res.Verdict)
+	v := res.Verdict
+	assert.False(t, res.Pass)
+	assert.Zero(t, v.Lost)
+	assert.Zero(t, v.Duplicated)
+	assert.Contains(t, v.ContractNote, "lake contract checked against table ticks (ticks.sql) at stock-ticks/")
+	require.NotEmpty(t, v.Contract)
+	assert.Contains(t, v.Contract[0], "L01")
+	assert.Contains(t, v.Contract[0], "fix: write objects under stock-ticks/dt=VALUE/")
+	require.NotEmpty(t, res.Failures)
+	assert.Contains(t, res.Failures[0], "breaks table ticks's contract")
 }

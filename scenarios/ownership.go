@@ -216,7 +216,7 @@ type FencedWrite struct {
 }
 
 // fenced finds the writes after fencing.
-func (o *ownership) fenced(writes []s3Write, partOf func(seq int64) (int32, bool)) (int, []FencedWrite) {
+func (o *ownership) fenced(writes []s3Write, partOf func(seq int64) (int32, bool), text *rowid.Text) (int, []FencedWrite) {
 	o.mu.Lock()
 	snaps := append([]ownSnap(nil), o.snaps...)
 	o.mu.Unlock()
@@ -226,7 +226,7 @@ func (o *ownership) fenced(writes []s3Write, partOf func(seq int64) (int32, bool
 		if w.Op == "delete" || w.Instance < 0 {
 			continue
 		}
-		rows, _ := rowid.Read(w.body)
+		rows, _ := rowid.ReadAs(w.body, text)
 		parts := map[int32]bool{}
 		for _, r := range rows {
 			if p, ok := partOf(r.Seq); r.OK && ok {

@@ -124,7 +124,7 @@ func TestFencedWrites(t *testing.T) {
 		{At: at(180), Op: "put", Key: "e", Instance: 2, body: rec(6)}, // never owned it: not fencing
 		{At: at(190), Op: "delete", Key: "a", Instance: 0},
 	}
-	n, ex := o.fenced(writes, partOf)
+	n, ex := o.fenced(writes, partOf, nil)
 	assert.Equal(t, 1, n)
 	require.Len(t, ex, 1)
 	assert.Equal(t, FencedWrite{Object: "b", Instance: 0, Partition: 0, Owner: 1, Since: "50ms"}, ex[0])

@@ -67,6 +67,12 @@ func writeVerdict(b *strings.Builder, r Result) {
 		fmt.Fprintf(b, "  %-34s %d\n", "objects deleted", v.Deleted)
 	}
 	fmt.Fprintf(b, "  %s\n", v.Drain)
+	if v.ContractNote != "" {
+		fmt.Fprintf(b, "  %s\n", v.ContractNote)
+	}
+	for _, x := range v.Contract {
+		fmt.Fprintf(b, "    %s\n", x)
+	}
 	if len(v.LostExamples) > 0 {
 		b.WriteString("  lost, e.g.:\n")
 		for _, x := range v.LostExamples {

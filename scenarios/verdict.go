@@ -16,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/lake/rowid"
 	"github.com/tickflow/tickflow/harness/objstore"
 )
@@ -60,6 +61,16 @@ type Verdict struct {
 	FencedExamples      []FencedWrite      `json:"fenced_examples,omitempty"`
 	// Drain says how the wait for the consumer to finish ended.
 	Drain string `json:"drain"`
+	// Contract is what the lake contract check (lake.Check against
+	// Consumer.Table) found, errors first; an error fails the iteration.
+	Contract []string `json:"contract,omitempty"`
+	// ContractErrors counts the contract check's errors (all of them;
+	// Contract lists the first few with the warnings).
+	ContractErrors int `json:"contract_errors"`
+	// ContractNote says what was checked against which table, or why
+	// nothing could be, and without a table what a default Glue crawler
+	// would make of the lake.
+	ContractNote string `json:"contract_note"`
 }
 
 // RecordRef names one produced record.
@@ -106,8 +117,11 @@ type CommitAhead struct {
 // maxExamples bounds each list of examples.
 const maxExamples = 10
 
-// Pass reports a verdict with nothing lost or duplicated.
-func (v *Verdict) Pass() bool { return v.Lost == 0 && v.Duplicated == 0 && v.Produced > 0 }
+// Pass reports a verdict with nothing lost or duplicated, and no error
+// against the consumer's table when one was given.
+func (v *Verdict) Pass() bool {
+	return v.Lost == 0 && v.Duplicated == 0 && v.Produced > 0 && v.ContractErrors == 0
+}
 
 // Summary is the verdict in one line.
 func (v *Verdict) Summary() string {
@@ -232,6 +246,10 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, *evidence, error) 
 	}
 	ev.prod = prod
 	prefix := e.cfg.Consumer.Prefix
+	text, err := e.cfg.Consumer.text()
+	if err != nil {
+		return c, v, nil, err
+	}
 	objs, err := e.check.List(vctx, prefix)
 	if err != nil {
 		return c, v, nil, fmt.Errorf("verdict: list s3://%s/%s: %w", e.w.Bucket(), prefix, err)
@@ -253,7 +271,7 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, *evidence, error) 
 			ev.lake = append(ev.lake, lakeObject{key: o.Key, body: body, hidden: true})
 			continue
 		}
-		rows, rerr := rowid.Read(body)
+		rows, rerr := rowid.ReadAs(body, text)
 		if rerr != nil {
 			v.Unreadable++
 			if len(v.UnreadableExamples) < maxExamples {
@@ -332,7 +350,10 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, *evidence, error) 
 		v.WritesAfterFencing, v.FencedExamples = e.own.fenced(writes, func(seq int64) (int32, bool) {
 			p, ok := prod[seq]
 			return p.Partition, ok
-		})
+		}, text)
+	}
+	if err := e.judgeContract(vctx, v, &c); err != nil {
+		return c, v, ev, err
 	}
 
 	c.lost, c.duplicated = v.Lost, v.Duplicated
@@ -361,6 +382,7 @@ func (e *env) verdict(ctx context.Context) (counts, *Verdict, *evidence, error) 
 // objects, the deletes, and the records committed before they were in S3.
 func (e *env) judgeWrites(v *Verdict, writes []s3Write, commits []commitSeen, prod map[int64]produced,
 	expected map[int64]expectedTick, final map[int64][]string) {
+	text, _ := e.cfg.Consumer.text() // validated before the run
 	type po struct {
 		p int32
 		o int64
@@ -381,7 +403,7 @@ func (e *env) judgeWrites(v *Verdict, writes []s3Write, commits []commitSeen, pr
 			continue
 		}
 		versions[w.Key] = append(versions[w.Key], w)
-		rows, _ := rowid.Read(w.body)
+		rows, _ := rowid.ReadAs(w.body, text)
 		for _, r := range rows {
 			if !r.OK {
 				continue
@@ -415,7 +437,7 @@ func (e *env) judgeWrites(v *Verdict, writes []s3Write, commits []commitSeen, pr
 		dropped := map[int64]bool{}
 		for _, w := range vs {
 			ex.Instances = append(ex.Instances, w.Instance)
-			rows, _ := rowid.Read(w.body)
+			rows, _ := rowid.ReadAs(w.body, text)
 			for _, r := range rows {
 				if r.OK && len(final[r.Seq]) == 0 {
 					if _, ok := expected[r.Seq]; ok {
@@ -518,4 +540,70 @@ func (e *env) keepOut(dir string, v *Verdict, ev *evidence) error {
 		}
 	}
 	return e.writeInstanceLogs(filepath.Join(dir, "instances"))
+}
+
+// maxContract bounds the contract findings a verdict lists.
+const maxContract = 20
+
+// judgeContract checks the lake against the consumer's table (lake.Check:
+// its errors fail the iteration), or says why it cannot: a delimited text
+// table (Check reads Parquet and JSON), or no table at all, when it
+// predicts what a default Glue crawler would make of the prefix instead.
+func (e *env) judgeContract(ctx context.Context, v *Verdict, c *counts) error {
+	def := e.cfg.Consumer.Table
+	prefix := e.cfg.Consumer.Prefix
+	switch {
+	case def == nil:
+		inf, err := lake.InferLake(ctx, e.check, prefix)
+		if err != nil {
+			return fmt.Errorf("verdict: crawler prediction: %w", err)
+		}
+		v.ContractNote = "lake contract not checked: no table given (--table FILE: a CREATE EXTERNAL TABLE or `aws glue get-table` JSON); " +
+			crawlerSummary(inf)
+		return nil
+	case def.Format == lake.FormatCSV:
+		v.ContractNote = fmt.Sprintf("lake contract not checked: table %s is delimited text (%s), and the checker reads Parquet and JSON tables; its rows were read as its SerDe splits them", def.Name, def.SerDe)
+		return nil
+	}
+	rep, err := lake.Check(ctx, e.check, "", lake.WithTable(def))
+	if err != nil {
+		return fmt.Errorf("verdict: lake check against table %s: %w", def.Name, err)
+	}
+	errs, warns := rep.Errors(), rep.Warnings()
+	v.ContractErrors = len(errs)
+	for _, x := range append(errs, warns...) {
+		if len(v.Contract) == maxContract {
+			break
+		}
+		v.Contract = append(v.Contract, fmt.Sprintf("%s — fix: %s", x, x.Fix))
+	}
+	v.ContractNote = fmt.Sprintf("lake contract checked against table %s (%s) at %s: %d errors, %d warnings",
+		def.Name, def.Source, rep.Location, len(errs), len(warns))
+	if un := rep.UncheckedRules(); len(un) > 0 {
+		// Completeness: the verdict's own record count covers it.
+		v.ContractNote += fmt.Sprintf("; rules %s left to the verdict's record count above", strings.Join(un, ", "))
+	}
+	if len(errs) > 0 {
+		c.failf("the lake breaks table %s's contract: %d errors, e.g. %s", def.Name, len(errs), errs[0])
+	}
+	return nil
+}
+
+// crawlerSummary is InferLake's prediction in one sentence.
+func crawlerSummary(inf *lake.Inference) string {
+	n := len(inf.Tables)
+	s := fmt.Sprintf("a default Glue crawler on s3://…/%s would create %d tables", inf.Prefix, n)
+	if n == 1 {
+		s = fmt.Sprintf("a default Glue crawler on s3://…/%s would create 1 table (%s)", inf.Prefix, inf.Tables[0].Name)
+	}
+	for _, f := range inf.Folders {
+		if f.Why != "" {
+			name := f.Folder
+			if name == "" {
+				name = "the objects at the prefix"
+			}
+			return s + fmt.Sprintf(": %s → %d tables: %s", name, f.Tables, f.Why)
+		}
+	}
+	return s
 }

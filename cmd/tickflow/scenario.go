@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tickflow/tickflow/harness/dashboard"
+	"github.com/tickflow/tickflow/harness/lake"
 	"github.com/tickflow/tickflow/harness/produce"
 	"github.com/tickflow/tickflow/scenarios"
 )
@@ -77,6 +78,7 @@ func newScenarioRunCmd() *cobra.Command {
 		ui                uiFlag
 		consumer          scenarios.Consumer
 		compression       string
+		table             string
 	)
 	cmd := &cobra.Command{
 		Use:   "run NAME… | run --all [--seed S] [--json] [--long] [--consumer 'CMD' [--instances N] [--out DIR]]",
@@ -94,8 +96,9 @@ gets the world in its environment and in {placeholders}: KAFKA_BOOTSTRAP_SERVERS
 KAFKA_TOPIC {topic}, KAFKA_GROUP_ID {group}, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL {s3},
 TICKFLOW_BUCKET {bucket}, TICKFLOW_PREFIX {prefix}, TICKFLOW_INSTANCE {instance}, AWS_REGION
 {region}, and S3 credentials of its own per instance. After the drain every object under the
-prefix is read (JSON, JSON Lines, CSV with a header, Parquet, gzip) and matched to the produced
-records by identity: the verdict counts lost and duplicated records, overwritten objects and
+prefix is read (JSON, JSON Lines, CSV with a header, Parquet, gzip; --table FILE reads header-less
+delimited text as the table's SerDe splits it, and checks a Parquet or JSON lake against the table)
+and matched to the produced records by identity: the verdict counts lost and duplicated records, overwritten objects and
 records committed before they were in S3, with examples and the writer of each object.
 Guide: docs/your-consumer.md.
 
@@ -117,13 +120,24 @@ Exit 0: all passed; 1: a scenario failed or could not run; 2: bad usage.`,
 				}
 			}
 			if consumer.Command == "" {
-				for _, f := range []string{"instances", "out", "prefix", "drain-timeout", "stop-timeout", "workdir"} {
+				for _, f := range []string{"instances", "out", "prefix", "drain-timeout", "stop-timeout", "workdir", "table"} {
 					if cmd.Flags().Changed(f) {
 						return usageError("--%s applies to --consumer only: give --consumer 'CMD' too", f)
 					}
 				}
-			} else if err := consumer.Validate(); err != nil {
-				return usageError("--consumer: %v", err)
+			} else {
+				if table != "" {
+					b, err := os.ReadFile(table)
+					if err != nil {
+						return usageError("--table %s: %v; fix: give a CREATE EXTERNAL TABLE statement or the JSON aws glue get-table prints", table, errors.Unwrap(err))
+					}
+					if consumer.Table, err = lake.ParseTable(table, b, lake.AcceptText()); err != nil {
+						return usageError("--table %v", err)
+					}
+				}
+				if err := consumer.Validate(); err != nil {
+					return usageError("--consumer: %v", err)
+				}
 			}
 			if !slices.Contains(produce.Codecs, compression) {
 				return usageError("--compression %q: want one of %s (none and gzip are readable by every client)", compression, strings.Join(produce.Codecs, ", "))
@@ -198,6 +212,7 @@ Exit 0: all passed; 1: a scenario failed or could not run; 2: bad usage.`,
 	cmd.Flags().StringVar(&consumer.Prefix, "prefix", "", "TICKFLOW_PREFIX: where the consumer writes; the verdict reads everything under it (default: the whole bucket)")
 	cmd.Flags().DurationVar(&consumer.DrainTimeout, "drain-timeout", 0, "how long to wait for the consumer to commit everything and the lake to stop changing (default 2m, 5m with --long)")
 	cmd.Flags().DurationVar(&consumer.StopTimeout, "stop-timeout", 0, "how long a consumer process gets after SIGTERM before SIGKILL (default 20s)")
+	cmd.Flags().StringVar(&table, "table", "", "with --consumer: the table the consumer writes (CREATE EXTERNAL TABLE or aws glue get-table JSON): how the verdict reads its objects and the contract it checks")
 	cmd.Flags().StringVar(&consumer.Dir, "workdir", "", "the consumer's working directory (default: the current one)")
 	cmd.Flags().StringVar(&compression, "compression", produce.DefaultCompression, "the scenario producer's batch codec: "+strings.Join(produce.Codecs, ", "))
 	addUIFlag(cmd.Flags(), &ui, uiOff, "show the run live on the dashboard (the current scenario, its phase, its invariants as they are checked, its world); --ui alone is 127.0.0.1:8080, --ui=ADDR another address")

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -124,6 +126,11 @@ func TestScenarioFailure(t *testing.T) {
 
 // --consumer's flags: misuse is exit 2 naming the flag and the fix.
 func TestScenarioConsumerFlags(t *testing.T) {
+	dir := t.TempDir()
+	noVolume := filepath.Join(dir, "novolume.sql")
+	require.NoError(t, os.WriteFile(noVolume, []byte("CREATE EXTERNAL TABLE t (symbol string, price double) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://b/t/'"), 0o644))
+	garbage := filepath.Join(dir, "garbage.sql")
+	require.NoError(t, os.WriteFile(garbage, []byte("SELECT 1"), 0o644))
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -134,6 +141,10 @@ func TestScenarioConsumerFlags(t *testing.T) {
 		{[]string{"scenario", "run", "happy-path", "--consumer", "true", "--instances", "-1"}, "--consumer: consumer: -1 instances"},
 		{[]string{"scenario", "run", "happy-path", "--consumer", "true", "--workdir", "/nonexistent-dir"}, "working directory /nonexistent-dir"},
 		{[]string{"scenario", "run", "happy-path", "--compression", "brotli"}, `--compression "brotli": want one of none, gzip`},
+		{[]string{"scenario", "run", "happy-path", "--table", noVolume}, "--table applies to --consumer only"},
+		{[]string{"scenario", "run", "happy-path", "--consumer", "true", "--table", filepath.Join(dir, "missing.sql")}, "--table " + filepath.Join(dir, "missing.sql") + ": no such file or directory; fix:"},
+		{[]string{"scenario", "run", "happy-path", "--consumer", "true", "--table", garbage}, "--table " + garbage},
+		{[]string{"scenario", "run", "happy-path", "--consumer", "true", "--table", noVolume}, "no volume column among symbol, price"},
 	} {
 		_, stderr, code := runScenarioCmd(t, context.Background(), tc.args...)
 		assert.Equal(t, exitUsage, code, "%v: %s", tc.args, stderr)

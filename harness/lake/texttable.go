@@ -1,6 +1,10 @@
 package lake
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // FormatCSV is the format of delimited text tables (LazySimpleSerDe,
 // OpenCSVSerde). Only ParseTable with AcceptText returns it: Check reads
@@ -147,4 +151,117 @@ func rawQuoted(src string, off int) string {
 // textFormatError is the error for a delimited table when AcceptText is off.
 func textFormatError(t token) error {
 	return &posError{tok: t, msg: "ROW FORMAT DELIMITED (CSV/text) tables are not supported: only Parquet and JSON Lines", fix: formatFix}
+}
+
+// TextFormat is how a delimited text table's SerDe splits its files, with
+// the delimiters decoded from the definition ('\t' → a tab, '\001' → 0x01).
+type TextFormat struct {
+	// OpenCSV: OpenCSVSerde (quoting on); otherwise LazySimpleSerDe, which
+	// splits on Delim with no quoting.
+	OpenCSV bool
+	Delim   string // field delimiter: LazySimpleSerDe's default \001, OpenCSVSerde's ,
+	Quote   string // OpenCSVSerde's quoteChar (default "); "" for LazySimpleSerDe
+	Escape  string // escape.delim / escapeChar; "" for none
+	Null    string // LazySimpleSerDe's serialization.null.format (default \N)
+	// SkipHeader is the table's skip.header.line.count.
+	SkipHeader int
+}
+
+// Text returns how the table's text SerDe reads its files (a definition
+// parsed with AcceptText whose Format is FormatCSV). The error names the
+// table and the parameter that cannot be read.
+func (d *TableDef) Text() (TextFormat, error) {
+	var f TextFormat
+	if d.Format != FormatCSV {
+		return f, fmt.Errorf("lake: table %s is not delimited text (format %q)", d.Name, d.Format)
+	}
+	get := func(def string, keys ...string) (string, error) {
+		for _, k := range keys {
+			if v, ok := d.SerDeParameters[k]; ok {
+				u, err := unescapeDelim(v)
+				if err != nil {
+					return "", fmt.Errorf("lake: table %s: SerDe parameter %s: %w", d.Name, k, err)
+				}
+				return u, nil
+			}
+		}
+		return def, nil
+	}
+	var err error
+	if d.SerDe == SerDeOpenCSV {
+		f.OpenCSV = true
+		if f.Delim, err = get(",", "separatorChar"); err != nil {
+			return f, err
+		}
+		if f.Quote, err = get(`"`, "quoteChar"); err != nil {
+			return f, err
+		}
+		if f.Escape, err = get(`\`, "escapeChar"); err != nil {
+			return f, err
+		}
+	} else {
+		if f.Delim, err = get("\x01", "field.delim", "serialization.format"); err != nil {
+			return f, err
+		}
+		if f.Escape, err = get("", "escape.delim"); err != nil {
+			return f, err
+		}
+		if f.Null, err = get(`\N`, "serialization.null.format"); err != nil {
+			return f, err
+		}
+	}
+	if f.Delim == "" {
+		return f, fmt.Errorf("lake: table %s: empty field delimiter: set field.delim (or separatorChar for OpenCSVSerde)", d.Name)
+	}
+	if v := d.Parameters["skip.header.line.count"]; v != "" {
+		if f.SkipHeader, err = strconv.Atoi(v); err != nil || f.SkipHeader < 0 {
+			return f, fmt.Errorf("lake: table %s: skip.header.line.count %q is not a count", d.Name, v)
+		}
+	}
+	return f, nil
+}
+
+// unescapeDelim reads a delimiter as written in a definition: '\t', '\001'
+// (octal), '\u0001', a character, or Hive's decimal byte ("1" for \001).
+func unescapeDelim(s string) (string, error) {
+	if len(s) > 1 && strings.Trim(s, "0123456789") == "" {
+		if n, err := strconv.Atoi(s); err == nil && n < 128 {
+			return string(rune(n)), nil
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch e := s[i]; {
+		case e == 't':
+			b.WriteByte('\t')
+		case e == 'n':
+			b.WriteByte('\n')
+		case e == 'r':
+			b.WriteByte('\r')
+		case e == 'u' && i+4 < len(s):
+			n, err := strconv.ParseUint(s[i+1:i+5], 16, 32)
+			if err != nil {
+				return "", fmt.Errorf("delimiter %q: %w", s, err)
+			}
+			b.WriteRune(rune(n))
+			i += 4
+		case e >= '0' && e <= '7':
+			j := i
+			for j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7' {
+				j++
+			}
+			n, _ := strconv.ParseUint(s[i:j], 8, 8)
+			b.WriteByte(byte(n))
+			i = j - 1
+		default:
+			b.WriteByte(e)
+		}
+	}
+	return b.String(), nil
 }

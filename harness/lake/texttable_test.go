@@ -15,16 +15,21 @@ func TestAcceptText(t *testing.T) {
 	cases := []struct {
 		name, src, serde string
 		params           map[string]string
+		text             lake.TextFormat
 	}{
 		{"delimited", "CREATE EXTERNAL TABLE t (a int, b string)\nROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' NULL DEFINED AS ''\nLOCATION 's3://b/t/'",
-			lake.SerDeLazySimple, map[string]string{"field.delim": `\t`, "escape.delim": `\\`, "serialization.null.format": ""}},
+			lake.SerDeLazySimple, map[string]string{"field.delim": `\t`, "escape.delim": `\\`, "serialization.null.format": ""},
+			lake.TextFormat{Delim: "\t", Escape: `\`}},
 		{"lazy simple serde", "CREATE EXTERNAL TABLE t (a int) ROW FORMAT SERDE '" + lake.SerDeLazySimple + "' WITH SERDEPROPERTIES ('field.delim'='|') STORED AS TEXTFILE LOCATION 's3://b/t/'",
-			lake.SerDeLazySimple, map[string]string{"field.delim": "|"}},
-		{"open csv", "CREATE EXTERNAL TABLE t (a string) ROW FORMAT SERDE '" + lake.SerDeOpenCSV + "' LOCATION 's3://b/t/'", lake.SerDeOpenCSV, map[string]string{}},
-		{"textfile", "CREATE EXTERNAL TABLE t (a string) STORED AS TEXTFILE LOCATION 's3://b/t/'", lake.SerDeLazySimple, map[string]string{}},
+			lake.SerDeLazySimple, map[string]string{"field.delim": "|"}, lake.TextFormat{Delim: "|", Null: `\N`}},
+		{"open csv", "CREATE EXTERNAL TABLE t (a string) ROW FORMAT SERDE '" + lake.SerDeOpenCSV + "' LOCATION 's3://b/t/'", lake.SerDeOpenCSV, map[string]string{},
+			lake.TextFormat{OpenCSV: true, Delim: ",", Quote: `"`, Escape: `\`}},
+		{"textfile", "CREATE EXTERNAL TABLE t (a string) STORED AS TEXTFILE LOCATION 's3://b/t/'", lake.SerDeLazySimple, map[string]string{},
+			lake.TextFormat{Delim: "\x01", Null: `\N`}},
 		{"glue", `{"Table": {"Name": "t", "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}], "Location": "s3://b/t/",
 			"InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
-			"SerdeInfo": {"SerializationLibrary": "` + lake.SerDeLazySimple + `", "Parameters": {"field.delim": ","}}}}}`, lake.SerDeLazySimple, map[string]string{"field.delim": ","}},
+			"SerdeInfo": {"SerializationLibrary": "` + lake.SerDeLazySimple + `", "Parameters": {"field.delim": ","}}}}}`, lake.SerDeLazySimple, map[string]string{"field.delim": ","},
+			lake.TextFormat{Delim: ",", Null: `\N`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -36,6 +41,9 @@ func TestAcceptText(t *testing.T) {
 			assert.Equal(t, tc.serde, def.SerDe)
 			assert.Equal(t, tc.params, def.SerDeParameters)
 			assert.Equal(t, "t/", def.LocationPath())
+			text, err := def.Text()
+			require.NoError(t, err)
+			assert.Equal(t, tc.text, text)
 		})
 	}
 }
@@ -52,4 +60,23 @@ func TestDuckDBType(t *testing.T) {
 	}
 	_, err := lake.DuckDBType("nosuch")
 	assert.Error(t, err)
+}
+
+func TestTextFormatBadParameters(t *testing.T) {
+	def, err := lake.ParseTable("t.sql", []byte("CREATE EXTERNAL TABLE t (a int) ROW FORMAT SERDE '"+lake.SerDeLazySimple+
+		"' WITH SERDEPROPERTIES ('field.delim'='') STORED AS TEXTFILE LOCATION 's3://b/t/' TBLPROPERTIES ('skip.header.line.count'='x')"), lake.AcceptText())
+	require.NoError(t, err)
+	_, err = def.Text()
+	require.ErrorContains(t, err, "table t: empty field delimiter")
+	def.SerDeParameters["field.delim"] = ","
+	_, err = def.Text()
+	require.ErrorContains(t, err, `skip.header.line.count "x" is not a count`)
+	def.Parameters["skip.header.line.count"] = "1"
+	f, err := def.Text()
+	require.NoError(t, err)
+	assert.Equal(t, 1, f.SkipHeader)
+
+	parquet := lake.StockTicks()
+	_, err = parquet.Text()
+	require.ErrorContains(t, err, "not delimited text")
 }

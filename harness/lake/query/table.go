@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/tickflow/tickflow/harness/lake"
@@ -262,106 +261,24 @@ func tableViewSQL(def *lake.TableDef, files []string, present map[string]bool) (
 	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(strings.ToLower(def.Name)), strings.Join(cols, ", "), src), nil
 }
 
-// csvOptions returns read_csv's options for a text table's SerDe: Hive's
-// LazySimpleSerDe splits on field.delim (default \001, Ctrl-A) with no
-// quoting and \N for NULL; OpenCSVSerde on separatorChar (default ,) with
-// quoteChar (default ") and escapeChar (default \). A header is skipped only
-// when the table says so (skip.header.line.count).
+// csvOptions returns read_csv's options for a text table's SerDe
+// (lake.TableDef.Text): LazySimpleSerDe has no quoting and \N for NULL;
+// OpenCSVSerde quotes and escapes. A header is skipped only when the table
+// says so (skip.header.line.count).
 func csvOptions(def *lake.TableDef) (string, error) {
-	p := def.SerDeParameters
-	get := func(def string, keys ...string) (string, error) {
-		for _, k := range keys {
-			if v, ok := p[k]; ok {
-				return unescapeDelim(v)
-			}
-		}
-		return def, nil
-	}
-	var delim, quote, escape, null string
-	var err error
-	if def.SerDe == lake.SerDeOpenCSV {
-		if delim, err = get(",", "separatorChar"); err != nil {
-			return "", err
-		}
-		if quote, err = get(`"`, "quoteChar"); err != nil {
-			return "", err
-		}
-		if escape, err = get(`\`, "escapeChar"); err != nil {
-			return "", err
-		}
-		null = "" // no NULL marker: the view turns DuckDB's NULL for an empty field back into ''.
-	} else {
-		if delim, err = get("\x01", "field.delim", "serialization.format"); err != nil {
-			return "", err
-		}
-		if escape, err = get("", "escape.delim"); err != nil {
-			return "", err
-		}
-		if null, err = get(`\N`, "serialization.null.format"); err != nil {
-			return "", err
-		}
-	}
-	if delim == "" {
-		return "", fmt.Errorf("query: table %s: empty field delimiter", def.Name)
-	}
-	skip := 0
-	if v := def.Parameters["skip.header.line.count"]; v != "" {
-		if skip, err = strconv.Atoi(v); err != nil || skip < 0 {
-			return "", fmt.Errorf("query: table %s: skip.header.line.count %q is not a count", def.Name, v)
-		}
+	f, err := def.Text()
+	if err != nil {
+		return "", fmt.Errorf("query: %w", err)
 	}
 	// An empty quote or escape turns quoting off (LazySimpleSerDe has none).
 	opts := fmt.Sprintf("delim = %s, quote = %s, escape = %s, header = false, skip = %d",
-		sqlString(delim), sqlString(quote), sqlString(escape), skip)
-	if null != "" {
-		opts += ", nullstr = " + sqlString(null)
+		sqlString(f.Delim), sqlString(f.Quote), sqlString(f.Escape), f.SkipHeader)
+	// OpenCSVSerde has no NULL marker: the view turns DuckDB's NULL for an
+	// empty field back into ''.
+	if f.Null != "" {
+		opts += ", nullstr = " + sqlString(f.Null)
 	}
 	return opts, nil
-}
-
-// unescapeDelim reads a delimiter as written in a definition: '\t', '\001'
-// (octal), '\u0001', a character, or Hive's decimal byte ("1" for \001).
-func unescapeDelim(s string) (string, error) {
-	if len(s) > 1 && strings.Trim(s, "0123456789") == "" {
-		if n, err := strconv.Atoi(s); err == nil && n < 128 {
-			return string(rune(n)), nil
-		}
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 >= len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch e := s[i]; {
-		case e == 't':
-			b.WriteByte('\t')
-		case e == 'n':
-			b.WriteByte('\n')
-		case e == 'r':
-			b.WriteByte('\r')
-		case e == 'u' && i+4 < len(s):
-			n, err := strconv.ParseUint(s[i+1:i+5], 16, 32)
-			if err != nil {
-				return "", fmt.Errorf("query: delimiter %q: %w", s, err)
-			}
-			b.WriteRune(rune(n))
-			i += 4
-		case e >= '0' && e <= '7':
-			j := i
-			for j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7' {
-				j++
-			}
-			n, _ := strconv.ParseUint(s[i:j], 8, 8)
-			b.WriteByte(byte(n))
-			i = j - 1
-		default:
-			b.WriteByte(e)
-		}
-	}
-	return b.String(), nil
 }
 
 // tableHint lists the table's columns when DuckDB could not bind a name.

@@ -3,7 +3,8 @@
 // CSV with a header, Parquet, each optionally gzipped — and finds in each
 // row the identity of the record it came from: the tick's volume field,
 // which tickflow's scenarios and bench number uniquely, at the top level or
-// one object down (a consumer that wraps the value). The scenarios' verdict
+// one object down (a consumer that wraps the value); with a Text layout,
+// header-less delimited text too. The scenarios' verdict
 // and the bench's drain count both read lakes through it.
 //
 //	rows, err := rowid.Read(body)
@@ -40,7 +41,13 @@ const maxObject = 1 << 30
 
 // Read parses one object's body into rows. An error names what is wrong
 // with the object; the rows read before it are returned too.
-func Read(body []byte) ([]Row, error) {
+func Read(body []byte) ([]Row, error) { return ReadAs(body, nil) }
+
+// ReadAs is Read for the objects of a table: with t (a delimited text
+// table, header-less as Hive writes them) every object, gzipped or not, is
+// split into fields the way the table's SerDe splits it, whatever it looks
+// like; with t nil it is Read.
+func ReadAs(body []byte, t *Text) ([]Row, error) {
 	switch {
 	case len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b:
 		zr, err := gzip.NewReader(bytes.NewReader(body))
@@ -55,16 +62,18 @@ func Read(body []byte) ([]Row, error) {
 		if len(plain) > maxObject {
 			return nil, fmt.Errorf("gzip: expands to more than %d bytes", maxObject)
 		}
-		return Read(plain)
+		return ReadAs(plain, t)
+	case t != nil:
+		return t.rows(body)
 	case bytes.HasPrefix(body, []byte("PAR1")):
 		return parquetRows(body)
 	}
-	t := bytes.TrimLeft(body, " \t\r\n\ufeff")
-	if len(t) == 0 {
+	trimmed := bytes.TrimLeft(body, " \t\r\n\ufeff")
+	if len(trimmed) == 0 {
 		return nil, nil
 	}
-	if t[0] == '{' || t[0] == '[' {
-		return JSON(t)
+	if trimmed[0] == '{' || trimmed[0] == '[' {
+		return JSON(trimmed)
 	}
 	return csvRows(body)
 }

@@ -8,11 +8,16 @@
 //	-mode exact  commit only after every PUT of a poll landed, one object
 //	             per record named by partition and offset (idempotent)
 //
+// -format psv writes each record as one header-less line of fields
+// separated by | (symbol|close|volume), the way a Hive text table with
+// FIELDS TERMINATED BY '|' reads it, instead of the record's JSON.
+//
 // It is built by the tests (go build ./scenarios/testdata/consumer).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -29,14 +34,15 @@ import (
 
 func main() {
 	mode := flag.String("mode", "exact", "seed or exact")
+	format := flag.String("format", "json", "json or psv")
 	flag.Parse()
-	if err := run(*mode); err != nil {
+	if err := run(*mode, *format); err != nil {
 		fmt.Fprintln(os.Stderr, "consumer:", err)
 		os.Exit(1)
 	}
 }
 
-func run(mode string) error {
+func run(mode, format string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	env := os.Getenv
@@ -83,11 +89,25 @@ func run(mode string) error {
 				key = fmt.Sprintf("%s%s/%d/%020d.json", prefix, r.Topic, r.Partition, r.Offset)
 			}
 			count++
+			body := r.Value
+			if format == "psv" {
+				var tk struct {
+					Symbol string
+					Close  float64
+					Volume json.Number
+				}
+				if err := json.Unmarshal(r.Value, &tk); err != nil {
+					perr = fmt.Errorf("record %d@%d: %w", r.Partition, r.Offset, err)
+					return
+				}
+				key = strings.TrimSuffix(key, ".json") + ".psv"
+				body = fmt.Appendf(nil, "%s|%g|%s\n", tk.Symbol, tk.Close, tk.Volume)
+			}
 			// A batch polled is finished even after SIGTERM: stopping
 			// halfway would commit nothing anyway, finishing is faster.
 			for attempt := 0; ; attempt++ {
 				pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				perr = store.Put(pctx, key, r.Value, nil)
+				perr = store.Put(pctx, key, body, nil)
 				cancel()
 				if perr == nil || attempt == 50 {
 					break
