@@ -202,7 +202,7 @@ func (e *env) consumerTails(n int) []string {
 		if p.exited() {
 			status = "exit: " + program.ExitText(p.Err())
 		}
-		out = append(out, fmt.Sprintf("instance %d (%s): %s", p.instance, status, tail(p.Output(), n)))
+		out = append(out, fmt.Sprintf("instance %d (%s): %s", p.instance, status, p.Tail(n)))
 	}
 	return out
 }

@@ -114,7 +114,7 @@ func (e *env) killAt(ctx context.Context, point killPoint) error {
 				e.notef("kill %d (after %s #%d) not reached: the group had committed everything first", i, point, m)
 				continue
 			}
-			e.notef("the consumer exited by itself before kill %d (%s): %s", i, program.ExitText(p.Err()), tail(p.Output(), 300))
+			e.notef("the consumer exited by itself before kill %d (%s): %s", i, program.ExitText(p.Err()), p.Tail(300))
 		} else {
 			<-p.Done()
 			fired++
@@ -144,7 +144,7 @@ func (e *env) killAt(ctx context.Context, point killPoint) error {
 	derr := e.drain(ctx, scale(e, 90*time.Second, 180*time.Second))
 	serr := e.stopMember(p)
 	if derr != nil {
-		return fmt.Errorf("%w (sink output: %s)", derr, tail(p.Output(), 2000))
+		return fmt.Errorf("%w (sink output: %s)", derr, p.Tail(2000))
 	}
 	return serr
 }

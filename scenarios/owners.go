@@ -70,7 +70,7 @@ func (e *env) awaitMembers(ctx context.Context, n int, procs ...*sinkProc) error
 		}
 		var outs []string
 		for i, p := range procs {
-			outs = append(outs, fmt.Sprintf("sink %d: %s", i, tail(p.Output(), 600)))
+			outs = append(outs, fmt.Sprintf("sink %d: %s", i, p.Tail(600)))
 		}
 		return precondition("group %s did not become Stable with %d members within %s (last seen: %s); %s", e.group, n, joinTimeout, last, strings.Join(outs, "; "))
 	}
@@ -295,14 +295,6 @@ func (e *env) hungPutWith(ctx context.Context, hold time.Duration, aFlags, bFlag
 		}
 	}
 	return e.finish(ctx, px, b)
-}
-
-// tail is the last n bytes of s.
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
 }
 
 // twoOwnerSoak is the run issue 11 measured, as a scenario: a dotted topic,

@@ -114,22 +114,6 @@ func (e *ConsumerError) Error() string {
 // outputTail is how much of each instance's output a ConsumerError shows.
 const outputTail = 2000
 
-// tail is the end of s, at most n bytes, cut at a line start.
-func tail(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "(no output)"
-	}
-	if len(s) <= n {
-		return s
-	}
-	s = s[len(s)-n:]
-	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
-		s = s[i+1:]
-	}
-	return "…\n" + s
-}
-
 // consumer runs the user's program over the main topic until its group
 // drained it (committed offsets at every partition's end, or every record
 // in its lake), the drain timeout passed, or the program failed.
@@ -188,7 +172,7 @@ func (b *phaser) consumer(ctx context.Context, ends map[int32]int64) (*ConsumerS
 			if p.Exited() {
 				status = "exit " + program.ExitText(p.Err())
 			}
-			out = append(out, fmt.Sprintf("--- instance %d (%s), output:\n%s", i, status, tail(p.Output(), outputTail)))
+			out = append(out, fmt.Sprintf("--- instance %d (%s), output:\n%s", i, status, p.Tail(outputTail)))
 		}
 		return out
 	}

@@ -196,6 +196,23 @@ func (p *Process) Err() error { return p.err }
 // to stdout and stderr.
 func (p *Process) Output() string { return p.out.String() }
 
+// Tail is the end of the output, at most n bytes, cut at a line start
+// ("(no output)" when there is none): what an error message shows.
+func (p *Process) Tail(n int) string {
+	s := strings.TrimSpace(p.Output())
+	if s == "" {
+		return "(no output)"
+	}
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+		s = s[i+1:]
+	}
+	return "…\n" + s
+}
+
 // Signal sends sig to the process's whole group. A group already gone is
 // not an error.
 func (p *Process) Signal(sig syscall.Signal) {

@@ -129,3 +129,15 @@ func TestOutputKeepsHeadAndTail(t *testing.T) {
 	assert.Contains(t, s, "bytes not kept")
 	assert.Less(t, len(s), 2*outputKeep+100)
 }
+
+func TestTailCutsAtALine(t *testing.T) {
+	p, err := Start("printf 'first line\\nsecond line\\nthird\\n'", "", os.Environ())
+	require.NoError(t, err)
+	<-p.Done()
+	assert.Equal(t, "…\nthird", p.Tail(10))
+	assert.Equal(t, "first line\nsecond line\nthird", p.Tail(1000))
+	q, err := Start("true", "", os.Environ())
+	require.NoError(t, err)
+	<-q.Done()
+	assert.Equal(t, "(no output)", q.Tail(10))
+}
