@@ -63,11 +63,15 @@ type Sink struct {
 	noneSince   time.Time    // since when it owns no partition after having owned some (Run's goroutine only)
 
 	// The upload pipeline: the poll loop hands sealed segments to one
-	// flusher goroutine in batches, in order, and keeps polling. Shutdown
-	// and revocation hand theirs over the same way (one flush path).
-	batches     chan *batch
-	handMu      sync.Mutex // orders handOver with stopFlusher
+	// flusher goroutine in batches, in order, and keeps polling while
+	// fewer than cfg.pipeline batches wait (waitRoom). Shutdown and
+	// revocation hand theirs over the same way (one flush path); handing
+	// over never blocks.
+	handMu      sync.Mutex // guards queue and flusherGone
+	queue       []*batch   // handed over, not yet taken by the flusher
 	flusherGone bool
+	wake        chan struct{}  // capacity 1: a batch was queued, or the queue stopped
+	room        chan struct{}  // capacity 1: the flusher took a batch
 	inflight    sync.WaitGroup // batches handed over and not yet done
 	flushErr    atomic.Pointer[error]
 	gens        atomic.Int64 // partState generations
@@ -125,7 +129,7 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		return nil, errors.New("sink: the S3 call timeout must be positive")
 	}
 	s := &Sink{cfg: cfg, store: store, brokers: brokers, parts: map[int32]*partState{}, commits: map[int32]int64{}, uncommitted: map[int32]span{},
-		ready: make(chan struct{}), batches: make(chan *batch, cfg.pipeline),
+		ready: make(chan struct{}), wake: make(chan struct{}, 1), room: make(chan struct{}, 1),
 		encSem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 	// Before the Kafka client exists: it joins the group at once, and a
 	// member must not take partitions it would then refuse to write.
@@ -313,6 +317,9 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 					"idle", s.cfg.untilIdle, "group", s.cfg.group)
 			}
 			return s.shutdown(work)
+		}
+		if !s.waitRoom(ctx, s.pollWait()) {
+			continue // the flusher is behind: poll later (rebalances are not blocked meanwhile)
 		}
 		pctx, cancel := context.WithTimeout(ctx, s.pollWait())
 		fs := s.client.PollRecords(pctx, s.cfg.pollRecords)
