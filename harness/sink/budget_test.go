@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // pollRecords bounds the records one poll takes (tests only), so a test
@@ -49,4 +51,29 @@ func TestRejoinWhileUploadsHang(t *testing.T) {
 	waitCommitted(t, w, b, produced)
 	require.NoError(t, stopB())
 	requireExactlyOnce(t, readLake(t, w.store), produced)
+}
+
+// Issue 21, point 8: the budgets are derived from the rebalance timeout
+// the group actually uses. A kgo.RebalanceTimeout passed through
+// KafkaOptions (applied after the sink's own) used to leave the sink
+// budgeting for its default 15s while the coordinator evicted it after
+// the shorter time.
+func TestBudgetsFollowTheClientsRebalanceTimeout(t *testing.T) {
+	w := newWorld(t, 1)
+	for _, tc := range []struct {
+		opts []Option
+		want time.Duration
+	}{
+		{nil, DefaultRebalanceTimeout},
+		{[]Option{RebalanceTimeout(7 * time.Second)}, 7 * time.Second},
+		{[]Option{KafkaOptions(kgo.RebalanceTimeout(4 * time.Second))}, 4 * time.Second},
+		{[]Option{RebalanceTimeout(9 * time.Second), KafkaOptions(kgo.RebalanceTimeout(5 * time.Second))}, 5 * time.Second},
+	} {
+		s, err := New(context.Background(), w.brokers, w.store, tc.opts...)
+		require.NoError(t, err)
+		s.client.Close()
+		assert.Equal(t, tc.want, s.client.OptValue(kgo.RebalanceTimeout), "the group's rebalance timeout")
+		assert.Equal(t, tc.want, s.cfg.rebalanceTimeout(), "the sink budgets for the group's rebalance timeout")
+		assert.Less(t, s.cfg.revokeBudget()+s.cfg.commitAttemptTimeout(), tc.want)
+	}
 }

@@ -167,12 +167,26 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		// revokeBudget for its uploads, then lets the partitions go (the
 		// conditional write fences what is still on its way).
 		kgo.RebalanceTimeout(cfg.rebalanceTimeout()),
+		// A member learns of a rebalance at its next heartbeat and must
+		// rejoin within the rebalance timeout: kgo's 3s default would not
+		// leave a short one room (HeartbeatInterval / KafkaOptions override).
+		kgo.HeartbeatInterval(cfg.heartbeat()),
 	}
 	cl, err := kgo.NewClient(append(kopts, cfg.kgoOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("sink: kafka client for %v: %w", brokers, err)
 	}
 	s.client = cl
+	// The group uses the client's rebalance timeout, which a
+	// kgo.RebalanceTimeout in KafkaOptions overrides: budget for that one
+	// (revokeBudget, commitAttemptTimeout), not for the option's.
+	if d, ok := cl.OptValue(kgo.RebalanceTimeout).(time.Duration); ok && d > 0 {
+		s.cfg.rebalance = d
+	}
+	if hb, ok := cl.OptValue(kgo.HeartbeatInterval).(time.Duration); ok && hb+s.cfg.commitAttemptTimeout() >= s.cfg.rebalanceTimeout() {
+		cfg.log.Warn("sink: the heartbeat interval plus one commit attempt does not fit the rebalance timeout: a rebalance can evict this member before it rejoins (its partitions then move with a delay of one rebalance timeout); shorten the heartbeat interval or lengthen the rebalance timeout",
+			"heartbeat_interval", hb, "commit_attempt", s.cfg.commitAttemptTimeout(), "rebalance_timeout", s.cfg.rebalanceTimeout())
+	}
 	close(s.ready)
 	pctx, cancel := context.WithTimeout(ctx, cfg.pingTimeout)
 	defer cancel()
