@@ -330,7 +330,7 @@ func (s *Sink) drop(p int32, gen int64) {
 		return
 	}
 	from := st.last
-	ns := &partState{gen: s.gens.Add(1), pos: from.off, hwm: st.hwm, last: from, rewind: true}
+	ns := &partState{gen: s.gens.Add(1), pos: from.off, hwm: st.hwm, lso: st.lso, lsoKnown: st.lsoKnown, last: from, rewind: true}
 	ns.last.gen = ns.gen
 	if from.carries() {
 		ns.open = &segment{gen: ns.gen, start: from.carryStart, end: from.off, dlq: from.dlq, expired: from.expired, opened: time.Now()}

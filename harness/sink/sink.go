@@ -59,7 +59,7 @@ type Sink struct {
 	// Liveness, for UntilIdle and warnings.
 	lastRec     atomic.Int64 // unix nanos of the last record received
 	assignedAny atomic.Bool  // ever owned a partition
-	caughtUp    atomic.Bool  // at the last poll every owned partition was at its high watermark
+	caughtUp    atomic.Bool  // at the last poll every owned partition was read to its end (partState.caughtUp)
 	noneSince   time.Time    // since when it owns no partition after having owned some (Run's goroutine only)
 
 	// The upload pipeline: the poll loop hands sealed segments to one
@@ -153,6 +153,10 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		// this sink never read, which it must count, not skip silently.
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers too (process skips them): without them the
+		// position stops before a transaction's last marker and never
+		// reaches the end offset, so UntilIdle never saw the sink caught up.
+		kgo.KeepControlRecords(),
 		kgo.OnOffsetsFetched(s.onFetched),
 		kgo.AdjustFetchOffsetsFn(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
@@ -325,7 +329,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 					ErrNeverAssigned, s.cfg.topic, s.cfg.group, max(s.cfg.untilIdle, neverAssigned))
 			}
 			if s.noneSince.IsZero() {
-				s.cfg.log.Info("sink: idle: caught up and no record for the idle time; stopping", "idle", s.cfg.untilIdle)
+				s.logIdle()
 			} else {
 				s.cfg.log.Warn("sink: idle: owned no partition for the idle time (the group's other members hold them); stopping",
 					"idle", s.cfg.untilIdle, "group", s.cfg.group)
@@ -397,6 +401,39 @@ func (s *Sink) idle() bool {
 	}
 	s.noneSince = time.Time{}
 	return s.caughtUp.Load()
+}
+
+// logIdle says that UntilIdle stops with every owned partition caught up,
+// and what it leaves unread: records of a transaction still open (past the
+// partition's last stable offset: read_committed gets them once the
+// producer commits), a warning; offsets after the last object that hold
+// only transaction markers or aborted records, for the record.
+func (s *Sink) logIdle() {
+	var open, markers []string
+	s.mu.Lock()
+	ps := make([]int32, 0, len(s.parts))
+	for p := range s.parts {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	for _, p := range ps {
+		switch st := s.parts[p]; {
+		case st.lsoKnown && st.lso < st.hwm:
+			open = append(open, fmt.Sprintf("%d:%d-%d", p, st.lso, st.hwm))
+		case st.pos < st.hwm:
+			markers = append(markers, fmt.Sprintf("%d:%d-%d", p, st.pos, st.hwm))
+		}
+	}
+	s.mu.Unlock()
+	if len(open) > 0 {
+		s.cfg.log.Warn("sink: idle: caught up to the last stable offset; records of an open transaction are not readable yet and stay unread (a later run reads them once the producer ends the transaction)",
+			"idle", s.cfg.untilIdle, "topic", s.cfg.topic, "open_transaction", strings.Join(open, ","))
+	}
+	attrs := []any{"idle", s.cfg.untilIdle}
+	if len(markers) > 0 {
+		attrs = append(attrs, "markers_after_last_object", strings.Join(markers, ","))
+	}
+	s.cfg.log.Info("sink: idle: caught up and no record for the idle time; stopping", attrs...)
 }
 
 // neverAssigned is how long UntilIdle waits for a first assignment.
