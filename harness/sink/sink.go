@@ -59,6 +59,7 @@ type Sink struct {
 	// Liveness, for UntilIdle and warnings.
 	lastRec     atomic.Int64 // unix nanos of the last record received
 	assignedAny atomic.Bool  // ever owned a partition
+	emptySince  atomic.Int64 // unix nanos of the first sync that gave this member nothing while it owned nothing (0: none since)
 	caughtUp    atomic.Bool  // at the last poll every owned partition was read to its end (partState.caughtUp)
 	noneSince   time.Time    // since when it owns no partition after having owned some (Run's goroutine only)
 
@@ -160,6 +161,7 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		kgo.OnOffsetsFetched(s.onFetched),
 		kgo.AdjustFetchOffsetsFn(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsAssigned(s.onSynced),
 		kgo.OnPartitionsLost(s.onLost),
 		kgo.AllowAutoTopicCreation(), // for the DLQ topic where the cluster allows it
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -325,6 +327,10 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}
 		if s.idle() {
 			if !s.assignedAny.Load() {
+				if s.emptySince.Load() != 0 {
+					return fmt.Errorf("sink: %w of %s in group %s within %s: the group gave this member none (its other members hold every partition; see them with kcat or kadm)",
+						ErrNeverAssigned, s.cfg.topic, s.cfg.group, s.emptyWait())
+				}
 				return fmt.Errorf("sink: %w of %s in group %s within %s (other members may hold every partition; check the group with kcat or kadm)",
 					ErrNeverAssigned, s.cfg.topic, s.cfg.group, max(s.cfg.untilIdle, neverAssigned))
 			}
@@ -383,6 +389,11 @@ func (s *Sink) idle() bool {
 		return false
 	}
 	if !s.assignedAny.Load() {
+		if at := s.emptySince.Load(); at != 0 {
+			// It joined and the group gave it nothing: the other members
+			// hold every partition.
+			return time.Since(time.Unix(0, at)) >= s.emptyWait()
+		}
 		// Joining can take a while (a dead member's session must expire
 		// first): give up on ever being assigned only after neverAssigned.
 		return quiet >= max(d, neverAssigned)
@@ -434,6 +445,30 @@ func (s *Sink) logIdle() {
 		attrs = append(attrs, "markers_after_last_object", strings.Join(markers, ","))
 	}
 	s.cfg.log.Info("sink: idle: caught up and no record for the idle time; stopping", attrs...)
+}
+
+// onSynced notes a sync that gave this member nothing while it owns
+// nothing, and forgets it once a partition comes (kgo calls it after every
+// sync, with the partitions newly assigned, possibly none).
+func (s *Sink) onSynced(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	if len(assigned[s.cfg.topic]) > 0 {
+		s.emptySince.Store(0)
+		return
+	}
+	s.mu.Lock()
+	n := len(s.parts)
+	s.mu.Unlock()
+	if n == 0 {
+		s.emptySince.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
+// emptyWait is how long UntilIdle waits after a sync that gave this member
+// nothing: the idle time, and at least the rebalance timeout, because with
+// the cooperative protocol a partition moves in a second rebalance, after
+// its owner's revocation (bounded by revokeBudget).
+func (s *Sink) emptyWait() time.Duration {
+	return max(s.cfg.untilIdle, s.cfg.rebalanceTimeout())
 }
 
 // neverAssigned is how long UntilIdle waits for a first assignment.

@@ -146,3 +146,24 @@ func TestUntilIdleEndsBeforeAnOpenTransaction(t *testing.T) {
 	assert.Equal(t, stable, s.Stats().Committed)
 	requireTiledRows(t, readLake(t, w.store), 30, stable)
 }
+
+// Issue 21, point 3: a member that joined the group and was given no
+// partition (the other members hold them all) waited 30s (neverAssigned)
+// whatever the idle time. It now ends after the idle time, with
+// ErrNeverAssigned naming the group and saying why.
+func TestUntilIdleEndsWhenGivenNoPartition(t *testing.T) {
+	w := newWorld(t, 1)
+	produceTicks(t, w, false, 100)
+	a, _ := runSink(t, w)
+	waitCommitted(t, w, a, 100)
+	b, err := New(context.Background(), w.brokers, w.store, KafkaOptions(fastKafka...), UntilIdle(500*time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = b.Run(ctx)
+	require.ErrorIs(t, err, ErrNeverAssigned, "ended after %s", time.Since(start))
+	assert.Contains(t, err.Error(), "tickflow-sink")
+	assert.Contains(t, err.Error(), "other members hold")
+	assert.Equal(t, 1, a.Stats().Partitions)
+}
