@@ -186,7 +186,7 @@ endpoint that does not connect or answer within --s3-timeout.`,
 	fl.IntVar(&flushRecords, "flush-records", 100_000, "close a partition's object after N records")
 	fl.IntVar(&flushBytes, "flush-bytes", 64<<20, "close a partition's object after B bytes of record values")
 	fl.DurationVar(&flushInterval, "flush-interval", 10*time.Second, "close a partition's object D after its first record")
-	fl.DurationVar(&untilIdle, "until-idle", 0, "exit cleanly after D without new records (0: run until SIGINT/SIGTERM)")
+	fl.DurationVar(&untilIdle, "until-idle", 0, "exit once caught up and no record came for D (0: run until SIGINT/SIGTERM); exit 2 if the group gives this member no partition for D (see docs/cli-conventions.md)")
 	fl.DurationVar(&sessionTimeout, "session-timeout", 10*time.Second, "group session timeout: a crashed member's partitions move after this long (0: kgo's 45s; brokers allow 6s..30m by default)")
 	fl.DurationVar(&heartbeat, "heartbeat-interval", 0, "group heartbeat interval (0: kgo's 3s)")
 	fl.DurationVar(&rebalance, "rebalance-timeout", 0, "how long the group waits for members to rejoin a rebalance, and for a member killed mid-rebalance (0: 15s); a revoked member waits 2/3 of it for its uploads, then hands the partitions over (the conditional write fences late uploads)")

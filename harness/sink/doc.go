@@ -141,7 +141,13 @@
 // thirds of it for the revoked partitions' uploads and commits, then lets
 // them go with an upload possibly still on its way: that upload's key is
 // the committed offset's, the next owner's first key, so point 4 decides
-// (TestRevocationDoesNotWaitForAHungUpload). A crashed member's partitions
+// (TestRevocationDoesNotWaitForAHungUpload). Handing work to the flusher
+// never waits, so a hung S3 stops polling, not rejoining: the poll loop
+// waits for room in the queue before it polls, while rebalances are
+// allowed (TestRejoinWhileUploadsHang); a commit attempt, which a rejoin
+// waits for, is bounded by a quarter of the rebalance timeout. The budgets
+// follow the rebalance timeout the Kafka client really uses
+// (TestTimeoutsFitTogether). A crashed member's partitions
 // move within the session timeout plus one short rebalance. The session
 // timeout only decides how fast a dead member's partitions move; safety
 // does not depend on it. The scenarios zombie-sink, hung-put and
@@ -170,7 +176,8 @@
 //
 // Buffers are per partition and bounded by FlushRecords/FlushBytes; sealed
 // segments wait for upload in at most three batches (two queued, one
-// uploading; a full queue stops polling), mostly as encoded object bodies
+// uploading; a full queue stops polling, and a revocation or shutdown adds
+// its last batch without waiting), mostly as encoded object bodies
 // (a segment's rows are released once it is encoded). Memory is
 // thresholds × assigned partitions, not data volume.
 package sink

@@ -66,8 +66,12 @@ func (s *Sink) takeBatch(only map[int32]bool, force bool) *batch {
 	return b
 }
 
-// handOver queues b for the flusher (encoding its segments meanwhile). Once
-// Run has stopped the flusher, it flushes b itself.
+// handOver queues b for the flusher (encoding its segments meanwhile). It
+// never waits for the flusher: it is called while a rebalance waits for it
+// (the poll loop before AllowRebalance, a revocation), and a flusher stuck
+// on S3 must not keep this member from rejoining the group in time (issue
+// 21, point 8). Backpressure is waitRoom's, before the poll loop polls.
+// Once Run has stopped the flusher, it flushes b itself.
 func (s *Sink) handOver(b *batch) {
 	s.encode(b)
 	s.handMu.Lock()
@@ -79,22 +83,82 @@ func (s *Sink) handOver(b *batch) {
 		return
 	}
 	s.inflight.Add(1)
-	s.batches <- b // a full queue blocks here: backpressure on polling
+	s.queue = append(s.queue, b)
 	s.handMu.Unlock()
+	notify(s.wake)
 }
 
-// stopFlusher closes the queue once nothing can be handed over any more.
+// notify wakes whoever waits on c (a channel of capacity 1) without blocking.
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// waitRoom waits until the flusher's queue holds fewer than pipeline
+// batches, for at most d, and reports whether it does: the poll loop's
+// backpressure. It is called before polling, when a rebalance is not
+// blocked, so a slow S3 slows consumption without holding the group.
+func (s *Sink) waitRoom(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		s.handMu.Lock()
+		n := len(s.queue)
+		s.handMu.Unlock()
+		if n < max(1, s.cfg.pipeline) {
+			return true
+		}
+		select {
+		case <-s.room:
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// stopFlusher ends the queue once nothing can be handed over any more: the
+// flusher finishes what is queued, then returns.
 func (s *Sink) stopFlusher() {
 	s.handMu.Lock()
 	s.flusherGone = true
-	close(s.batches)
 	s.handMu.Unlock()
+	notify(s.wake)
+}
+
+// next takes the oldest queued batch, waiting for one; false once the
+// queue is stopped and empty.
+func (s *Sink) next() (*batch, bool) {
+	for {
+		s.handMu.Lock()
+		if len(s.queue) > 0 {
+			b := s.queue[0]
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
+			s.handMu.Unlock()
+			notify(s.room)
+			return b, true
+		}
+		gone := s.flusherGone
+		s.handMu.Unlock()
+		if gone {
+			return nil, false
+		}
+		<-s.wake
+	}
 }
 
 // flusher uploads and commits the batches in the order they were handed
 // over, one batch at a time. After an error it only drains the queue.
 func (s *Sink) flusher(ctx context.Context) {
-	for b := range s.batches {
+	for {
+		b, ok := s.next()
+		if !ok {
+			return
+		}
 		if s.flushErr.Load() == nil {
 			if err := s.flushBatch(ctx, b); err != nil {
 				s.flushErr.CompareAndSwap(nil, &err)
@@ -266,7 +330,7 @@ func (s *Sink) drop(p int32, gen int64) {
 		return
 	}
 	from := st.last
-	ns := &partState{gen: s.gens.Add(1), pos: from.off, hwm: st.hwm, last: from, rewind: true}
+	ns := &partState{gen: s.gens.Add(1), pos: from.off, hwm: st.hwm, lso: st.lso, lsoKnown: st.lsoKnown, last: from, rewind: true}
 	ns.last.gen = ns.gen
 	if from.carries() {
 		ns.open = &segment{gen: ns.gen, start: from.carryStart, end: from.off, dlq: from.dlq, expired: from.expired, opened: time.Now()}

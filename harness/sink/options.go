@@ -101,6 +101,14 @@ func (c config) commitAttemptTimeout() time.Duration {
 	return max(100*time.Millisecond, min(c.callTimeout, c.rebalanceTimeout()/4))
 }
 
+// heartbeat is the heartbeat interval unless HeartbeatInterval (or
+// KafkaOptions) says otherwise: kgo's 3s default, at most a fifth of the
+// rebalance timeout, so a member hears of a rebalance early enough to
+// rejoin in time even when the rebalance timeout is short.
+func (c config) heartbeat() time.Duration {
+	return min(3*time.Second, c.rebalanceTimeout()/5)
+}
+
 // commitBudget is how long a commit is retried while Kafka answers with a
 // retriable error (a rebalance in progress, a coordinator moving).
 func (c config) commitBudget() time.Duration {
@@ -170,8 +178,10 @@ func SessionTimeout(d time.Duration) Option {
 }
 
 // HeartbeatInterval is how often the member heartbeats to the group
-// coordinator (kgo.HeartbeatInterval; default 3s); keep it well below the
-// session timeout.
+// coordinator (kgo.HeartbeatInterval; default 3s, at most a fifth of the
+// rebalance timeout); keep it well below the session timeout, and short
+// enough that the member hears of a rebalance and rejoins within the
+// rebalance timeout (New warns otherwise).
 func HeartbeatInterval(d time.Duration) Option {
 	return func(c *config) { c.kgoOpts = append(c.kgoOpts, kgo.HeartbeatInterval(d)) }
 }

@@ -172,23 +172,47 @@ func TestCommitMetaRoundTrip(t *testing.T) {
 
 // Issue 21, points 0 and 8: a member killed mid join/sync costs the group
 // the rebalance timeout, so it is short and does not grow with the S3
-// retry budget; a revocation's wait plus one commit attempt on its way fit
-// inside it, whatever the S3 settings.
+// retry budget; and what a live member waits for during a rebalance fits
+// inside it, whatever the S3 and Kafka settings. The numbers are the ones
+// the sink runs with: each case is a real New, and the timeouts are read
+// back from its config and from its Kafka client (kgo.Client.OptValue), so
+// raising any of them past the rebalance timeout fails here. What a
+// revocation waits for, in the code:
+//   - handing the revoked partitions' batch to the flusher: never waits
+//     (handOver; TestRejoinWhileUploadsHang fills the queue behind a hung
+//     upload);
+//   - the uploads and commits on their way (several batches, each with a
+//     dead-letter flush of up to the delivery timeout, S3 retries and
+//     commits retried within commitBudget): at most revokeBudget, then the
+//     partitions go anyway (waitTimeout; TestRevocationDoesNotWaitForAHungUpload);
+//   - one commit attempt that holds s.own (forget): commitAttemptTimeout.
+//
+// Rejoining a rebalance waits for the heartbeat that announces it and for
+// one commit attempt on its way (kgo's JoinGroup waits for commits in
+// flight); the poll loop does not hold it (it waits for room in the
+// flusher's queue before it polls, not after).
 func TestTimeoutsFitTogether(t *testing.T) {
-	for _, c := range []config{defaults(), func() config {
-		c := defaults()
-		c.retryAttempts, c.callTimeout = 20, time.Minute
-		return c
-	}(), func() config {
-		c := defaults()
-		c.rebalance = 3 * time.Second
-		return c
-	}()} {
-		assert.LessOrEqual(t, c.rebalanceTimeout(), DefaultRebalanceTimeout, "a crash mid join/sync stalls the group this long")
-		assert.Less(t, c.revokeBudget()+c.commitAttemptTimeout(), c.rebalanceTimeout(), "revocation fits the rebalance timeout")
-		assert.GreaterOrEqual(t, c.commitBudget(), c.commitAttemptTimeout())
+	w := newWorld(t, 1)
+	for name, opts := range map[string][]Option{
+		"defaults":          nil,
+		"slow S3":           {Retry(20, time.Second, time.Minute), CallTimeout(time.Minute)},
+		"short rebalance":   {RebalanceTimeout(3 * time.Second)},
+		"kgo options":       {KafkaOptions(kgo.RebalanceTimeout(2*time.Second), kgo.HeartbeatInterval(500*time.Millisecond))},
+		"session and heart": {SessionTimeout(30 * time.Second), HeartbeatInterval(time.Second)},
+	} {
+		s, err := New(context.Background(), w.brokers, w.store, opts...)
+		require.NoError(t, err, name)
+		s.client.Close()
+		c := s.cfg
+		rebalance := s.client.OptValue(kgo.RebalanceTimeout).(time.Duration)
+		heartbeat := s.client.OptValue(kgo.HeartbeatInterval).(time.Duration)
+		require.Equal(t, rebalance, c.rebalanceTimeout(), "%s: the sink budgets for the group's rebalance timeout", name)
+		assert.LessOrEqual(t, rebalance, DefaultRebalanceTimeout, "%s: a crash mid join/sync stalls the group this long", name)
+		assert.Less(t, rebalance, c.retryBudget(), "%s: the rebalance timeout does not grow with the S3 retry budget", name)
+		assert.Less(t, c.revokeBudget()+c.commitAttemptTimeout(), rebalance, "%s: a revocation fits the rebalance timeout", name)
+		assert.Less(t, heartbeat+c.commitAttemptTimeout(), rebalance, "%s: rejoining fits the rebalance timeout", name)
+		assert.GreaterOrEqual(t, c.commitBudget(), c.commitAttemptTimeout(), name)
 	}
-	assert.Less(t, defaults().rebalanceTimeout(), defaults().retryBudget(), "revocation does not wait for a whole S3 retry budget")
 }
 
 // BenchmarkReconcile measures what a new owner does before it consumes one

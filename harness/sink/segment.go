@@ -26,6 +26,12 @@ type partState struct {
 	queued int64       // end of the last carried range handed to the flusher
 	rewind bool        // dropped by the flusher: the poll loop must SetOffsets(pos) and skip what it holds
 
+	// Transactions: read_committed reads end at the last stable offset
+	// while a transaction is open, and never return the markers.
+	lso      int64 // the last stable offset as last fetched (if lsoKnown)
+	lsoKnown bool
+	seen     int64 // the offset after the last record fetched, markers included (pos stays before a marker no object is open for)
+
 	hour     int64  // record hour (Unix ms / 3,600,000) that hourPath is for
 	hourPath string // tick.PartitionPath of that hour, cached: formatting per record is costly
 }
@@ -79,13 +85,20 @@ func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
 	idx := map[*partState]int{}
 	n := 0
 	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
-		n += len(ftp.Records)
+		for _, r := range ftp.Records {
+			if !r.Attrs.IsControl() {
+				n++
+			}
+		}
 		st := s.parts[ftp.Partition]
 		if ftp.Topic != s.cfg.topic || st == nil || skip[st] {
 			return // not ours (any more)
 		}
 		if ftp.HighWatermark > st.hwm {
 			st.hwm = ftp.HighWatermark
+		}
+		if ftp.Err == nil && ftp.LastStableOffset >= 0 && (!st.lsoKnown || ftp.LastStableOffset > st.lso) {
+			st.lso, st.lsoKnown = ftp.LastStableOffset, true
 		}
 		if len(ftp.Records) == 0 {
 			return
@@ -102,6 +115,10 @@ func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
 		for _, r := range w.recs {
 			if r.Offset < st.pos {
 				continue // already in the lake (reconciled or adopted past it)
+			}
+			if r.Attrs.IsControl() {
+				skipMarker(st, r.Offset)
+				continue
 			}
 			s.add(ctx, st, r)
 		}
@@ -122,7 +139,7 @@ func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
 		if st.open != nil && st.open.n > 0 && now.Sub(st.open.opened) >= s.cfg.flushInterval {
 			s.seal(st, st.pos)
 		}
-		if st.pos < st.hwm {
+		if !st.caughtUp() {
 			caught = false
 		}
 	}
@@ -132,6 +149,34 @@ func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
 	}
 	return nil
 }
+
+// skipMarker passes over a transaction marker (a control record, which
+// kgo.KeepControlRecords delivers; a read_committed consumer gets neither
+// the aborted records nor the markers otherwise, so its position stopped
+// before the last marker and never reached the end offset). An open object
+// takes the marker's offset into its range, like the aborted records
+// before it, so its commit reaches the end offset; with no object open the
+// next object's range starts before it.
+func skipMarker(st *partState, off int64) {
+	st.seen = max(st.seen, off+1)
+	if st.open != nil {
+		st.open.end = off + 1
+		st.pos = off + 1
+	}
+}
+
+// readableEnd is where reading the partition ends for now: its end offset,
+// or its last stable offset while a transaction is open (read_committed
+// gets nothing past it until the transaction ends).
+func (st *partState) readableEnd() int64 {
+	if st.lsoKnown && st.lso < st.hwm {
+		return st.lso
+	}
+	return st.hwm
+}
+
+// caughtUp reports whether everything readable of the partition was fetched.
+func (st *partState) caughtUp() bool { return max(st.pos, st.seen) >= st.readableEnd() }
 
 // newSegment opens a segment of st at its position.
 func (s *Sink) newSegment(st *partState) *segment {

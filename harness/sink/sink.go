@@ -59,15 +59,20 @@ type Sink struct {
 	// Liveness, for UntilIdle and warnings.
 	lastRec     atomic.Int64 // unix nanos of the last record received
 	assignedAny atomic.Bool  // ever owned a partition
-	caughtUp    atomic.Bool  // at the last poll every owned partition was at its high watermark
+	emptySince  atomic.Int64 // unix nanos of the first sync that gave this member nothing while it owned nothing (0: none since)
+	caughtUp    atomic.Bool  // at the last poll every owned partition was read to its end (partState.caughtUp)
 	noneSince   time.Time    // since when it owns no partition after having owned some (Run's goroutine only)
 
 	// The upload pipeline: the poll loop hands sealed segments to one
-	// flusher goroutine in batches, in order, and keeps polling. Shutdown
-	// and revocation hand theirs over the same way (one flush path).
-	batches     chan *batch
-	handMu      sync.Mutex // orders handOver with stopFlusher
+	// flusher goroutine in batches, in order, and keeps polling while
+	// fewer than cfg.pipeline batches wait (waitRoom). Shutdown and
+	// revocation hand theirs over the same way (one flush path); handing
+	// over never blocks.
+	handMu      sync.Mutex // guards queue and flusherGone
+	queue       []*batch   // handed over, not yet taken by the flusher
 	flusherGone bool
+	wake        chan struct{}  // capacity 1: a batch was queued, or the queue stopped
+	room        chan struct{}  // capacity 1: the flusher took a batch
 	inflight    sync.WaitGroup // batches handed over and not yet done
 	flushErr    atomic.Pointer[error]
 	gens        atomic.Int64 // partState generations
@@ -125,7 +130,7 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		return nil, errors.New("sink: the S3 call timeout must be positive")
 	}
 	s := &Sink{cfg: cfg, store: store, brokers: brokers, parts: map[int32]*partState{}, commits: map[int32]int64{}, uncommitted: map[int32]span{},
-		ready: make(chan struct{}), batches: make(chan *batch, cfg.pipeline),
+		ready: make(chan struct{}), wake: make(chan struct{}, 1), room: make(chan struct{}, 1),
 		encSem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 	// Before the Kafka client exists: it joins the group at once, and a
 	// member must not take partitions it would then refuse to write.
@@ -149,9 +154,14 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		// this sink never read, which it must count, not skip silently.
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers too (process skips them): without them the
+		// position stops before a transaction's last marker and never
+		// reaches the end offset, so UntilIdle never saw the sink caught up.
+		kgo.KeepControlRecords(),
 		kgo.OnOffsetsFetched(s.onFetched),
 		kgo.AdjustFetchOffsetsFn(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsAssigned(s.onSynced),
 		kgo.OnPartitionsLost(s.onLost),
 		kgo.AllowAutoTopicCreation(), // for the DLQ topic where the cluster allows it
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -163,12 +173,26 @@ func New(ctx context.Context, brokers []string, store objstore.Store, opts ...Op
 		// revokeBudget for its uploads, then lets the partitions go (the
 		// conditional write fences what is still on its way).
 		kgo.RebalanceTimeout(cfg.rebalanceTimeout()),
+		// A member learns of a rebalance at its next heartbeat and must
+		// rejoin within the rebalance timeout: kgo's 3s default would not
+		// leave a short one room (HeartbeatInterval / KafkaOptions override).
+		kgo.HeartbeatInterval(cfg.heartbeat()),
 	}
 	cl, err := kgo.NewClient(append(kopts, cfg.kgoOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("sink: kafka client for %v: %w", brokers, err)
 	}
 	s.client = cl
+	// The group uses the client's rebalance timeout, which a
+	// kgo.RebalanceTimeout in KafkaOptions overrides: budget for that one
+	// (revokeBudget, commitAttemptTimeout), not for the option's.
+	if d, ok := cl.OptValue(kgo.RebalanceTimeout).(time.Duration); ok && d > 0 {
+		s.cfg.rebalance = d
+	}
+	if hb, ok := cl.OptValue(kgo.HeartbeatInterval).(time.Duration); ok && hb+s.cfg.commitAttemptTimeout() >= s.cfg.rebalanceTimeout() {
+		cfg.log.Warn("sink: the heartbeat interval plus one commit attempt does not fit the rebalance timeout: a rebalance can evict this member before it rejoins (its partitions then move with a delay of one rebalance timeout); shorten the heartbeat interval or lengthen the rebalance timeout",
+			"heartbeat_interval", hb, "commit_attempt", s.cfg.commitAttemptTimeout(), "rebalance_timeout", s.cfg.rebalanceTimeout())
+	}
 	close(s.ready)
 	pctx, cancel := context.WithTimeout(ctx, cfg.pingTimeout)
 	defer cancel()
@@ -303,16 +327,23 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}
 		if s.idle() {
 			if !s.assignedAny.Load() {
+				if s.emptySince.Load() != 0 {
+					return fmt.Errorf("sink: %w of %s in group %s within %s: the group gave this member none (its other members hold every partition; see them with kcat or kadm)",
+						ErrNeverAssigned, s.cfg.topic, s.cfg.group, s.emptyWait())
+				}
 				return fmt.Errorf("sink: %w of %s in group %s within %s (other members may hold every partition; check the group with kcat or kadm)",
 					ErrNeverAssigned, s.cfg.topic, s.cfg.group, max(s.cfg.untilIdle, neverAssigned))
 			}
 			if s.noneSince.IsZero() {
-				s.cfg.log.Info("sink: idle: caught up and no record for the idle time; stopping", "idle", s.cfg.untilIdle)
+				s.logIdle()
 			} else {
 				s.cfg.log.Warn("sink: idle: owned no partition for the idle time (the group's other members hold them); stopping",
 					"idle", s.cfg.untilIdle, "group", s.cfg.group)
 			}
 			return s.shutdown(work)
+		}
+		if !s.waitRoom(ctx, s.pollWait()) {
+			continue // the flusher is behind: poll later (rebalances are not blocked meanwhile)
 		}
 		pctx, cancel := context.WithTimeout(ctx, s.pollWait())
 		fs := s.client.PollRecords(pctx, s.cfg.pollRecords)
@@ -358,6 +389,11 @@ func (s *Sink) idle() bool {
 		return false
 	}
 	if !s.assignedAny.Load() {
+		if at := s.emptySince.Load(); at != 0 {
+			// It joined and the group gave it nothing: the other members
+			// hold every partition.
+			return time.Since(time.Unix(0, at)) >= s.emptyWait()
+		}
 		// Joining can take a while (a dead member's session must expire
 		// first): give up on ever being assigned only after neverAssigned.
 		return quiet >= max(d, neverAssigned)
@@ -376,6 +412,63 @@ func (s *Sink) idle() bool {
 	}
 	s.noneSince = time.Time{}
 	return s.caughtUp.Load()
+}
+
+// logIdle says that UntilIdle stops with every owned partition caught up,
+// and what it leaves unread: records of a transaction still open (past the
+// partition's last stable offset: read_committed gets them once the
+// producer commits), a warning; offsets after the last object that hold
+// only transaction markers or aborted records, for the record.
+func (s *Sink) logIdle() {
+	var open, markers []string
+	s.mu.Lock()
+	ps := make([]int32, 0, len(s.parts))
+	for p := range s.parts {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	for _, p := range ps {
+		switch st := s.parts[p]; {
+		case st.lsoKnown && st.lso < st.hwm:
+			open = append(open, fmt.Sprintf("%d:%d-%d", p, st.lso, st.hwm))
+		case st.pos < st.hwm:
+			markers = append(markers, fmt.Sprintf("%d:%d-%d", p, st.pos, st.hwm))
+		}
+	}
+	s.mu.Unlock()
+	if len(open) > 0 {
+		s.cfg.log.Warn("sink: idle: caught up to the last stable offset; records of an open transaction are not readable yet and stay unread (a later run reads them once the producer ends the transaction)",
+			"idle", s.cfg.untilIdle, "topic", s.cfg.topic, "open_transaction", strings.Join(open, ","))
+	}
+	attrs := []any{"idle", s.cfg.untilIdle}
+	if len(markers) > 0 {
+		attrs = append(attrs, "markers_after_last_object", strings.Join(markers, ","))
+	}
+	s.cfg.log.Info("sink: idle: caught up and no record for the idle time; stopping", attrs...)
+}
+
+// onSynced notes a sync that gave this member nothing while it owns
+// nothing, and forgets it once a partition comes (kgo calls it after every
+// sync, with the partitions newly assigned, possibly none).
+func (s *Sink) onSynced(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	if len(assigned[s.cfg.topic]) > 0 {
+		s.emptySince.Store(0)
+		return
+	}
+	s.mu.Lock()
+	n := len(s.parts)
+	s.mu.Unlock()
+	if n == 0 {
+		s.emptySince.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
+// emptyWait is how long UntilIdle waits after a sync that gave this member
+// nothing: the idle time, and at least the rebalance timeout, because with
+// the cooperative protocol a partition moves in a second rebalance, after
+// its owner's revocation (bounded by revokeBudget).
+func (s *Sink) emptyWait() time.Duration {
+	return max(s.cfg.untilIdle, s.cfg.rebalanceTimeout())
 }
 
 // neverAssigned is how long UntilIdle waits for a first assignment.
