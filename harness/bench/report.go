@@ -112,7 +112,29 @@ type MemoryStat struct {
 	HeapRatio float64 `json:"heap_ratio"`
 	// RSSRatio is At4N.PeakRSS / AtN.PeakRSS.
 	RSSRatio float64 `json:"rss_ratio"`
+	// Process is the sink as its own OS process (`tickflow sink`, one
+	// process) over the same N and 4×N records: its peak RSS is the
+	// sink's alone, not the brokers' and S3's that share the bench's
+	// process. Nil when no tickflow binary was given (ProcessNote says so).
+	Process     *ProcessMemory `json:"process,omitempty"`
+	ProcessNote string         `json:"process_note,omitempty"`
 }
+
+// ProcessMemory is the sink process's peak RSS at N and 4×N records.
+type ProcessMemory struct {
+	Binary string  `json:"binary"`
+	AtN    ProcRun `json:"at_n"`
+	At4N   ProcRun `json:"at_4n"`
+	// RSSRatio is At4N.PeakRSS / AtN.PeakRSS (target ≤ 1.10: memory bounded
+	// by the flush settings and the partitions owned, not by volume).
+	RSSRatio float64 `json:"rss_ratio"`
+}
+
+// Memory targets of the sink process.
+const (
+	TargetProcessRSS      = 256 << 20 // peak RSS at 1 M records
+	TargetProcessRSSRatio = 1.10      // peak RSS at 4N over N
+)
 
 // MemoryRun is one sink run's memory. Heap figures are Go heap object bytes
 // above the baseline taken after a GC just before the run (the embedded
@@ -301,6 +323,17 @@ func (r *Report) Compute() {
 		m.HeapRatio = ratio(float64(m.At4N.PeakHeap), float64(m.AtN.PeakHeap))
 		m.RSSRatio = ratio(float64(m.At4N.PeakRSS), float64(m.AtN.PeakRSS))
 		r.Targets = append(r.Targets, Target{Name: "peak heap 4N / N", Want: "≤ 1.20", Got: m.HeapRatio, OK: m.HeapRatio > 0 && m.HeapRatio <= 1.2})
+		if pm := m.Process; pm != nil {
+			pm.RSSRatio = ratio(float64(pm.At4N.PeakRSS), float64(pm.AtN.PeakRSS))
+			want := "≤ 256 MiB"
+			if r.Records != 1_000_000 {
+				want += " (set for N = 1,000,000)"
+			}
+			rss := float64(pm.AtN.PeakRSS) / (1 << 20)
+			r.Targets = append(r.Targets,
+				Target{Name: "sink process RSS at N", Want: want, Got: rss, OK: pm.AtN.PeakRSS > 0 && pm.AtN.PeakRSS <= TargetProcessRSS},
+				Target{Name: "sink process RSS 4N / N", Want: "≤ 1.10", Got: pm.RSSRatio, OK: pm.RSSRatio > 0 && pm.RSSRatio <= TargetProcessRSSRatio})
+		}
 	}
 }
 
@@ -388,7 +421,20 @@ func (r *Report) WriteTable(w io.Writer) error {
 				mib(mr.BaselineRSS), mr.AllocBytesPer, mr.AllocObjectsPer)
 		}
 		tw.Flush()
-		fmt.Fprintf(&b, "heap 4N/N %.2f, RSS 4N/N %.2f\n", m.HeapRatio, m.RSSRatio)
+		fmt.Fprintf(&b, "heap 4N/N %.2f, RSS 4N/N %.2f (the bench's process: the sink and the embedded brokers and S3 serving it)\n", m.HeapRatio, m.RSSRatio)
+		if pm := m.Process; pm != nil {
+			b.WriteString("\nthe sink as its own process (`tickflow sink`, 1 process; RSS = its peak VmHWM, CPU = its user+system time):\n")
+			tw = tabwriter.NewWriter(&b, 2, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "records\tpeak RSS\tRSS / partition\tCPU\trec/CPU-s\trec/s\tstart-up\t")
+			for _, pr := range []ProcRun{pm.AtN, pm.At4N} {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", count(pr.Records), mib(pr.PeakRSS), mib(pr.RSSPerPartition),
+					duration(pr.CPUSeconds), count(int64(pr.PerCore)), count(int64(pr.Rate)), duration(pr.StartupSeconds))
+			}
+			tw.Flush()
+			fmt.Fprintf(&b, "sink process peak RSS 4N/N %.2f\n", pm.RSSRatio)
+		} else if m.ProcessNote != "" {
+			fmt.Fprintf(&b, "the sink as its own process: %s\n", m.ProcessNote)
+		}
 	}
 	b.WriteString("\ntargets (reported, not enforced):\n")
 	for _, t := range r.Targets {
