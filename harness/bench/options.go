@@ -53,6 +53,7 @@ type config struct {
 	skipMemory                                       bool
 	seed                                             uint64
 	sinkBin                                          string // SinkBinary
+	sweepRecords, sweepPartitions, sweepConsumers    []int
 
 	progress func(string)
 	log      *slog.Logger
@@ -71,8 +72,9 @@ func defaults() config {
 		latencyFraction: DefaultLatencyFraction, latencyDuration: DefaultLatencyDuration,
 		latencyFlush: DefaultLatencyFlush, seed: 1,
 		drainTimeout: DefaultDrainTimeout, startTimeout: DefaultStartTimeout, stopGrace: DefaultStopGrace,
-		lakeAfter: defaultLakeAfter,
-		progress:  func(string) {}, log: slog.New(slog.DiscardHandler),
+		lakeAfter:    defaultLakeAfter,
+		sweepRecords: DefaultSweepRecords, sweepPartitions: DefaultSweepPartitions, sweepConsumers: DefaultSweepConsumers,
+		progress: func(string) {}, log: slog.New(slog.DiscardHandler),
 	}
 }
 

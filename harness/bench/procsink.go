@@ -199,6 +199,12 @@ wait:
 			}
 		}
 	}
+	// Every process must be a member before the stop (a process still
+	// starting could die of the SIGTERM before it handles it): with tiny
+	// topics one member can read everything before the others joined.
+	if err := (&phaser{cfg: cfg, w: w}).waitGroupStable(ctx, group, procs); err != nil {
+		return run, fmt.Errorf("%w%s", err, outputs())
+	}
 	// Stop them all at once; the last exit (after its final commit) ends
 	// the run.
 	var wg sync.WaitGroup
