@@ -134,6 +134,10 @@ func TestRunTiny(t *testing.T) {
 
 	wantTargets := map[string]float64{"sink / decode": snk.VsDecode, "sink / ceiling": snk.VsCeiling,
 		"sink / seed baseline": rep.SinkVsSeed, "peak heap 4N / N": m.HeapRatio}
+	if pm := m.Process; pm != nil { // $TICKFLOW_BIN is set: the sink also ran as its own process
+		wantTargets["sink process RSS at N"] = float64(pm.AtN.PeakRSS) / (1 << 20)
+		wantTargets["sink process RSS 4N / N"] = pm.RSSRatio
+	}
 	require.Len(t, rep.Targets, len(wantTargets))
 	for _, tg := range rep.Targets {
 		got, ok := wantTargets[tg.Name]
