@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,20 +25,115 @@ type benchFlags struct {
 	consumer, workdir                    string
 	instances                            int
 	drainTimeout                         time.Duration
+	sweep                                bool
+	sweepRecords, sweepPartitions        string
+	sweepConsumers                       string
+}
+
+// benchSinkBinary is the tickflow binary whose `tickflow sink` bench runs
+// as processes of their own: this one ("" falls back to $TICKFLOW_BIN; the
+// tests' binary is no tickflow and says so).
+var benchSinkBinary = func() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return exe
+}
+
+// intList parses "1e6,4e6,16000000" into integers.
+func intList(flag, s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v != math.Trunc(v) || v < 1 || v > math.MaxInt32 {
+			return nil, usageError("--%s %q: want positive whole numbers separated by commas, e.g. 1e6,4e6", flag, s)
+		}
+		out = append(out, int(v))
+	}
+	return out, nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// runSweep is bench --sweep.
+func runSweep(cmd *cobra.Command, f *benchFlags) error {
+	for _, name := range []string{"records", "partitions", "consumers", "runs", "consumer", "instances", "drain-timeout", "workdir"} {
+		if cmd.Flags().Changed(name) {
+			return usageError("--%s does not apply to --sweep: give the axes with --sweep-records, --sweep-partitions, --sweep-consumers", name)
+		}
+	}
+	var axes [3][]int
+	for i, fl := range []struct{ name, val string }{{"sweep-records", f.sweepRecords}, {"sweep-partitions", f.sweepPartitions},
+		{"sweep-consumers", f.sweepConsumers}} {
+		v, err := intList(fl.name, fl.val)
+		if err != nil {
+			return err
+		}
+		axes[i] = v
+	}
+	progress := func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "bench:", msg) }
+	opts := []bench.Option{bench.WithFormat(sink.Format(f.format)), bench.Progress(progress),
+		bench.SweepRecords(axes[0]...), bench.SweepPartitions(axes[1]...), bench.SweepConsumers(axes[2]...)}
+	opts = append(opts, bench.SinkBinary(benchSinkBinary()))
+	var ce *bench.ConfigError
+	if err := bench.ValidateSweep(opts...); errors.As(err, &ce) {
+		return usageError("--%s %v: want %s", ce.Option, ce.Value, ce.Want)
+	} else if err != nil {
+		return usageError("%v", err)
+	}
+	var plot *os.File
+	if f.plot != "" {
+		var err error
+		if plot, err = os.Create(f.plot); err != nil {
+			return usageError("--plot %s: cannot write the plot: %v", f.plot, err)
+		}
+		defer plot.Close()
+	}
+	rep, err := bench.Sweep(cmd.Context(), opts...)
+	if err != nil {
+		if plot != nil {
+			os.Remove(f.plot)
+		}
+		return err
+	}
+	if plot != nil {
+		if err := rep.WriteSVG(plot); err != nil {
+			return fmt.Errorf("--plot %s: %w", f.plot, err)
+		}
+		if err := plot.Close(); err != nil {
+			return fmt.Errorf("--plot %s: %w", f.plot, err)
+		}
+	}
+	out := cmd.OutOrStdout()
+	if f.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.WriteTable(out)
 }
 
 func newBenchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
-		Use:   "bench [--records N] [--partitions P] [--consumers K] [--format parquet|json] [--runs R] [--json] [--plot FILE.svg] [--consumer 'CMD' [--instances K] [--drain-timeout D] [--workdir DIR]]",
+		Use:   "bench [--sweep [--sweep-records 1e6,4e6,...] [--sweep-partitions 6,...] [--sweep-consumers 1,...]] [--records N] [--partitions P] [--consumers K] [--format parquet|json] [--runs R] [--json] [--plot FILE.svg] [--consumer 'CMD' [--instances K] [--drain-timeout D] [--workdir DIR]]",
 		Short: "Measure sink throughput against the raw consume ceiling of the same run, latency and memory",
 		Long: `bench starts the embedded world, produces N synthetic ticks once and measures, over that data:
 the raw consumer ceiling, consume + JSON decode, the real sink end to end, and the seed project's
 one-PUT-per-record consumer (on a sample); then end-to-end latency: 3 s of production at half the
 sink's median rate into a fresh topic, so its record count follows the measured rate, not --records
 (≈1M records at 700k records/s; the progress line and the report state it); and the sink's peak
-memory at N and 4×N records. Each throughput phase runs R times (best and median).
-Targets are reported with ✓/✗, never enforced: the exit code is 0 whenever the bench ran (for
+memory at N and 4×N records, in the bench's process and as its own process (this binary's
+` + "`tickflow sink`" + `: its peak RSS without the embedded brokers and S3, and its CPU time). Each throughput phase runs R times (best and median).
+Targets are reported with ✓/✗, never enforced; a ratio whose phases ran less than 10× their fixed
+costs (setup: start → first record) says "N too small for a stable ratio (fixed costs X ms)" instead: the exit code is 0 whenever the bench ran (for
 --consumer, see below).
 
 --consumer 'CMD' benchmarks a consumer program of your own, in any language, against tickflow's:
@@ -53,13 +150,31 @@ plot, and the peak RSS and CPU time of its processes. Then SIGTERM (SIGKILL afte
 Exit 1 if it exits non-zero before the drain, does nothing within a minute (its output is shown),
 or does not drain within --drain-timeout (the report says so; no throughput is given). The records
 are uncompressed; the fake S3 checks no signatures in such a run, for the sink phases too. The
-contract and how each figure is measured: docs/testing.md, "Benchmark your consumer".`,
+contract and how each figure is measured: docs/testing.md, "Benchmark your consumer".
+
+--sweep runs, instead of the phases, this binary's ` + "`tickflow sink`" + ` as OS processes across records
+(--sweep-records, default 1e6,2e6,4e6,8e6,16e6), partitions (--sweep-partitions, 6 → 96) and
+consumers (--sweep-consumers, 1 → 4), one axis at a time with the others at their first value, in
+a world that keeps its data on disk, and prints per point records/s, records/s per core (records
+per CPU-second of the sink processes), peak RSS and peak RSS per owned partition; --plot FILE.svg
+draws them, --json prints them. How to read it: docs/performance.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.sweep {
+				return runSweep(cmd, &f)
+			}
+			for _, name := range []string{"sweep-records", "sweep-partitions", "sweep-consumers"} {
+				if cmd.Flags().Changed(name) {
+					return usageError("--%s applies to --sweep only: give --sweep too", name)
+				}
+			}
 			progress := func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "bench:", msg) }
 			opts := []bench.Option{bench.Records(f.records), bench.Partitions(f.partitions),
 				bench.Consumers(f.consumers), bench.Runs(f.runs), bench.WithFormat(sink.Format(f.format)),
 				bench.Progress(progress)}
+			// The memory phase runs this very binary's `tickflow sink` as a
+			// process of its own.
+			opts = append(opts, bench.SinkBinary(benchSinkBinary()))
 			if cmd.Flags().Changed("consumer") {
 				if strings.TrimSpace(f.consumer) == "" {
 					return usageError("--consumer '': give the command that runs your consumer, e.g. --consumer 'python3 consumer.py'")
@@ -138,5 +253,9 @@ contract and how each figure is measured: docs/testing.md, "Benchmark your consu
 	fs.IntVar(&f.instances, "instances", 0, "processes of --consumer at once (default: --consumers)")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", bench.DefaultDrainTimeout, "how long --consumer may take to drain the topic before the bench reports a timeout")
 	fs.StringVar(&f.workdir, "workdir", "", "--consumer's working directory (default: the current one)")
+	fs.BoolVar(&f.sweep, "sweep", false, "instead of the phases: run `tickflow sink` processes across records, partitions and consumers (see above)")
+	fs.StringVar(&f.sweepRecords, "sweep-records", joinInts(bench.DefaultSweepRecords), "--sweep's records axis, e.g. 1e6,4e6")
+	fs.StringVar(&f.sweepPartitions, "sweep-partitions", joinInts(bench.DefaultSweepPartitions), "--sweep's partitions axis")
+	fs.StringVar(&f.sweepConsumers, "sweep-consumers", joinInts(bench.DefaultSweepConsumers), "--sweep's consumers axis (sink processes in one group)")
 	return cmd
 }

@@ -39,6 +39,11 @@ func runBenchCmd(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), err.Error(), exitUsage // cobra's own usage errors, as run() maps them
 }
 
+// The test binary is no tickflow: bench's sink processes run
+// $TICKFLOW_BIN, and without it the memory phase says it did not measure
+// the sink process.
+func init() { benchSinkBinary = func() string { return "" } }
+
 func TestBenchBadFlags(t *testing.T) {
 	dir := t.TempDir()
 	existing := filepath.Join(dir, "keep.svg")
@@ -61,6 +66,11 @@ func TestBenchBadFlags(t *testing.T) {
 		{"plot is a folder", []string{"--records", "10", "--plot", dir}, "--plot"},
 		{"bad flag before plot", []string{"--records", "0", "--plot", existing}, "--records"},
 		{"extra argument", []string{"now"}, "now"},
+		{"sweep axis without --sweep", []string{"--sweep-records", "1e6"}, "--sweep-records applies to --sweep only"},
+		{"sweep with --records", []string{"--sweep", "--records", "10"}, "--records does not apply to --sweep"},
+		{"sweep axis not a number", []string{"--sweep", "--sweep-records", "1e6,lots"}, "--sweep-records"},
+		{"sweep axis fraction", []string{"--sweep", "--sweep-partitions", "6,1.5"}, "--sweep-partitions"},
+		{"sweep axis out of range", []string{"--sweep", "--sweep-consumers", "1,1000"}, "--sweep-consumers"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,4 +225,38 @@ func TestBenchConsumerTimeout(t *testing.T) {
 	assert.Equal(t, exitViolation, code)
 	assert.Contains(t, msg, "did not drain the topic within --drain-timeout 5s: 0 of 300 records done")
 	assert.Contains(t, out, "TIMED OUT after 5s with 0 of 300 records done — no throughput reported")
+}
+
+// bench --sweep with tiny axes prints the table and writes the plot. It
+// runs `tickflow sink` processes, so it needs the binary: $TICKFLOW_BIN.
+func TestBenchSweepTiny(t *testing.T) {
+	if os.Getenv("TICKFLOW_BIN") == "" {
+		t.Skip("bench --sweep runs `tickflow sink` processes: set TICKFLOW_BIN")
+	}
+	plot := filepath.Join(t.TempDir(), "sweep.svg")
+	out, progress, code := runBenchCmd(t, "--sweep", "--sweep-records", "1e3,2e3", "--sweep-partitions", "2,3",
+		"--sweep-consumers", "1", "--plot", plot)
+	require.Equal(t, exitOK, code, progress)
+	for _, s := range []string{"by records:", "by partitions:", "by consumers:", "rec/CPU-s", "RSS / owned partition"} {
+		assert.Contains(t, out, s)
+	}
+	doc, err := os.ReadFile(plot)
+	require.NoError(t, err)
+	dec := xml.NewDecoder(bytes.NewReader(doc))
+	cells := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err, "plot is not well-formed XML")
+		if el, ok := tok.(xml.StartElement); ok && el.Name.Local == "g" {
+			for _, a := range el.Attr {
+				if a.Name.Local == "class" && a.Value == "cell" {
+					cells++
+				}
+			}
+		}
+	}
+	assert.Equal(t, 6, cells, "3 axes × 2 measures")
 }

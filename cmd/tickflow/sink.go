@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -218,13 +219,19 @@ type sinkJSON struct {
 	Expired        int64            `json:"expired"`        // offsets retention removed before the sink read them
 	UnknownFields  int64            `json:"unknown_fields"` // record keys that are not lake columns (ignored)
 	Committed      map[string]int64 `json:"committed"`      // partition → committed offset (exclusive end)
+	// PeakRSS is this process's peak resident memory (VmHWM of
+	// /proc/self/status, Linux; absent elsewhere): what tickflow bench
+	// reports for the sink as its own process. The kernel's ru_maxrss of a
+	// child is no substitute: Go starts children with vfork, so it
+	// includes the parent's resident memory at the start.
+	PeakRSS uint64 `json:"peak_rss_bytes,omitempty"`
 }
 
 func newSinkJSON(s sink.Stats) sinkJSON {
 	out := sinkJSON{Consumed: s.Consumed, Written: s.Written, Objects: s.Objects, Bytes: s.Bytes, DLQ: s.DLQ,
 		OrphansDeleted: s.OrphansDeleted, Retries: s.Retries, Adopted: s.Adopted, Refused: s.Refused, Expired: s.Expired,
 		UnknownFields: s.UnknownFields,
-		Committed:     map[string]int64{}}
+		Committed:     map[string]int64{}, PeakRSS: selfPeakRSS()}
 	for p, o := range s.Committed {
 		out.Committed[strconv.Itoa(int(p))] = o
 	}
@@ -268,4 +275,28 @@ func (g *groupLagCache) text(owned int) string {
 	}
 	g.last = t + ", group lag " + thousands(l.Lag)
 	return g.last
+}
+
+// selfPeakRSS is VmHWM of /proc/self/status in bytes; 0 where there is none.
+func selfPeakRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		v, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0
+		}
+		n, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0
+		}
+		return n * 1024
+	}
+	return 0
 }

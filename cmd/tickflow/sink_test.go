@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,6 +59,9 @@ func TestSinkCountsUnknownFields(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
 	assert.EqualValues(t, 3, got["unknown_fields"])
 	assert.EqualValues(t, 2, got["written"])
+	if runtime.GOOS == "linux" {
+		assert.Greater(t, got["peak_rss_bytes"], float64(1<<20), "the process's peak RSS (VmHWM)")
+	}
 	assert.Contains(t, stderr, "not lake columns", "one warning says where such a record is")
 
 	// Another prefix: the lake there is empty, so the sink reads from the start.

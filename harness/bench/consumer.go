@@ -79,8 +79,7 @@ type ConsumerStat struct {
 	UnreadableFiles int     `json:"unreadable_objects"`
 
 	// PeakRSS is the highest sum of the resident memory of every process
-	// in the instances' process groups (sampled every 100 ms, at least the
-	// largest single process's own peak); CPU is their user+system time
+	// in the instances' process groups (sampled every 100 ms); CPU is their user+system time
 	// until the drain (or the timeout) was seen — for a program drained by
 	// its lake, up to the scan that found it complete.
 	PeakRSS      uint64  `json:"peak_rss_bytes"`
@@ -344,11 +343,9 @@ func (b *phaser) consumer(ctx context.Context, ends map[int32]int64) (*ConsumerS
 		}
 	}
 	finishMeter()
-	for _, p := range procs {
-		if _, maxRSS, ok := p.Rusage(); ok {
-			st.PeakRSS = max(st.PeakRSS, maxRSS)
-		}
-	}
+	// Not wait4's ru_maxrss: Go starts the instances with vfork, so it
+	// includes the bench's own resident memory at their start (see
+	// program.Process.Rusage).
 	st.Records = done
 	if !firstWrite.IsZero() {
 		st.FirstObjectSeconds = firstWrite.Sub(start).Seconds()

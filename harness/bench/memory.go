@@ -37,11 +37,19 @@ func memory(ctx context.Context, cfg *config) (*MemoryStat, error) {
 		return nil, err
 	}
 	m := &MemoryStat{}
+	bin := cfg.sinkBinary()
+	if bin != "" {
+		m.Process = &ProcessMemory{Binary: bin}
+	} else {
+		m.ProcessNote = "not measured: no tickflow binary (bench.SinkBinary or $TICKFLOW_BIN)"
+	}
 	for _, c := range []struct {
 		topic string
 		n     int
 		out   *MemoryRun
-	}{{mainTopic, cfg.records, &m.AtN}, {memTopic4N, 4 * cfg.records, &m.At4N}} {
+		proc  func() *ProcRun
+	}{{mainTopic, cfg.records, &m.AtN, func() *ProcRun { return &m.Process.AtN }},
+		{memTopic4N, 4 * cfg.records, &m.At4N, func() *ProcRun { return &m.Process.At4N }}} {
 		cfg.progress(fmt.Sprintf("memory: producing %s ticks", count(int64(c.n))))
 		if _, err := w.produce(ctx, c.topic, c.n, cfg.seed); err != nil {
 			return nil, err
@@ -61,6 +69,16 @@ func memory(ctx context.Context, cfg *config) (*MemoryStat, error) {
 		*c.out = mr
 		cfg.progress(fmt.Sprintf("memory: %s records: peak heap %s above baseline, peak RSS %s",
 			count(mr.Records), mib(mr.PeakHeap), mib(mr.PeakRSS)))
+		if m.Process == nil {
+			continue
+		}
+		pr, err := runSinkProcs(ctx, cfg, w, bin, c.topic, 1, ends)
+		if err != nil {
+			return nil, fmt.Errorf("bench: memory phase, the sink as its own process, %d records: %w", c.n, err)
+		}
+		*c.proc() = pr
+		cfg.progress(fmt.Sprintf("memory: %s records, `tickflow sink` as its own process: peak RSS %s, CPU %s",
+			count(pr.Records), mib(pr.PeakRSS), duration(pr.CPUSeconds)))
 	}
 	return m, nil
 }

@@ -52,6 +52,8 @@ type config struct {
 	latencyDuration, latencyFlush                    time.Duration
 	skipMemory                                       bool
 	seed                                             uint64
+	sinkBin                                          string // SinkBinary
+	sweepRecords, sweepPartitions, sweepConsumers    []int
 
 	progress func(string)
 	log      *slog.Logger
@@ -70,8 +72,9 @@ func defaults() config {
 		latencyFraction: DefaultLatencyFraction, latencyDuration: DefaultLatencyDuration,
 		latencyFlush: DefaultLatencyFlush, seed: 1,
 		drainTimeout: DefaultDrainTimeout, startTimeout: DefaultStartTimeout, stopGrace: DefaultStopGrace,
-		lakeAfter: defaultLakeAfter,
-		progress:  func(string) {}, log: slog.New(slog.DiscardHandler),
+		lakeAfter:    defaultLakeAfter,
+		sweepRecords: DefaultSweepRecords, sweepPartitions: DefaultSweepPartitions, sweepConsumers: DefaultSweepConsumers,
+		progress: func(string) {}, log: slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -111,6 +114,14 @@ func LatencyFlushInterval(d time.Duration) Option { return func(c *config) { c.l
 // SkipMemory leaves out the memory phase (N and 4×N records), the slowest
 // one. For quick runs and tests.
 func SkipMemory() Option { return func(c *config) { c.skipMemory = true } }
+
+// SinkBinary is the tickflow binary whose `tickflow sink` the memory phase
+// (and Sweep) runs as OS processes, to measure the sink's own CPU and peak
+// RSS without the embedded world's. Default: $TICKFLOW_BIN; without
+// either, the memory phase measures only the bench's own process and the
+// report says the sink process was not measured. `tickflow bench` passes
+// itself.
+func SinkBinary(path string) Option { return func(c *config) { c.sinkBin = path } }
 
 // Seed seeds the synthetic tick generator. Default 1.
 func Seed(s uint64) Option { return func(c *config) { c.seed = s } }
@@ -205,6 +216,11 @@ func (c *config) validate() error {
 		return &ConfigError{"start timeout", c.startTimeout, "> 0"}
 	case c.stopGrace <= 0:
 		return &ConfigError{"stop grace", c.stopGrace, "> 0"}
+	}
+	if c.sinkBin != "" {
+		if st, err := os.Stat(c.sinkBin); err != nil || st.IsDir() {
+			return &ConfigError{"sink binary", c.sinkBin, "the tickflow binary"}
+		}
 	}
 	if c.consumerDir != "" {
 		if st, err := os.Stat(c.consumerDir); err != nil || !st.IsDir() {

@@ -96,6 +96,14 @@ func (t *tracker) run(end time.Time) Trial {
 	return r
 }
 
+// setup sets r's SetupSeconds: from began to the run's first record.
+func (t *tracker) setup(began time.Time, r Trial) Trial {
+	if f := t.first.Load(); f != 0 {
+		r.SetupSeconds = max(0, time.Unix(0, f).Sub(began).Seconds())
+	}
+	return r
+}
+
 // consumerOpts are the fetch settings every raw consumer shares with the
 // sink (read-committed, from the start), so the ceiling is comparable.
 func (b *phaser) consumerOpts(topic, group string) []kgo.Opt {
@@ -124,6 +132,7 @@ func (b *phaser) ceiling(ctx context.Context, run int, decode bool) (Trial, erro
 	ctx, cancel := context.WithTimeout(ctx, runTimeout(want))
 	defer cancel()
 	var tr tracker
+	began := time.Now()
 	wait := tr.sample(ctx, tr.records.Load)
 	defer wait()
 	defer cancel()
@@ -197,7 +206,7 @@ func (b *phaser) ceiling(ctx context.Context, run int, decode bool) (Trial, erro
 	if got := tr.records.Load(); got < want {
 		return Trial{}, fmt.Errorf("consumed %d of %d records: %w", got, want, errStalled)
 	}
-	return tr.run(end), nil
+	return tr.setup(began, tr.run(end)), nil
 }
 
 // sinkOpts are the settings every sink in the bench uses on top of the
@@ -244,6 +253,7 @@ func runSinks(ctx context.Context, cfg *config, w *world, store objstore.Store, 
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	began := time.Now()
 	sinks := make([]*sink.Sink, 0, cfg.consumers)
 	for range cfg.consumers {
 		s, err := sink.New(ctx, w.w.KafkaAddrs(), store, append(opts, extra...)...)
@@ -273,6 +283,7 @@ func runSinks(ctx context.Context, cfg *config, w *world, store objstore.Store, 
 	// starts the clock, the last one stops the sinks.
 	tk := time.NewTicker(time.Millisecond)
 	var stopped bool
+	var lastAt time.Time
 watch:
 	for {
 		select {
@@ -288,7 +299,7 @@ watch:
 				tr.first.CompareAndSwap(0, time.Now().UnixNano())
 			}
 			if !stopped && n >= want {
-				stopped = true
+				stopped, lastAt = true, time.Now()
 				stop()
 			}
 		}
@@ -321,7 +332,8 @@ watch:
 		return Trial{}, fmt.Errorf("sinks wrote %d rows, want %d", written, want)
 	}
 	tr.records.Store(want)
-	r := tr.run(end)
+	r := tr.setup(began, tr.run(end))
+	r.TailSeconds = end.Sub(lastAt).Seconds()
 	return r, nil
 }
 
@@ -333,6 +345,7 @@ func (b *phaser) seed(ctx context.Context, run int) (Trial, error) {
 	prefix := fmt.Sprintf("bench/seed-%d-%d", run, time.Now().UnixNano())
 	ctx, cancel := context.WithTimeout(ctx, runTimeout(n*100))
 	defer cancel()
+	began := time.Now()
 	cl, err := kgo.NewClient(b.consumerOpts(mainTopic, "bench-"+prefix)...)
 	if err != nil {
 		return Trial{}, err
@@ -373,7 +386,7 @@ func (b *phaser) seed(ctx context.Context, run int) (Trial, error) {
 			tr.add(1, int64(len(r.Key)+len(r.Value)))
 		}
 	}
-	return tr.run(time.Now()), nil
+	return tr.setup(began, tr.run(time.Now())), nil
 }
 
 // putTimes is an objstore.Store that remembers when each sink object's PUT

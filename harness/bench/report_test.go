@@ -1,6 +1,9 @@
 package bench
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -152,4 +155,71 @@ func TestNiceStep(t *testing.T) {
 	for _, tc := range cases {
 		assert.InDelta(t, tc.want, niceStep(tc.raw), 1e-12, "raw %v", tc.raw)
 	}
+}
+
+// Ratios of runs too short against their fixed costs are reported as
+// unstable, with the fixed costs measured, instead of ✓ or ✗.
+func TestTargetsTooSmallForAStableRatio(t *testing.T) {
+	// phase is one run of n records at rate after setup seconds.
+	phase := func(name string, n int64, rate, setup float64) *Phase {
+		return &Phase{Name: name, Runs: []Trial{{Records: n, Seconds: float64(n) / rate, SetupSeconds: setup}}}
+	}
+	report := func(n int64, setup float64) *Report {
+		r := &Report{Records: int(n), Format: "parquet", RecordBytes: 100, Phases: []*Phase{
+			phase(PhaseCeiling, n, 3e6, setup), phase(PhaseDecode, n, 1.5e6, setup),
+			phase(PhaseSink, n, 1e6, setup), phase(PhaseSeed, 2000, 2e3, setup)}}
+		r.Compute()
+		return r
+	}
+	targets := func(r *Report) map[string]Target {
+		m := map[string]Target{}
+		for _, tg := range r.Targets {
+			m[tg.Name] = tg
+		}
+		return m
+	}
+
+	// 50,000 records: the ceiling reads them in 16.7 ms, the decode phase
+	// in 33 ms, against 20 ms of fixed costs per run.
+	small := report(50_000, 0.020)
+	tg := targets(small)
+	for _, name := range []string{"sink / decode", "sink / ceiling"} {
+		got := tg[name]
+		assert.True(t, got.Unstable, name)
+		assert.InDelta(t, 20, got.FixedMs, 1e-9, name)
+		assert.Contains(t, got.Note(), "N too small for a stable ratio (fixed costs 20 ms", name)
+	}
+	// The ceiling is the shortest: 10 × 20 ms at 3 M/s is 600,000 records.
+	assert.InDelta(t, 16.67, tg["sink / ceiling"].ShortestMs, 0.01)
+	assert.InDelta(t, 600_000, tg["sink / ceiling"].NeedRecords, 1)
+	assert.InDelta(t, 300_000, tg["sink / decode"].NeedRecords, 1, "the decode phase at 1.5 M/s")
+	// The seed's sample (1 s) runs long enough, the sink (50 ms) does not.
+	assert.True(t, tg["sink / seed baseline"].Unstable)
+	assert.InDelta(t, 200_000, tg["sink / seed baseline"].NeedRecords, 1, "scaled by the sink, not the seed's fixed sample")
+
+	var table bytes.Buffer
+	require.NoError(t, small.WriteTable(&table))
+	assert.Equal(t, 3, strings.Count(table.String(), "N too small for a stable ratio (fixed costs 20 ms"), table.String())
+	assert.NotContains(t, table.String(), "✗ sink /")
+	assert.NotContains(t, table.String(), "✓ sink /")
+	assert.Contains(t, table.String(), "about --records 600,000")
+
+	// The same rates over 1,000,000 records: every run lasts ≥ 10× its
+	// fixed costs, so the targets get their ✓ and ✗.
+	big := report(1_000_000, 0.020)
+	for _, got := range big.Targets {
+		assert.False(t, got.Unstable, got.Name)
+		assert.Empty(t, got.Note(), got.Name)
+		assert.Zero(t, got.NeedRecords, got.Name)
+	}
+	table.Reset()
+	require.NoError(t, big.WriteTable(&table))
+	assert.NotContains(t, table.String(), "too small")
+	assert.Equal(t, len(big.Targets), strings.Count(table.String(), "✓")+strings.Count(table.String(), "✗"))
+
+	// JSON carries the verdict and the measured fixed costs.
+	b, err := json.Marshal(small)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"unstable":true`)
+	assert.Contains(t, string(b), `"fixed_costs_ms":20`)
 }

@@ -126,6 +126,14 @@ func (m *Meter) CPU() time.Duration {
 // Rusage is the CPU time (user+system) and the peak RSS of the largest
 // single process of an exited program, from wait4: its own and every
 // descendant it reaped. ok is false while the process runs.
+//
+// On Linux maxRSS is at least the starting process's own resident memory
+// at the start: Go starts a child with vfork (the child shares the
+// parent's memory until exec), and exec records that memory's high-water
+// mark as the child's. It measures a program only when the parent is
+// much smaller; otherwise ask the program (VmHWM of /proc/self/status at
+// its exit, as `tickflow sink --json` reports peak_rss_bytes) or sample
+// it with a Meter.
 func (p *Process) Rusage() (cpu time.Duration, maxRSS uint64, ok bool) {
 	if !p.Exited() || p.cmd.ProcessState == nil {
 		return 0, 0, false
