@@ -65,7 +65,11 @@ func (f *Fault) Wait(ctx context.Context, n int) error {
 // kmsg.Produce, kerr.RebalanceInProgress on kmsg.OffsetCommit); any other
 // error becomes UNKNOWN_SERVER_ERROR. count <= 0 means until Remove. Per-
 // partition requests (Produce, Fetch, ...) fail per partition, like a real
-// broker would answer.
+// broker would answer. The request is refused before the broker acts on it,
+// except for the errors a real broker gives after doing the work
+// (REQUEST_TIMED_OUT and NOT_ENOUGH_REPLICAS_AFTER_APPEND on Produce,
+// REQUEST_TIMED_OUT on OffsetCommit and the admin requests): those are
+// answered after it; FailProduceAfterAppend says so by name.
 func (c *Coordinator) FailKafka(key kmsg.Key, err error, count int) *Fault {
 	var ke *kerr.Error
 	if !errors.As(err, &ke) {
@@ -75,6 +79,32 @@ func (c *Coordinator) FailKafka(key kmsg.Key, err error, count int) *Fault {
 		count = -1
 	}
 	h := c.w.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{key}, Err: ke, Count: count})
+	return &Fault{hits: h.Hits, remove: h.Remove}
+}
+
+// FailProduceAfterAppend makes the next count Produce requests (to topic,
+// or to any topic when topic is "") be appended to the log as usual and then
+// answered with err, which must be kerr.RequestTimedOut or
+// kerr.NotEnoughReplicasAfterAppend: the records are in the log while the
+// client is told they failed. A client that retries without idempotence
+// appends them again (duplicates); an idempotent one is recognised by its
+// producer id and sequence, answered with the original offset, and nothing
+// is duplicated. count <= 0 means until Remove.
+//
+// Hits counts the requests answered with err. One sent to a broker that
+// does not lead the partition is answered with err too, without an append
+// (a real broker would say NOT_LEADER_FOR_PARTITION). With acks=0 nothing
+// is answered at all, so the fault changes nothing the client sees. Any
+// other err gives a Fault whose Err says why and which matches nothing.
+func (c *Coordinator) FailProduceAfterAppend(topic string, err error, count int) *Fault {
+	var ke *kerr.Error
+	if !errors.As(err, &ke) || (ke != kerr.RequestTimedOut && ke != kerr.NotEnoughReplicasAfterAppend) {
+		return &Fault{err: fmt.Errorf("broker: FailProduceAfterAppend: error %v is not one a broker answers after an append; use kerr.RequestTimedOut or kerr.NotEnoughReplicasAfterAppend", err)}
+	}
+	if count <= 0 {
+		count = -1
+	}
+	h := c.w.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: ke, Count: count})
 	return &Fault{hits: h.Hits, remove: h.Remove}
 }
 

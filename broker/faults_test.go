@@ -150,3 +150,73 @@ func TestWatchKafka(t *testing.T) {
 	assert.Len(t, seen, 1, "no call after stop")
 	mu.Unlock()
 }
+
+// endOffset is partition 0's end offset of topic.
+func endOffset(t *testing.T, w *World, topic string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := w.adm.ListEndOffsets(ctx, topic)
+	require.NoError(t, err)
+	o, ok := ends.Lookup(topic, 0)
+	require.True(t, ok)
+	require.NoError(t, o.Err)
+	return o.Offset
+}
+
+// A Produce answered REQUEST_TIMED_OUT or NOT_ENOUGH_REPLICAS_AFTER_APPEND
+// after the append: the client, told it failed, retries; without idempotence
+// the retry is a second copy in the log (so the first attempt was appended),
+// with idempotence the broker recognises it and the log has one copy.
+func TestFailProduceAfterAppend(t *testing.T) {
+	for _, ke := range []*kerr.Error{kerr.RequestTimedOut, kerr.NotEnoughReplicasAfterAppend} {
+		for _, idem := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/idempotent=%v", ke.Message, idem), func(t *testing.T) {
+				w := startWorld(t, Brokers(2), Partitions(1))
+				opts := []kgo.Opt{kgo.DefaultProduceTopic(DefaultTopic), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond })}
+				if !idem {
+					opts = append(opts, kgo.DisableIdempotentWrite())
+				}
+				cl := newClient(t, w, opts...)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				require.NoError(t, cl.ProduceSync(ctx, kgo.StringRecord("warm")).FirstErr())
+
+				f := w.Coordinator().FailProduceAfterAppend(DefaultTopic, ke, 2)
+				require.NoError(t, f.Err())
+				res := cl.ProduceSync(ctx, kgo.StringRecord("once"))
+				require.NoError(t, res.FirstErr(), "the client retried through the fault")
+				assert.Equal(t, 2, f.Hits())
+				want := int64(1 + 1 + 2) // warm, the record, two appended-then-failed attempts retried
+				if idem {
+					want = 1 + 1
+				}
+				assert.Equal(t, want, endOffset(t, w, DefaultTopic))
+
+				// Used up: the next record is appended once.
+				require.NoError(t, cl.ProduceSync(ctx, kgo.StringRecord("after")).FirstErr())
+				assert.Equal(t, want+1, endOffset(t, w, DefaultTopic))
+				assert.Equal(t, 2, f.Hits())
+			})
+		}
+	}
+}
+
+// Only the errors a broker gives after an append are accepted; another
+// gives a handle whose Err says so and that faults nothing. A fault for
+// another topic leaves this one alone.
+func TestFailProduceAfterAppendRefusals(t *testing.T) {
+	w := startWorld(t, Brokers(1), Partitions(1))
+	f := w.Coordinator().FailProduceAfterAppend("", kerr.NotLeaderForPartition, 1)
+	require.Error(t, f.Err())
+	assert.Contains(t, f.Err().Error(), "kerr.RequestTimedOut or kerr.NotEnoughReplicasAfterAppend")
+	other := w.Coordinator().FailProduceAfterAppend("other-topic", kerr.RequestTimedOut, 0)
+	defer other.Remove()
+	cl := newClient(t, w, kgo.DefaultProduceTopic(DefaultTopic), kgo.DisableIdempotentWrite())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, cl.ProduceSync(ctx, kgo.StringRecord("v")).FirstErr())
+	assert.Equal(t, int64(1), endOffset(t, w, DefaultTopic))
+	assert.Zero(t, f.Hits())
+	assert.Zero(t, other.Hits())
+}

@@ -15,7 +15,9 @@ import (
 //
 // kfake has no replication: stopping a broker or moving a leader moves
 // leadership only, so no acknowledged record can be lost by it. These faults
-// test a client's retries and rebalances, not data loss in Kafka.
+// test a client's retries and rebalances, not data loss in Kafka. The one
+// that damages data is FailProduceAfterAppend: a producer that retries
+// without idempotence duplicates records.
 type Faults struct{ w *World }
 
 // Faults returns the world's fault verbs.
@@ -61,6 +63,20 @@ func (f *Faults) ShuffleLeaders() {
 // until Remove. The returned handle counts hits (Hits, Wait).
 func (f *Faults) FailKafka(key kmsg.Key, err error, count int) *broker.Fault {
 	return f.track(f.w.Coordinator().FailKafka(key, err, count))
+}
+
+// FailProduceAfterAppend makes the next count Produce requests to the
+// world's topic be appended and then answered with err (kerr.RequestTimedOut
+// or kerr.NotEnoughReplicasAfterAppend; another error fails the test): the
+// records are in the log while the producer is told they failed, so a
+// non-idempotent retry duplicates them. count <= 0 means until Remove.
+func (f *Faults) FailProduceAfterAppend(err error, count int) *broker.Fault {
+	f.w.t.Helper()
+	h := f.w.Coordinator().FailProduceAfterAppend(f.w.Topic(), err, count)
+	if err := h.Err(); err != nil {
+		f.w.t.Fatalf("harness: Faults().FailProduceAfterAppend: %v", err)
+	}
+	return f.track(h)
 }
 
 // DelayKafka adds latency d to every request with API key key until Remove.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness"
@@ -182,6 +183,7 @@ func TestFaultsFailTheTest(t *testing.T) {
 		{"restart a live broker", func(w *harness.World) { w.Faults().RestartBroker(0) }, "already up"},
 		{"move to an unknown broker", func(w *harness.World) { w.Faults().MoveLeader("stock-ticks", 0, 7) }, "MoveLeader"},
 		{"bad S3 fault", func(w *harness.World) { w.Faults().FailS3(broker.S3Fault{Op: "FROB"}) }, `Op "FROB" is unknown`},
+		{"produce fault before the append", func(w *harness.World) { w.Faults().FailProduceAfterAppend(kerr.NotLeaderForPartition, 1) }, "not one a broker answers after an append"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -56,6 +56,8 @@ func catalog() []Scenario {
 			run: poisonRecords},
 		{Name: "producer-retries", Description: "Produce requests fail with NOT_LEADER_FOR_PARTITION; the idempotent producer retries without duplicates",
 			run: producerRetries},
+		{Name: "produce-timeout-retries", Description: "the producer runs twice, idempotent and not, while Produce requests are appended and then answered REQUEST_TIMED_OUT; reading the topic back, the idempotent run has no duplicates and the other one has (passes only when both hold); no sink",
+			producer: true, run: produceTimeoutRetries},
 		{Name: "partitions-added-mid-run", Description: "the topic grows from 6 to 9 partitions while producing; the sink picks the new ones up",
 			run: partitionsAddedMidRun},
 		{Name: "slow-consumer", Description: "S3 PUTs slow the sink down until it falls behind, then it catches up",

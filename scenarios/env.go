@@ -96,6 +96,10 @@ type env struct {
 	drainNote    string      // how the consumer drain ended
 	own          *ownership  // who owned which partition when
 	fatal        error       // set by giveUp: the consumer cannot run at all
+
+	// producerCounts is a producer scenario's own judgement (set by its
+	// run); the lake is not checked.
+	producerCounts *counts
 }
 
 // giveUp records why the user's consumer cannot run; the drain ends with it.
@@ -285,6 +289,9 @@ func (s *seqSource) Next() (tick.Tick, error) {
 
 type loadOptions struct {
 	rate float64 // records/s; 0 unpaced
+	// notIdempotent turns the producer's idempotence off (acks stay all):
+	// retries of appended batches then duplicate them.
+	notIdempotent bool
 }
 
 // produce sends n seeded synthetic ticks and records them as expected in
@@ -300,6 +307,9 @@ func (e *env) produce(ctx context.Context, n int, o loadOptions) error {
 	}
 	if o.rate > 0 {
 		opts = append(opts, produce.Rate(o.rate))
+	}
+	if o.notIdempotent {
+		opts = append(opts, produce.Idempotent(false))
 	}
 	if e.cfg.Compression != "" {
 		opts = append(opts, produce.Compression(e.cfg.Compression))

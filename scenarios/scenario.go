@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/sink"
 )
 
@@ -47,6 +48,20 @@ type Config struct {
 	// world once it is up, its phases, and each invariant as it is
 	// checked. It is called from the scenario's goroutine; keep it quick.
 	Watch func(Event)
+
+	// hooks break a scenario on purpose, for the tests that prove it
+	// cannot pass vacuously. nil in every real run.
+	hooks *hooks
+}
+
+// hooks are the test-only ways to break a scenario.
+type hooks struct {
+	// noIdempotence runs produce-timeout-retries' "idempotent" producer
+	// without idempotence.
+	noIdempotence bool
+	// produceFault replaces the after-append fault of
+	// produce-timeout-retries (e.g. with one that refuses before the append).
+	produceFault func(e *env) *broker.Fault
 }
 
 // Result is the outcome of one scenario (summed over its iterations).
@@ -76,6 +91,9 @@ type Result struct {
 	// Notes say what the fault schedule did (e.g. "stopped broker 1 after
 	// 1200 records").
 	Notes []string `json:"notes,omitempty"`
+	// ProducerRuns are a producer scenario's runs (of the last iteration):
+	// what each producer configuration did to the log.
+	ProducerRuns []ProducerRun `json:"producer_runs,omitempty"`
 	// Consumer is the user's command when Config.Consumer was set; Verdict
 	// is then what it did to the records (of the last iteration run).
 	Consumer string   `json:"consumer,omitempty"`
@@ -108,12 +126,31 @@ type Scenario struct {
 	// builtin: the scenario needs the built-in sink itself (crash hooks, a
 	// dying store, its log lines), so it cannot run a user's Consumer.
 	builtin bool
-	run     func(ctx context.Context, e *env) error
+	// producer: the scenario judges producers, not a sink: it runs no sink,
+	// reads the topic back itself and leaves the lake alone.
+	producer bool
+	run      func(ctx context.Context, e *env) error
 }
 
 // ForConsumer reports whether the scenario can run a user's Consumer in
 // place of the built-in sink.
-func (s Scenario) ForConsumer() bool { return !s.builtin }
+func (s Scenario) ForConsumer() bool { return !s.builtin && !s.producer }
+
+// Producer reports whether the scenario judges producers (it runs no sink
+// and leaves the lake alone).
+func (s Scenario) Producer() bool { return s.producer }
+
+// NotForConsumer says why the scenario cannot run a user's Consumer ("" when
+// it can).
+func (s Scenario) NotForConsumer() string {
+	switch {
+	case s.producer:
+		return s.Name + " judges the producer and runs no consumer"
+	case s.builtin:
+		return s.Name + " needs tickflow's own sink (its crash hooks or its log lines) and cannot run your consumer; kill-after-put and kill-after-commit hit the same windows from outside"
+	}
+	return ""
+}
 
 // All returns every scenario, ordered by name.
 func All() []Scenario {
@@ -172,8 +209,8 @@ func (s Scenario) Run(ctx context.Context, cfg Config) Result {
 			res.Error = err.Error()
 			return res
 		}
-		if s.builtin {
-			res.Error = fmt.Sprintf("%s needs tickflow's own sink (its crash hooks or its log lines) and cannot run your consumer; kill-after-put and kill-after-commit hit the same windows from outside", s.Name)
+		if why := s.NotForConsumer(); why != "" {
+			res.Error = why
 			return res
 		}
 	}
@@ -182,6 +219,9 @@ func (s Scenario) Run(ctx context.Context, cfg Config) Result {
 		c, notes, restarts, err := s.iteration(ctx, cfg, i)
 		if c.verdict != nil {
 			res.Verdict = c.verdict
+		}
+		if c.producerRuns != nil {
+			res.ProducerRuns = c.producerRuns
 		}
 		if len(c.output) > 0 {
 			res.Output = c.output
@@ -247,7 +287,12 @@ func (s Scenario) iteration(ctx context.Context, cfg Config, i int) (c counts, n
 	}
 	// The scenario removed its faults and drained; from here on only reads.
 	e.emit(PhaseVerifying, nil)
-	if e.user() {
+	if s.producer {
+		if e.producerCounts == nil {
+			return c, nil, 0, fmt.Errorf("%s made no judgement of its producers", s.Name)
+		}
+		c = *e.producerCounts
+	} else if e.user() {
 		c, err = e.judge(ctx, s.Name, i)
 	} else {
 		c, err = e.verify(ctx)

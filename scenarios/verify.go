@@ -29,6 +29,7 @@ type counts struct {
 	nfail                                                        int    // every failure, kept or not
 	firstSince                                                   string // first failure since the last checked invariant, for Config.Watch
 	verdict                                                      *Verdict
+	producerRuns                                                 []ProducerRun
 	output                                                       []string // consumer instances' output, on failure
 }
 

@@ -29,7 +29,8 @@ var produceProgressEvery = 5 * time.Second
 func newProduceCmd() *cobra.Command {
 	var (
 		brokers, csvPath, topic string
-		compression             string
+		compression, acks       string
+		idempotent              bool
 		synthetic               int
 		seed                    uint64
 		rate, speedup           float64
@@ -37,7 +38,7 @@ func newProduceCmd() *cobra.Command {
 		kafka                   kafkaSecurity
 	)
 	cmd := &cobra.Command{
-		Use:   "produce --brokers ADDRS [--csv FILE | --synthetic N --seed S] [--rate R | --speedup X] [--topic T] [--compression C] [--strict] [--json]",
+		Use:   "produce --brokers ADDRS [--csv FILE | --synthetic N --seed S] [--rate R | --speedup X] [--topic T] [--compression C] [--acks all|1|0] [--idempotent=false] [--strict] [--json]",
 		Short: "Produce stock ticks (CSV, the embedded HSI sample, or synthetic) to any Kafka",
 		Long: `produce sends ticks to Kafka: idempotent, acks=all, keyed by symbol, JSON values with the lake's
 column names. The source is a CSV/TSV file (--csv), N deterministic synthetic ticks (--synthetic),
@@ -46,7 +47,12 @@ client reads (Debian's kafka-python has no snappy/lz4/zstd; kafkajs reads only g
 plugin); --compression gzip is readable by all too. Bad rows are reported on stderr with file and line
 (the first 3 of each kind, then a count per kind), skipped and counted; --strict stops at the
 first one (exit 2) and says how many good rows were already sent. A paced run (--rate, --speedup)
-shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 130).`,
+shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 130).
+
+--acks 1 or 0 and --idempotent=false are the unsafe settings, there to show what they do under
+the fault scenarios (docs/scenarios.md): without idempotence a retried batch that the broker had
+already appended is appended again. Idempotence needs --acks all, so --acks 1 or 0 turns it off
+(as Kafka's Java client does when enable.idempotence is not set); --acks 1 --idempotent is an error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
@@ -64,8 +70,16 @@ shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 1
 				return usageError("--rate and --speedup are exclusive: pick one pacing")
 			case !slices.Contains(produce.Codecs, compression):
 				return usageError("--compression %q: want one of %s (none and gzip are readable by every client)", compression, strings.Join(produce.Codecs, ", "))
+			case !slices.Contains(produce.AcksValues, acks):
+				return usageError("--acks %q: want all, 1 or 0 (all: every in-sync replica has the record before it is acknowledged)", acks)
+			case acks != produce.AcksAll && idempotent && cmd.Flags().Changed("idempotent"):
+				return usageError("--acks %s with --idempotent: Kafka's idempotent producer needs --acks all; use --acks all, or --idempotent=false", acks)
 			}
 			stderr := cmd.ErrOrStderr()
+			if acks != produce.AcksAll && idempotent {
+				idempotent = false
+				fmt.Fprintf(stderr, "note: --acks %s turns idempotence off (it needs --acks all), as Kafka's Java client does\n", acks)
+			}
 			bad := &badRows{w: stderr}
 			var csvOpts []produce.CSVOption
 			if strict {
@@ -102,7 +116,8 @@ shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 1
 			if err != nil {
 				return err
 			}
-			opts := []produce.Option{produce.Topic(topic), produce.Rate(rate), produce.Speedup(speedup), produce.Compression(compression), produce.KafkaOptions(kopts...)}
+			opts := []produce.Option{produce.Topic(topic), produce.Rate(rate), produce.Speedup(speedup), produce.Compression(compression),
+				produce.Acks(acks), produce.Idempotent(idempotent), produce.KafkaOptions(kopts...)}
 			p, err := produce.New(cmd.Context(), strings.Split(brokers, ","), opts...)
 			if err != nil {
 				return usageError("--brokers %s: %s", brokers, cliText(err))
@@ -118,9 +133,18 @@ shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 1
 			interrupted := err != nil && cmd.Context().Err() != nil && !errors.Is(err, produce.ErrBadInput)
 			out := cmd.OutOrStdout()
 			if asJSON {
-				_ = json.NewEncoder(out).Encode(produceJSON{Topic: topic, Produced: res.Produced, Skipped: res.Skipped, Interrupted: interrupted})
+				_ = json.NewEncoder(out).Encode(produceJSON{Topic: topic, Produced: res.Produced, Skipped: res.Skipped, Interrupted: interrupted,
+					Acks: acks, Idempotent: idempotent})
 			} else {
 				line := fmt.Sprintf("produced %s to %s, skipped %s", plural(res.Produced, "record", ""), topic, plural(res.Skipped, "bad row", ""))
+				switch {
+				case acks == produce.Acks0:
+					line += " (acks=0: sent, never acknowledged; idempotence off)"
+				case acks == produce.Acks1:
+					line += " (acks=1: acknowledged by the leader alone; idempotence off)"
+				case !idempotent:
+					line += " (idempotence off)"
+				}
 				if interrupted {
 					line = "interrupted: " + line
 				}
@@ -147,6 +171,8 @@ shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 1
 	fl.Float64Var(&speedup, "speedup", 0, "replay the trading-day timeline X times faster (86400 = a day per second)")
 	fl.StringVar(&topic, "topic", "stock-ticks", "topic to produce to")
 	fl.StringVar(&compression, "compression", produce.DefaultCompression, "batch compression: "+strings.Join(produce.Codecs, ", ")+" (none and gzip are readable by every client)")
+	fl.StringVar(&acks, "acks", produce.AcksAll, "replicas that must have a batch before it is acknowledged: all, 1 (the leader) or 0 (no answer)")
+	fl.BoolVar(&idempotent, "idempotent", true, "idempotent produce (broker-side deduplication of retries); needs --acks all")
 	fl.BoolVar(&strict, "strict", false, "stop at the first bad row (exit 2)")
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	kafka.flags(fl)
@@ -159,6 +185,8 @@ type produceJSON struct {
 	Produced    int64  `json:"produced"`
 	Skipped     int    `json:"skipped"`
 	Interrupted bool   `json:"interrupted"`
+	Acks        string `json:"acks"`
+	Idempotent  bool   `json:"idempotent"`
 }
 
 // openCSV opens --csv, naming the flag for what is not a readable file.

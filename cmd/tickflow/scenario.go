@@ -63,7 +63,7 @@ func newScenarioListCmd() *cobra.Command {
 				}
 				fmt.Fprintf(out, "%-28s%s %s\n", s.Name, mark, s.Description)
 			}
-			fmt.Fprintln(out, "\n* needs tickflow's own sink (crash hooks, log lines): not available with --consumer")
+			fmt.Fprintln(out, "\n* needs tickflow's own sink (crash hooks, log lines), or judges the producer: not available with --consumer")
 			return nil
 		},
 	}
@@ -116,7 +116,11 @@ Exit 0: all passed; 1: a scenario failed or could not run; 2: bad usage.`,
 					return usageError("%v", err)
 				}
 				if consumer.Command != "" && !sc.ForConsumer() {
-					return usageError("%s needs tickflow's own sink and cannot run --consumer; valid with --consumer: %s", n, strings.Join(consumerScenarios(), ", "))
+					need := "needs tickflow's own sink"
+					if sc.Producer() {
+						need = "judges the producer, runs no consumer,"
+					}
+					return usageError("%s %s and cannot run --consumer; valid with --consumer: %s", n, need, strings.Join(consumerScenarios(), ", "))
 				}
 			}
 			if consumer.Command == "" {

@@ -138,6 +138,7 @@ func TestScenarioConsumerFlags(t *testing.T) {
 		{[]string{"scenario", "run", "happy-path", "--instances", "2"}, "--instances applies to --consumer only"},
 		{[]string{"scenario", "run", "happy-path", "--out", t.TempDir()}, "--out applies to --consumer only"},
 		{[]string{"scenario", "run", "sink-crash-mid-flush", "--consumer", "true"}, "cannot run --consumer; valid with --consumer:"},
+		{[]string{"scenario", "run", "produce-timeout-retries", "--consumer", "true"}, "produce-timeout-retries judges the producer, runs no consumer, and cannot run --consumer; valid with --consumer:"},
 		{[]string{"scenario", "run", "happy-path", "--consumer", "true", "--instances", "-1"}, "--consumer: consumer: -1 instances"},
 		{[]string{"scenario", "run", "happy-path", "--consumer", "true", "--workdir", "/nonexistent-dir"}, "working directory /nonexistent-dir"},
 		{[]string{"scenario", "run", "happy-path", "--compression", "brotli"}, `--compression "brotli": want one of none, gzip`},
@@ -162,6 +163,7 @@ func TestScenarioConsumerFlags(t *testing.T) {
 		forConsumer[s.Name] = s.Consumer
 	}
 	assert.False(t, forConsumer["sink-crash-mid-flush"])
+	assert.False(t, forConsumer["produce-timeout-retries"])
 	assert.True(t, forConsumer["kill-after-commit"])
 	assert.True(t, forConsumer["sink-kill-9"])
 }

@@ -23,8 +23,11 @@ type Source interface {
 
 // Result is what Produce did.
 type Result struct {
-	Produced int64 // records acknowledged by Kafka (acks=all)
-	Skipped  int   // bad input rows skipped (sources with a Skipped method)
+	// Produced is the records Kafka acknowledged, in the sense of the
+	// producer's Acks: with AcksAll every in-sync replica has them, with
+	// Acks1 the leader, with Acks0 they were only sent (no answer comes).
+	Produced int64
+	Skipped  int // bad input rows skipped (sources with a Skipped method)
 }
 
 // Option configures New.
@@ -37,7 +40,54 @@ type config struct {
 	pingTimeout time.Duration
 	timestamp   func(i int64, t tick.Tick) time.Time
 	codec       string
+	acks        string
+	idempotent  bool
 	kgoOpts     []kgo.Opt
+}
+
+// The values Acks accepts: how many replicas must have a batch before the
+// broker answers.
+const (
+	AcksAll = "all" // every in-sync replica (the default; what idempotence needs)
+	Acks1   = "1"   // the leader alone: lost if the leader fails before followers copy it
+	Acks0   = "0"   // no answer at all: the producer never learns of a failure
+)
+
+// AcksValues are the values Acks accepts, safest first.
+var AcksValues = []string{AcksAll, Acks1, Acks0}
+
+// Acks sets the producer's required acks: AcksAll (default), Acks1 or
+// Acks0. Anything else, or Acks1/Acks0 with Idempotent(true), is an error
+// from New: Kafka's idempotence needs acks=all.
+func Acks(a string) Option { return func(c *config) { c.acks = a } }
+
+// Idempotent turns Kafka's idempotent produce on (the default) or off. Off,
+// a batch the client retries after an ambiguous failure (a timeout, a
+// REQUEST_TIMED_OUT answered after the broker appended it, a connection cut
+// before the answer) is appended again: a duplicate. Tests and scenarios
+// turn it off to show exactly that.
+func Idempotent(on bool) Option { return func(c *config) { c.idempotent = on } }
+
+// acksOpts maps Acks and Idempotent to kgo options.
+func acksOpts(acks string, idempotent bool) ([]kgo.Opt, error) {
+	var a kgo.Acks
+	switch acks {
+	case AcksAll, "-1", "":
+		a = kgo.AllISRAcks()
+	case Acks1:
+		a = kgo.LeaderAck()
+	case Acks0:
+		a = kgo.NoAck()
+	default:
+		return nil, fmt.Errorf("produce: unknown acks %q: use one of %s", acks, strings.Join(AcksValues, ", "))
+	}
+	if !idempotent {
+		return []kgo.Opt{kgo.RequiredAcks(a), kgo.DisableIdempotentWrite()}, nil
+	}
+	if a != kgo.AllISRAcks() {
+		return nil, fmt.Errorf("produce: acks %s with idempotence: Kafka's idempotent producer needs acks=all; turn idempotence off for acks %s", acks, acks)
+	}
+	return []kgo.Opt{kgo.RequiredAcks(a)}, nil // idempotence is kgo's default with acks=all
 }
 
 // Topic sets the topic to produce to. Default tick.DefaultTopic.
@@ -103,8 +153,9 @@ func RecordTimestamps(fn func(i int64, t tick.Tick) time.Time) Option {
 	return func(c *config) { c.timestamp = fn }
 }
 
-// Producer writes ticks to Kafka: idempotent, acks=all, keyed by symbol,
-// JSON values with the lake's column names.
+// Producer writes ticks to Kafka: by default idempotent with acks=all (see
+// Acks and Idempotent), keyed by symbol, JSON values with the lake's column
+// names.
 type Producer struct {
 	cfg      config
 	client   *kgo.Client
@@ -116,7 +167,7 @@ type Producer struct {
 // New connects to brokers and checks within PingTimeout that one of them
 // answers, so an unreachable cluster is an error, not a hang.
 func New(ctx context.Context, brokers []string, opts ...Option) (*Producer, error) {
-	cfg := config{topic: tick.DefaultTopic, pingTimeout: 10 * time.Second, codec: DefaultCompression}
+	cfg := config{topic: tick.DefaultTopic, pingTimeout: 10 * time.Second, codec: DefaultCompression, acks: AcksAll, idempotent: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -127,15 +178,19 @@ func New(ctx context.Context, brokers []string, opts ...Option) (*Producer, erro
 	if err != nil {
 		return nil, err
 	}
+	acks, err := acksOpts(cfg.acks, cfg.idempotent)
+	if err != nil {
+		return nil, err
+	}
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.DefaultProduceTopic(cfg.topic),
-		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence is on by default with acks=all
 		kgo.AllowAutoTopicCreation(),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.DialTimeout(5 * time.Second),
 		compression,
 	}
+	kopts = append(kopts, acks...)
 	if cfg.timestamp == nil {
 		kopts = append(kopts, kgo.RecordDeliveryTimeout(2*time.Minute))
 	} else {
