@@ -172,8 +172,8 @@ func TestReconcile(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantResume, pl.resume)
 			var deleted []int64
-			for _, k := range append(pl.orphans, dupes[0]...) {
-				_, _, st, ok := ParseObjectName(k)
+			for _, o := range append(pl.orphans, dupes[0]...) {
+				_, _, st, ok := ParseObjectName(o.key)
 				require.True(t, ok)
 				deleted = append(deleted, st)
 			}
