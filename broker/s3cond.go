@@ -14,7 +14,8 @@ import (
 
 // Conditional writes, as AWS S3 does them (If-None-Match since Aug 2024,
 // If-Match since Nov 2024) on PutObject, CopyObject (destination) and
-// CompleteMultipartUpload:
+// CompleteMultipartUpload, and conditional deletes (If-Match on
+// DeleteObject; an ETag or "*"):
 //
 //   - If-None-Match: * writes only if no object exists under the key, else
 //     412 PreconditionFailed. Any other If-None-Match value is answered 501
@@ -26,10 +27,12 @@ import (
 //     ConditionalRequestConflict; AWS asks clients to retry it.
 //
 // gofakes3 v1.2.0 checks PutObject's conditions itself but ignores them on
-// CopyObject and CompleteMultipartUpload, so every object write here takes a
-// per-key lock and the conditions are evaluated under it, once, for all
-// three calls: the check and the write are one atomic step with respect to
-// every other write to that key (DeleteObjects takes all keys).
+// CopyObject, CompleteMultipartUpload and DeleteObject, so every object
+// write here takes a per-key lock and the conditions are evaluated under
+// it, once, for all four calls: the check and the write (or delete) are one
+// atomic step with respect to every other write to that key (DeleteObjects
+// takes all keys). If-None-Match on DeleteObject is ignored, as before;
+// DeleteObjects' per-object ETags are not checked.
 
 // writeKind says what a request writes.
 type writeKind int
@@ -136,7 +139,12 @@ func (s *s3Server) serveWrite(w http.ResponseWriter, r *http.Request) {
 	}
 	_, hasNone := r.Header["If-None-Match"]
 	_, hasMatch := r.Header["If-Match"]
-	conditional := kind != writeDelete && (hasNone || hasMatch)
+	if kind == writeDelete && hasNone {
+		// Not a DeleteObject condition: ignored, as gofakes3 always did.
+		r.Header.Del("If-None-Match")
+		hasNone = false
+	}
+	conditional := hasNone || hasMatch
 	if conditional {
 		switch {
 		case hasNone && hasMatch:
@@ -191,7 +199,7 @@ func (s *s3Server) serveWrite(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Checked here, under the lock; gofakes3 must not check again
-		// (it ignores them on copy and complete anyway).
+		// (it ignores them on copy, complete and delete anyway).
 		r.Header.Del("If-None-Match")
 		r.Header.Del("If-Match")
 	}

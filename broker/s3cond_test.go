@@ -14,8 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tickflow/tickflow/harness/objstore"
 )
 
 // condClient returns the world's SDK client and a helper that reads a key.
@@ -127,6 +130,51 @@ func TestS3ConditionalWrites(t *testing.T) {
 		assert.Equal(t, "right etag now", get("m/a"))
 		_, err = multipart(ctx, cl, b, "m/a", "etag is stale", func(in *s3.CompleteMultipartUploadInput) { in.IfNoneMatch = aws.String(`"x"`) })
 		assert.Equal(t, "NotImplemented", apiCode(err), "%v", err)
+	})
+	t.Run("DeleteObject If-Match", func(t *testing.T) {
+		exists := func(key string) bool {
+			_, err := cl.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &key})
+			return err == nil
+		}
+		out, err := putObj(ctx, cl, b, "d/a", "v1", nil)
+		require.NoError(t, err)
+		_, err = cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b, Key: aws.String("d/a"), IfMatch: aws.String(`"0123"`)})
+		assert.Equal(t, "PreconditionFailed", apiCode(err), "%v", err)
+		assert.Equal(t, "v1", get("d/a"), "a failed conditional delete must not delete")
+		_, err = cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b, Key: aws.String("d/a"), IfMatch: out.ETag})
+		require.NoError(t, err)
+		assert.False(t, exists("d/a"))
+		_, err = cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b, Key: aws.String("d/a"), IfMatch: out.ETag})
+		assert.Equal(t, "NoSuchKey", apiCode(err), "If-Match on a missing key: %v", err)
+
+		// A newer object under the key: the ETag the delete was meant for no longer matches.
+		_, err = putObj(ctx, cl, b, "d/b", "old", nil)
+		require.NoError(t, err)
+		st := newStore(t, w)
+		listed, err := st.List(ctx, "d/b")
+		require.NoError(t, err)
+		require.Len(t, listed, 1)
+		head, err := st.Head(ctx, "d/b")
+		require.NoError(t, err)
+		assert.Equal(t, head.ETag, listed[0].ETag, "List and Head report the same ETag")
+		_, err = putObj(ctx, cl, b, "d/b", "newer", nil)
+		require.NoError(t, err)
+		assert.ErrorIs(t, st.DeleteIfMatch(ctx, "d/b", listed[0].ETag), objstore.ErrPreconditionFailed)
+		assert.Equal(t, "newer", get("d/b"))
+		head, err = st.Head(ctx, "d/b")
+		require.NoError(t, err)
+		require.NoError(t, st.DeleteIfMatch(ctx, "d/b", head.ETag))
+		assert.False(t, exists("d/b"))
+		require.NoError(t, st.DeleteIfMatch(ctx, "d/b", head.ETag), "a missing key is not an error")
+
+		// If-None-Match is no DeleteObject condition: ignored, as before.
+		_, err = putObj(ctx, cl, b, "d/c", "x", nil)
+		require.NoError(t, err)
+		_, err = cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b, Key: aws.String("d/c")}, func(o *s3.Options) {
+			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue("If-None-Match", "*"))
+		})
+		require.NoError(t, err)
+		assert.False(t, exists("d/c"))
 	})
 	t.Run("CopyObject", func(t *testing.T) {
 		_, err := putObj(ctx, cl, b, "c/src", "source", nil)

@@ -118,6 +118,13 @@ func (d *dyingStore) Delete(ctx context.Context, key string) error {
 	return d.Store.Delete(ctx, key)
 }
 
+func (d *dyingStore) DeleteIfMatch(ctx context.Context, key, etag string) error {
+	if err := d.check(); err != nil {
+		return err
+	}
+	return d.Store.DeleteIfMatch(ctx, key, etag)
+}
+
 // crashingSink starts a sink that will die in the given mode at its m-th
 // matching event.
 func (e *env) crashingSink(ctx context.Context, mode crashMode, m int) (*sinkRun, error) {

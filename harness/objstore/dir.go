@@ -96,7 +96,11 @@ func (d *Dir) Get(_ context.Context, key string) ([]byte, Object, error) {
 	if err != nil {
 		return nil, Object{}, fmt.Errorf("get %s: %w", d.path(key), notFound(err))
 	}
-	return b, Object{Key: key, Size: int64(len(b))}, nil
+	o := Object{Key: key, Size: int64(len(b))}
+	if st, err := os.Stat(d.path(key)); err == nil {
+		o.ETag = dirETag(st)
+	}
+	return b, o, nil
 }
 
 func (d *Dir) Head(_ context.Context, key string) (Object, error) {
@@ -110,7 +114,7 @@ func (d *Dir) Head(_ context.Context, key string) (Object, error) {
 	if !st.Mode().IsRegular() {
 		return Object{}, fmt.Errorf("head %s: %w", d.path(key), ErrNotRegular)
 	}
-	return Object{Key: key, Size: st.Size()}, nil
+	return Object{Key: key, Size: st.Size(), ETag: dirETag(st)}, nil
 }
 
 func (d *Dir) List(_ context.Context, prefix string) ([]Object, error) {
@@ -161,7 +165,7 @@ func (d *Dir) List(_ context.Context, prefix string) ([]Object, error) {
 				continue
 			}
 			if strings.HasPrefix(key, prefix) {
-				objs = append(objs, Object{Key: key, Size: info.Size()})
+				objs = append(objs, Object{Key: key, Size: info.Size(), ETag: dirETag(info)})
 			}
 		}
 		return nil
@@ -178,6 +182,29 @@ func (d *Dir) Delete(_ context.Context, key string) error {
 		return fmt.Errorf("delete %s: %w", d.path(key), err)
 	}
 	return nil
+}
+
+// DeleteIfMatch removes key if its ETag (size and modification time) is
+// still etag. The comparison and the removal are two steps: another
+// process replacing the file in between is not detected (a folder is for
+// one writer; S3 checks both in one step).
+func (d *Dir) DeleteIfMatch(ctx context.Context, key, etag string) error {
+	st, err := os.Stat(d.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete-if-match %s: %w", d.path(key), err)
+	}
+	if got := dirETag(st); got != etag {
+		return fmt.Errorf("delete-if-match %s: %w (ETag %s, not %s)", d.path(key), ErrPreconditionFailed, got, etag)
+	}
+	return d.Delete(ctx, key)
+}
+
+// dirETag stands in for an ETag in a folder: size and modification time.
+func dirETag(st fs.FileInfo) string {
+	return fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano())
 }
 
 func notFound(err error) error {

@@ -22,7 +22,8 @@ var ErrNotFound = errors.New("object not found")
 var ErrNotRegular = errors.New("not a regular file")
 
 // ErrPreconditionFailed is returned (wrapped) by PutIfAbsent when the key
-// already exists (S3's 412 PreconditionFailed).
+// already exists, and by DeleteIfMatch when the object under the key is not
+// the one named (S3's 412 PreconditionFailed).
 var ErrPreconditionFailed = errors.New("precondition failed")
 
 // Object describes one stored object.
@@ -30,6 +31,11 @@ type Object struct {
 	Key      string
 	Size     int64
 	Metadata map[string]string // user metadata, lowercase keys; filled by Head and Get only
+	// ETag identifies the object's content as the store reports it (S3:
+	// the quoted entity tag; Dir: size and modification time), filled by
+	// List, Head and Get; "" when the store reports none. Pass it to
+	// DeleteIfMatch.
+	ETag string
 }
 
 // Store is the object-store seam. Keys are slash-separated, never start with '/'.
@@ -52,6 +58,15 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]Object, error)
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+	// DeleteIfMatch removes key only if the object under it still has
+	// etag (from List, Head or Get): S3's DeleteObject with If-Match.
+	// Another object under key gives an error matching
+	// ErrPreconditionFailed and deletes nothing; a missing key is not an
+	// error. Stores that ignore If-Match on DELETE (gofakes3 itself; AWS S3
+	// and tickflow serve honour it) delete unconditionally: callers that
+	// depend on the condition compare a Head's ETag first to narrow that
+	// window.
+	DeleteIfMatch(ctx context.Context, key, etag string) error
 	// String names the store for messages, e.g. "s3://bucket" or "dir:/tmp/lake".
 	String() string
 }

@@ -131,3 +131,69 @@ func TestS3PutIfAbsentRetriesConflict(t *testing.T) {
 	err = st.PutIfAbsent(ctx, "k", []byte("v2"), nil)
 	assert.ErrorIs(t, err, ErrPreconditionFailed)
 }
+
+// List, Head and Get report one ETag per object; DeleteIfMatch with it
+// deletes, and a missing key is not an error.
+func TestDeleteIfMatch(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			require.NoError(t, st.Put(ctx, "e/1.txt", []byte("one"), nil))
+			objs, err := st.List(ctx, "e/")
+			require.NoError(t, err)
+			require.Len(t, objs, 1)
+			require.NotEmpty(t, objs[0].ETag)
+			h, err := st.Head(ctx, "e/1.txt")
+			require.NoError(t, err)
+			assert.Equal(t, objs[0].ETag, h.ETag)
+			_, g, err := st.Get(ctx, "e/1.txt")
+			require.NoError(t, err)
+			assert.Equal(t, objs[0].ETag, g.ETag)
+			if name == "dir" {
+				// gofakes3 itself ignores If-Match on DELETE (broker's
+				// TestS3ConditionalWrites checks the S3 side).
+				require.NoError(t, st.Put(ctx, "e/1.txt", []byte("a newer one"), nil))
+				require.ErrorIs(t, st.DeleteIfMatch(ctx, "e/1.txt", objs[0].ETag), ErrPreconditionFailed)
+				h, err = st.Head(ctx, "e/1.txt")
+				require.NoError(t, err)
+			}
+			require.NoError(t, st.DeleteIfMatch(ctx, "e/1.txt", h.ETag))
+			_, err = st.Head(ctx, "e/1.txt")
+			require.ErrorIs(t, err, ErrNotFound)
+			require.NoError(t, st.DeleteIfMatch(ctx, "e/1.txt", h.ETag), "a missing key is not an error")
+		})
+	}
+}
+
+// S3's DeleteIfMatch sends If-Match and reads 412 as ErrPreconditionFailed.
+func TestS3DeleteIfMatchHeader(t *testing.T) {
+	ctx := context.Background()
+	backend := s3mem.New()
+	require.NoError(t, backend.CreateBucket("lake"))
+	fake := gofakes3.New(backend).Server()
+	var sent atomic.Pointer[string]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			v := r.Header.Get("If-Match")
+			sent.Store(&v)
+			if v == `"stale"` {
+				w.WriteHeader(http.StatusPreconditionFailed)
+				io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>`)
+				return
+			}
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	st, err := NewS3(ctx, S3Config{Endpoint: srv.URL, Bucket: "lake", AccessKey: "k", SecretKey: "s", MaxAttempts: 1})
+	require.NoError(t, err)
+	require.NoError(t, st.Put(ctx, "k", []byte("v"), nil))
+	err = st.DeleteIfMatch(ctx, "k", `"stale"`)
+	require.ErrorIs(t, err, ErrPreconditionFailed)
+	assert.Contains(t, err.Error(), "k")
+	h, err := st.Head(ctx, "k")
+	require.NoError(t, err)
+	require.NoError(t, st.DeleteIfMatch(ctx, "k", h.ETag))
+	assert.Equal(t, h.ETag, *sent.Load())
+	require.Error(t, st.DeleteIfMatch(ctx, "k", ""), "no ETag is no condition: refused")
+}

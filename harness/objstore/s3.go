@@ -212,7 +212,7 @@ func (s *S3) Get(ctx context.Context, key string) ([]byte, Object, error) {
 	if err != nil {
 		return nil, Object{}, fmt.Errorf("get s3://%s/%s: read body: %w", s.Bucket, key, err)
 	}
-	return b, Object{Key: key, Size: int64(len(b)), Metadata: lowerKeys(out.Metadata)}, nil
+	return b, Object{Key: key, Size: int64(len(b)), Metadata: lowerKeys(out.Metadata), ETag: aws.ToString(out.ETag)}, nil
 }
 
 func (s *S3) Head(ctx context.Context, key string) (Object, error) {
@@ -220,7 +220,7 @@ func (s *S3) Head(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, fmt.Errorf("head s3://%s/%s: %w", s.Bucket, key, mapNotFound(err))
 	}
-	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), Metadata: lowerKeys(out.Metadata)}, nil
+	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), Metadata: lowerKeys(out.Metadata), ETag: aws.ToString(out.ETag)}, nil
 }
 
 func (s *S3) List(ctx context.Context, prefix string) ([]Object, error) {
@@ -238,7 +238,7 @@ func (s *S3) List(ctx context.Context, prefix string) ([]Object, error) {
 				continue
 			}
 			seen[k] = true
-			objs = append(objs, Object{Key: k, Size: aws.ToInt64(o.Size)})
+			objs = append(objs, Object{Key: k, Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag)})
 		}
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
@@ -251,6 +251,39 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete s3://%s/%s: %w", s.Bucket, key, err)
 	}
 	return nil
+}
+
+// DeleteIfMatch sends DeleteObject with If-Match: etag. A 412 is
+// ErrPreconditionFailed; a 404 (the key is gone) is success; a 409
+// ConditionalRequestConflict (another write to the key in progress) is
+// retried like PutIfAbsent's.
+func (s *S3) DeleteIfMatch(ctx context.Context, key, etag string) error {
+	if etag == "" {
+		return fmt.Errorf("delete-if-match s3://%s/%s: no ETag given", s.Bucket, key)
+	}
+	backoff := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, err := s.Client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.Bucket, Key: &key, IfMatch: aws.String(etag)})
+		if err == nil || errors.Is(mapNotFound(err), ErrNotFound) {
+			return nil
+		}
+		code := apiErrorCode(err)
+		switch {
+		case code == "PreconditionFailed" || httpStatus(err) == http.StatusPreconditionFailed:
+			return fmt.Errorf("delete-if-match s3://%s/%s: %w (%v)", s.Bucket, key, ErrPreconditionFailed, err)
+		case (code == "ConditionalRequestConflict" || httpStatus(err) == http.StatusConflict) && attempt < conflictRetries:
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("delete-if-match s3://%s/%s: %w (after %v)", s.Bucket, key, ctx.Err(), err)
+			case <-t.C:
+			}
+			backoff *= 2
+			continue
+		}
+		return fmt.Errorf("delete-if-match s3://%s/%s: %w", s.Bucket, key, err)
+	}
 }
 
 func mapNotFound(err error) error {

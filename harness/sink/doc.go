@@ -108,8 +108,14 @@
 //     partition without such metadata (nothing committed, or committed by
 //     an older tickflow) is reconciled from a listing of the table: follow
 //     uploaded-but-uncommitted chains from the commit, delete off-chain
-//     objects an older writer left. The work per assignment is therefore
-//     constant, not proportional to the lake (BenchmarkReconcile).
+//     objects an older writer left. Each DELETE waits until the group
+//     coordinator confirms that this member, in the session that listed,
+//     still owns the partition and nobody committed it since (stillOwns),
+//     and carries If-Match with the ETag the listing saw, so a late DELETE
+//     cannot remove what the next owner wrote under the same key; objects
+//     starting below the commit are never deleted, and two of them with
+//     one start stop the sink (ErrDuplicateStart). The work per assignment
+//     is constant, not proportional to the lake (BenchmarkReconcile).
 //
 //  7. Deterministic cuts where possible. An object ends when the record
 //     hour changes, after FlushRecords records, or after FlushBytes of

@@ -127,7 +127,14 @@ func (m *memStore) List(_ context.Context, prefix string) ([]objstore.Object, er
 	return append(out, out...), nil
 }
 func (m *memStore) Delete(_ context.Context, key string) error { delete(m.objs, key); return nil }
-func (m *memStore) String() string                             { return "mem" }
+func (m *memStore) DeleteIfMatch(_ context.Context, key, etag string) error {
+	if o, ok := m.objs[key]; ok && o.ETag != etag {
+		return objstore.ErrPreconditionFailed
+	}
+	delete(m.objs, key)
+	return nil
+}
+func (m *memStore) String() string { return "mem" }
 
 func TestReconcile(t *testing.T) {
 	type obj struct {
@@ -165,8 +172,8 @@ func TestReconcile(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantResume, pl.resume)
 			var deleted []int64
-			for _, k := range append(pl.orphans, dupes[0]...) {
-				_, _, st, ok := ParseObjectName(k)
+			for _, o := range append(pl.orphans, dupes[0]...) {
+				_, _, st, ok := ParseObjectName(o.key)
 				require.True(t, ok)
 				deleted = append(deleted, st)
 			}

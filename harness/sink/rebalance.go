@@ -34,7 +34,7 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 	}
 	out, err := s.assign(ctx, parts)
 	if err != nil {
-		if errors.Is(err, errOtherIncarnation) || errors.Is(err, errForeignObject) || errors.Is(err, ErrLayoutChanged) {
+		if errors.Is(err, errOtherIncarnation) || errors.Is(err, errForeignObject) || errors.Is(err, ErrLayoutChanged) || errors.Is(err, ErrDuplicateStart) {
 			// Only a person can resolve these: end Run with the error.
 			s.setFatal(err)
 		}
@@ -241,24 +241,30 @@ func (s *Sink) listStartOffsets(ctx context.Context) (map[int32]int64, error) {
 
 // reconcileListed reconciles partitions that have no CommitMeta from a
 // listing of the table: it follows uploaded-but-uncommitted chains and
-// deletes off-chain objects an older writer left (package doc, point 4).
+// deletes off-chain objects an older writer left (package doc, point 4),
+// each only while this member still owns the partition and only the
+// object the listing saw (deleteOrphan).
 func (s *Sink) reconcileListed(ctx context.Context, ps []int32, points map[int32]commitPoint) error {
 	objs, dupes, err := s.listPartitions(ctx)
 	if err != nil {
 		return err
 	}
+	var fence listingFence
 	for _, p := range ps {
 		cp := points[p]
+		if err := duplicateStarts(p, objs[p], dupes[p], cp.off, tableRoot(s.cfg.prefix)); err != nil {
+			return err
+		}
 		pl, err := s.reconcile(ctx, objs[p], cp.off)
 		if err != nil {
 			return fmt.Errorf("partition %d: %w", p, err)
 		}
-		for _, k := range append(pl.orphans, dupes[p]...) {
-			if err := s.retry(ctx, "delete orphan "+k, func(ctx context.Context) error { return s.store.Delete(ctx, k) }); err != nil {
+		for _, o := range append(pl.orphans, dupes[p]...) {
+			if err := s.deleteOrphan(ctx, &fence, p, cp.off, o); err != nil {
 				return err
 			}
 			s.stats.orphans.Add(1)
-			s.cfg.log.Info("sink: deleted off-chain object", "key", k, "partition", p)
+			s.cfg.log.Info("sink: deleted off-chain object", "key", o.key, "partition", p)
 		}
 		if pl.resume != cp.off {
 			// Objects past the commit: their range is in the lake.

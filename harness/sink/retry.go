@@ -12,15 +12,15 @@ import (
 
 // retry runs op up to attempts times with exponential backoff and full
 // jitter, each attempt bounded by callTimeout. It gives up early when ctx
-// ends. The error names what was being done (what) and the last cause.
+// ends, and at once when op answers ErrPreconditionFailed or errNotOwned. The error names what was being done (what) and the last cause.
 func (s *Sink) retry(ctx context.Context, what string, op func(ctx context.Context) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, s.cfg.callTimeout)
 		err = op(actx)
 		cancel()
-		if err == nil || errors.Is(err, objstore.ErrPreconditionFailed) {
-			return err // a 412 is an answer, not a failure to retry
+		if err == nil || errors.Is(err, objstore.ErrPreconditionFailed) || errors.Is(err, errNotOwned) {
+			return err // a 412 is an answer, not a failure to retry; so is losing the partition
 		}
 		if attempt >= s.cfg.retryAttempts || ctx.Err() != nil {
 			return fmt.Errorf("sink: %s failed after %d attempts: %w", what, attempt, err)
