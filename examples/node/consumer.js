@@ -43,8 +43,8 @@
 'use strict'
 
 // The pinned SDK runs on node 20 (package.json engines); its notice that
-// later releases will need node 22 is said once in README.md, not in
-// every instance log.
+// later releases will need node 22 is said once in examples/python/README.md,
+// not in every instance log.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 const { Kafka, logLevel } = require('kafkajs')
