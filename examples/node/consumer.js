@@ -10,21 +10,25 @@
 //     rebalance, or by a frozen member waking up late) rewrites the same key
 //     with the same bytes, so the lake still holds it once.
 //   * autoCommit: false and eachBatchAutoResolve: false. Each batch (one
-//     partition's fetch) is PUT in parallel; only after every PUT succeeded
-//     is its last offset resolved and committed (resolveOffset, then
+//     partition's fetch) is written in chunks of 250 records, each chunk's
+//     PUTs in parallel; only after every PUT of a chunk succeeded is its last
+//     offset resolved and committed (resolveOffset, then
 //     commitOffsetsIfNecessary with the resolved offsets: with autoCommit off
-//     and no offsets it would commit nothing). A crash at any point leaves the
-//     committed offsets at or behind the lake.
-//   * Fencing: the batch heartbeats while its PUTs run. When the heartbeat
-//     says the group is rebalancing or has dropped this member, or the batch
-//     is stale (kafkajs moved the partition's position), the batch is not
-//     committed and the error goes back to kafkajs, which rejoins; the new
-//     owner re-reads from the last commit and rewrites the same keys. A
-//     commit refused by the broker (a zombie's, after a freeze) is the same.
+//     and no offsets it would commit nothing). A crash at any point leaves
+//     the committed offsets at or behind the lake.
+//   * Fencing: a chunk heartbeats while its PUTs run. UNKNOWN_MEMBER_ID or
+//     ILLEGAL_GENERATION (this member was dropped: frozen, or cut off) means
+//     no commit; REBALANCE_IN_PROGRESS commits what was written; either way
+//     the error goes back to kafkajs, which rejoins, and the other batches of
+//     that membership stop before their next chunk. A batch that was still
+//     being written when kafkajs rejoined (it does not wait for every
+//     worker) does not commit under the new generation. The new owner
+//     re-reads from the last commit and rewrites the same keys with the same
+//     bytes, so a zombie's late PUT duplicates nothing.
 //   * S3 errors (500, 503, timeouts, refused connections) are retried with
 //     backoff until they succeed, or until SIGTERM: then the batch is
 //     abandoned uncommitted.
-//   * SIGTERM/SIGINT: consumer.disconnect() lets the batches in hand finish
+//   * SIGTERM/SIGINT: consumer.disconnect() lets the chunks in hand finish
 //     and commit, leaves the group, exit 0.
 //   * Values are written as-is (bytes unchanged). A value that is not a JSON
 //     object (a poison record) goes to {prefix}_rejected/{topic}/{partition}/
@@ -37,7 +41,8 @@
 // TICKFLOW_INSTANCE (log lines), AWS_REGION or AWS_DEFAULT_REGION,
 // AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the SDK's default chain),
 // KAFKA_SESSION_TIMEOUT_MS; CONSUMER_WORKERS (parallel PUTs per batch,
-// default 16), CONSUMER_PARTITIONS_CONCURRENTLY (batches at once, default 3).
+// default 16), CONSUMER_PARTITIONS_CONCURRENTLY (batches at once, default 3),
+// CONSUMER_MAX_BATCH_RECORDS (records per chunk, default 250).
 //
 // Run `npm ci` in this folder once, then `node consumer.js`.
 'use strict'
@@ -63,6 +68,7 @@ const bucket = env.TICKFLOW_BUCKET
 const prefix = env.TICKFLOW_PREFIX || ''
 const workers = parseInt(env.CONSUMER_WORKERS || '16', 10)
 const concurrently = parseInt(env.CONSUMER_PARTITIONS_CONCURRENTLY || '3', 10)
+const chunk = parseInt(env.CONSUMER_MAX_BATCH_RECORDS || '250', 10)
 // The SDK reads AWS_ENDPOINT_URL_S3 itself too; passing it makes the
 // example work with older SDKs and say in its log where it writes.
 const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL
@@ -153,51 +159,80 @@ async function mapLimit(items, n, fn) {
   return results
 }
 
-async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, uncommittedOffsets, isStale }) {
-  const { partition, messages } = batch
-  if (messages.length === 0) return
+// joins counts the group joins of this process (GROUP_JOIN events). A batch
+// remembers the join it was fetched in: kafkajs can rejoin while another
+// worker's batch is still being written (a failed batch ends its fetchers
+// at once, not the other workers' eachBatch calls), and such a batch must
+// not commit under the new generation for a partition that may have moved.
+let joins = 0
 
-  // Heartbeat while the PUTs run (a slow S3 must not cost the membership),
-  // and remember what it says: a rebalance or an expired membership fences
-  // this batch.
-  let fenced = null
+// Errors that say the group moved on: the batch in hand must not commit
+// (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION: the broker would refuse it anyway).
+// REBALANCE_IN_PROGRESS still lets the current generation commit what it
+// has written, as Kafka's own clients do before they rejoin.
+const fencing = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID'])
+
+// fenced is the fencing error the latest join has seen, if any: once one
+// batch has seen it, the other batches of that join stop before their next
+// chunk instead of writing for partitions that are moving.
+let fenced = null
+
+async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, uncommittedOffsets, isRunning, isStale }) {
+  const { partition, messages } = batch
+  const join = joins
+  const fence = e => {
+    if (join === joins && !fenced && e && fencing.has(e.type)) fenced = e
+  }
+  // Heartbeat while the PUTs run: a slow S3 must not cost the membership,
+  // and what it answers fences the batch.
   const beat = async () => {
     try {
       await heartbeat()
     } catch (e) {
-      fenced = fenced || e
+      fence(e)
     }
   }
-  const timer = setInterval(beat, Math.max(100, Math.floor(heartbeatInterval / 2)))
-  let ok
-  try {
-    ok = await mapLimit(messages, workers, async m => {
-      const row = isJSONObject(m.value)
-      const key = objectKey(partition, m.offset, row)
-      if (!row) log(`record ${topic}/${partition}@${m.offset} is not a JSON object, kept under ${key}`)
-      return putWithRetry(key, m.value || Buffer.alloc(0))
-    })
-  } finally {
-    clearInterval(timer)
-  }
-  written += messages.length
-  if (!ok.every(Boolean)) return // stopping with S3 still failing: nothing resolved, nothing committed
-  await beat()
-  if (fenced) {
-    log(`partition ${partition}: not committing offsets up to ${batch.lastOffset()}: ${fenced.type || fenced.name}: ${fenced.message}`)
-    throw fenced // kafkajs rejoins the group
-  }
-  if (isStale()) {
-    log(`partition ${partition}: batch is stale (position moved), not committing it`)
-    return
-  }
-  // Every record of the batch is in S3: now, and only now, its offsets.
-  resolveOffset(messages[messages.length - 1].offset)
-  try {
-    await commitOffsetsIfNecessary(uncommittedOffsets())
-  } catch (e) {
-    log(`partition ${partition}: commit failed, records will be re-read: ${e.type || e.name}: ${e.message}`)
-    throw e
+
+  // A fetch can return a partition's whole backlog (thousands of records):
+  // write and commit it in chunks, so a fence, a rebalance or SIGTERM costs
+  // at most one chunk.
+  for (let i = 0; i < messages.length; i += chunk) {
+    if (!isRunning() || isStale()) return // stopping, or the position moved: what is written is committed
+    if (join !== joins) return // rejoined meanwhile: this batch belongs to an older generation
+    if (fenced) throw fenced // kafkajs rejoins the group
+    const part = messages.slice(i, i + chunk)
+    const timer = setInterval(beat, Math.max(100, Math.floor(heartbeatInterval / 2)))
+    let ok
+    try {
+      ok = await mapLimit(part, workers, async m => {
+        const row = isJSONObject(m.value)
+        const key = objectKey(partition, m.offset, row)
+        if (!row) log(`record ${topic}/${partition}@${m.offset} is not a JSON object, kept under ${key}`)
+        return putWithRetry(key, m.value || Buffer.alloc(0))
+      })
+    } finally {
+      clearInterval(timer)
+    }
+    written += part.length
+    if (!ok.every(Boolean)) return // stopping with S3 still failing: nothing resolved, nothing committed
+    await beat()
+    const last = part[part.length - 1].offset
+    if (join !== joins || isStale() || (fenced && fenced.type !== 'REBALANCE_IN_PROGRESS')) {
+      const why = join !== joins ? 'the group was joined again' : isStale() ? 'the batch is stale' : `${fenced.type}: ${fenced.message}`
+      log(`partition ${partition}: not committing offsets up to ${last}: ${why}`)
+      if (fenced && join === joins) throw fenced
+      return
+    }
+    // Every record up to `last` is in S3: now, and only now, its offset.
+    resolveOffset(last)
+    try {
+      await commitOffsetsIfNecessary(uncommittedOffsets())
+    } catch (e) {
+      log(`partition ${partition}: commit up to ${last} failed, records will be re-read: ${e.type || e.name}: ${e.message}`)
+      fence(e)
+      throw e
+    }
+    if (fenced) throw fenced // committed what it wrote; now rejoin
   }
 }
 
@@ -220,6 +255,8 @@ async function main() {
 
   const { CRASH, GROUP_JOIN } = consumer.events
   consumer.on(GROUP_JOIN, e => {
+    joins++
+    fenced = null
     const parts = (e.payload.memberAssignment[topic] || []).slice().sort((a, b) => a - b)
     log(`assigned [${parts.join(', ')}] as ${e.payload.memberId}`)
   })
