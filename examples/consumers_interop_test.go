@@ -123,30 +123,46 @@ var consumerScenarios = []string{"sink-kill-9", "kill-after-put", "kill-after-co
 
 // passesEveryScenario runs command under each consumer scenario with --out
 // and asserts a PASS whose counts equal recount's, made from the kept
-// evidence alone.
+// evidence alone. Then the same consumer with CONSUMER_BUG=commit-before-put
+// (it commits a batch before writing it) must fail kill-after-commit with
+// records lost, counted exactly as the recount counts them.
 func passesEveryScenario(t *testing.T, command string) {
 	t.Helper()
 	for _, name := range consumerScenarios {
 		t.Run(name, func(t *testing.T) {
-			out := t.TempDir()
-			res := runScenarioOut(t, name, command, out)
+			res := runAndRecount(t, name, command)
 			v := res.Verdict
 			assert.True(t, res.Pass, "output: %v", res.Output)
 			assert.Zero(t, v.Lost, "%v", v.LostExamples)
 			assert.Zero(t, v.Duplicated, "%v", v.DuplicateExamples)
 			assert.Equal(t, v.Produced, v.Distinct)
 			assert.Greater(t, v.Instances, 1, "the scenario restarted or added processes")
-
-			dir := filepath.Join(out, name, "0")
-			c := recount(t, dir)
-			t.Logf("recount of %s: produced %d rows %d distinct %d lost %d duplicated %d", dir, c.produced, c.rows, c.distinct, c.lost, c.duplicated)
-			assert.Equal(t, v.Produced, c.produced, "produced, recounted")
-			assert.Equal(t, v.Rows, c.rows, "rows, recounted")
-			assert.Equal(t, v.Distinct, c.distinct, "distinct, recounted")
-			assert.Equal(t, v.Lost, c.lost, "lost, recounted")
-			assert.Equal(t, v.Duplicated, c.duplicated, "duplicated, recounted")
 		})
 	}
+	t.Run("commit-before-put", func(t *testing.T) {
+		res := runAndRecount(t, "kill-after-commit", "CONSUMER_BUG=commit-before-put "+command)
+		assert.False(t, res.Pass, "committing before the PUT must fail kill-after-commit")
+		assert.Greater(t, res.Verdict.Lost, int64(0), "a kill right after the commit loses the batch it had not written")
+		assert.NotEmpty(t, res.Verdict.LostExamples)
+	})
+}
+
+// runAndRecount runs a scenario with --out and asserts that the verdict's
+// counts equal recount's.
+func runAndRecount(t *testing.T, name, command string) scenarios.Result {
+	t.Helper()
+	out := t.TempDir()
+	res := runScenarioOut(t, name, command, out)
+	v := res.Verdict
+	dir := filepath.Join(out, name, "0")
+	c := recount(t, dir)
+	t.Logf("recount of %s: produced %d rows %d distinct %d lost %d duplicated %d", dir, c.produced, c.rows, c.distinct, c.lost, c.duplicated)
+	assert.Equal(t, v.Produced, c.produced, "produced, recounted")
+	assert.Equal(t, v.Rows, c.rows, "rows, recounted")
+	assert.Equal(t, v.Distinct, c.distinct, "distinct, recounted")
+	assert.Equal(t, v.Lost, c.lost, "lost, recounted")
+	assert.Equal(t, v.Duplicated, c.duplicated, "duplicated, recounted")
+	return res
 }
 
 type counts struct{ produced, rows, distinct, lost, duplicated int64 }

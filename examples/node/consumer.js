@@ -44,6 +44,11 @@
 // default 16), CONSUMER_PARTITIONS_CONCURRENTLY (batches at once, default 3),
 // CONSUMER_MAX_BATCH_RECORDS (records per chunk, default 250).
 //
+// CONSUMER_BUG=commit-before-put makes it the negative control: it commits a
+// chunk's offsets before PUTting it ("commit, then write"), the bug
+// kill-after-commit catches. The interop tests use it to check that the
+// verdict counts the loss exactly.
+//
 // Run `npm ci` in this folder once, then `node consumer.js`.
 'use strict'
 
@@ -69,6 +74,11 @@ const prefix = env.TICKFLOW_PREFIX || ''
 const workers = parseInt(env.CONSUMER_WORKERS || '16', 10)
 const concurrently = parseInt(env.CONSUMER_PARTITIONS_CONCURRENTLY || '3', 10)
 const chunk = parseInt(env.CONSUMER_MAX_BATCH_RECORDS || '250', 10)
+const bug = env.CONSUMER_BUG || ''
+if (bug !== '' && bug !== 'commit-before-put') {
+  log(`unknown CONSUMER_BUG ${JSON.stringify(bug)}`)
+  process.exit(2)
+}
 // The SDK reads AWS_ENDPOINT_URL_S3 itself too; passing it makes the
 // example work with older SDKs and say in its log where it writes.
 const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL
@@ -201,6 +211,11 @@ async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNeces
     if (join !== joins) return // rejoined meanwhile: this batch belongs to an older generation
     if (fenced) throw fenced // kafkajs rejoins the group
     const part = messages.slice(i, i + chunk)
+    if (bug === 'commit-before-put') {
+      // The bug: a kill between this commit and the PUTs loses the chunk.
+      resolveOffset(part[part.length - 1].offset)
+      await commitOffsetsIfNecessary(uncommittedOffsets())
+    }
     const timer = setInterval(beat, Math.max(100, Math.floor(heartbeatInterval / 2)))
     let ok
     try {

@@ -43,6 +43,11 @@ AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, KAFKA_SESSION_TIMEOUT_MS), and
 CONSUMER_WORKERS (parallel PUTs, default 16), CONSUMER_MAX_POLL_RECORDS
 (records per consume(), default 500).
 
+CONSUMER_BUG=commit-before-put makes it the negative control: it commits a
+batch's offsets before PUTting it ("commit, then write"), the bug
+kill-after-commit catches. The interop tests use it to check that the
+verdict counts the loss exactly.
+
 Needs Debian's python3-confluent-kafka (1.7, librdkafka 2.0) and
 python3-boto3: run it with /usr/bin/python3.
 """
@@ -158,6 +163,10 @@ def main():
     prefix = os.environ.get("TICKFLOW_PREFIX", "")
     workers = int(os.environ.get("CONSUMER_WORKERS", "16"))
     max_records = int(os.environ.get("CONSUMER_MAX_POLL_RECORDS", "500"))
+    bug = os.environ.get("CONSUMER_BUG", "")
+    if bug not in ("", "commit-before-put"):
+        log("unknown CONSUMER_BUG %r" % bug)
+        return 2
     # Debian's boto3 1.26 ignores AWS_ENDPOINT_URL*: pass the endpoint by hand.
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -213,7 +222,7 @@ def main():
             # Rebalance callbacks ran inside consume(): what it returned for
             # a partition revoked meanwhile is not ours to write or commit.
             generation = own.generation
-            futures = []
+            batch = []
             commit = {}
             dropped = 0
             for m in msgs:
@@ -226,14 +235,23 @@ def main():
                 if tp not in own.owned:
                     dropped += 1
                     continue
+                batch.append(m)
+                commit[tp] = max(commit.get(tp, -1), m.offset() + 1)
+            if dropped:
+                log("dropped %d records of partitions revoked while they were fetched" % dropped)
+            if bug == "commit-before-put" and commit:
+                try:  # the bug: a kill between this commit and the PUTs loses the batch
+                    consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in sorted(commit.items())], asynchronous=False)
+                except KafkaException as e:
+                    log("commit failed: %s" % e)
+                commit = {}
+            futures = []
+            for m in batch:
                 row = is_json_object(m.value())
                 key = object_key(prefix, m.topic(), m.partition(), m.offset(), row)
                 if not row:
                     log("record %s/%d@%d is not a JSON object, kept under %s" % (m.topic(), m.partition(), m.offset(), key))
                 futures.append(pool.submit(put_with_retry, s3, bucket, key, m.value() or b""))
-                commit[tp] = max(commit.get(tp, -1), m.offset() + 1)
-            if dropped:
-                log("dropped %d records of partitions revoked while they were fetched" % dropped)
 
             # Every PUT of the batch, then (only then) the commit. A signal
             # arriving now does not interrupt this: the batch is finished,
