@@ -19,8 +19,10 @@
 //   * Fencing: a chunk heartbeats while its PUTs run. UNKNOWN_MEMBER_ID or
 //     ILLEGAL_GENERATION (this member was dropped: frozen, or cut off) means
 //     no commit; REBALANCE_IN_PROGRESS commits what was written; either way
-//     the error goes back to kafkajs, which rejoins, and the other batches of
-//     that membership stop before their next chunk. A batch that was still
+//     the error goes back to kafkajs, which rejoins. Every batch of that
+//     membership stops issuing PUTs at once (a rebalance waits for this
+//     member no longer than the PUTs in flight take) and commits, on
+//     REBALANCE_IN_PROGRESS, the records written before the stop. A batch that was still
 //     being written when kafkajs rejoined (it does not wait for every
 //     worker) does not commit under the new generation. The new owner
 //     re-reads from the last commit and rewrites the same keys with the same
@@ -155,12 +157,14 @@ async function putWithRetry(key, body) {
   }
 }
 
-// mapLimit runs fn over items with at most n calls in flight.
-async function mapLimit(items, n, fn) {
-  const results = new Array(items.length)
+// mapLimit runs fn over items in order with at most n calls in flight, and
+// starts no new call once stop() says so. It returns the results of the
+// calls it started: those of items[0 .. results.length-1].
+async function mapLimit(items, n, fn, stop) {
+  const results = []
   let next = 0
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !stop()) {
       const i = next++
       results[i] = await fn(items[i])
     }
@@ -204,8 +208,8 @@ async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNeces
   }
 
   // A fetch can return a partition's whole backlog (thousands of records):
-  // write and commit it in chunks, so a fence, a rebalance or SIGTERM costs
-  // at most one chunk.
+  // write and commit it in chunks, and stop a chunk early on a fence, a
+  // rebalance or SIGTERM, committing the records written before the stop.
   for (let i = 0; i < messages.length; i += chunk) {
     if (!isRunning() || isStale()) return // stopping, or the position moved: what is written is committed
     if (join !== joins) return // rejoined meanwhile: this batch belongs to an older generation
@@ -219,19 +223,30 @@ async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNeces
     const timer = setInterval(beat, Math.max(100, Math.floor(heartbeatInterval / 2)))
     let ok
     try {
-      ok = await mapLimit(part, workers, async m => {
-        const row = isJSONObject(m.value)
-        const key = objectKey(partition, m.offset, row)
-        if (!row) log(`record ${topic}/${partition}@${m.offset} is not a JSON object, kept under ${key}`)
-        return putWithRetry(key, m.value || Buffer.alloc(0))
-      })
+      // A fence or SIGTERM stops the chunk at the PUTs in flight: a
+      // rebalance waits for this member no longer than they take.
+      ok = await mapLimit(
+        part,
+        workers,
+        async m => {
+          const row = isJSONObject(m.value)
+          const key = objectKey(partition, m.offset, row)
+          if (!row) log(`record ${topic}/${partition}@${m.offset} is not a JSON object, kept under ${key}`)
+          return putWithRetry(key, m.value || Buffer.alloc(0))
+        },
+        () => fenced !== null || !isRunning()
+      )
     } finally {
       clearInterval(timer)
     }
-    written += part.length
+    written += ok.length
     if (!ok.every(Boolean)) return // stopping with S3 still failing: nothing resolved, nothing committed
     await beat()
-    const last = part[part.length - 1].offset
+    if (ok.length === 0) {
+      if (fenced && join === joins) throw fenced
+      return
+    }
+    const last = part[ok.length - 1].offset // every record up to here is written
     if (join !== joins || isStale() || (fenced && fenced.type !== 'REBALANCE_IN_PROGRESS')) {
       const why = join !== joins ? 'the group was joined again' : isStale() ? 'the batch is stale' : `${fenced.type}: ${fenced.message}`
       log(`partition ${partition}: not committing offsets up to ${last}: ${why}`)
@@ -248,6 +263,7 @@ async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNeces
       throw e
     }
     if (fenced) throw fenced // committed what it wrote; now rejoin
+    if (ok.length < part.length) return // stopping: what is written is committed
   }
 }
 
