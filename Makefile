@@ -49,7 +49,7 @@ bench: build
 
 # Real clients (kcat, aws CLI, kafka-python, boto3) against `tickflow serve`.
 interop: build
-	TICKFLOW_INTEROP=1 TICKFLOW_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout 30m -count=1 -run Interop -v ./cmd/tickflow/ ./examples/...
+	TICKFLOW_INTEROP=1 TICKFLOW_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout 45m -count=1 -run Interop -v ./cmd/tickflow/ ./examples/...
 
 # Full iteration counts for the fault scenarios.
 long:

@@ -18,6 +18,10 @@
 //     loses records when killed.
 //   - python/consumer.py: the same job done right (commit after the PUTs,
 //     one object per record keyed by topic/partition/offset).
+//   - python/confluent_consumer.py: the same on confluent-kafka (librdkafka),
+//     with on_assign/on_revoke/on_lost fencing the batch in hand.
+//   - node/consumer.js: the same on kafkajs and the AWS SDK for JavaScript
+//     v3 (`npm ci` in examples/node first).
 //   - goconsumer: python/consumer.py in Go (franz-go, aws-sdk-go-v2), built
 //     with `go build ./examples/goconsumer`.
 package examples

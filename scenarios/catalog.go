@@ -225,6 +225,11 @@ func rebalanceScaleOut(ctx context.Context, e *env) error {
 			extra = append(extra, r)
 		}
 		e.notef("scaled out to 3 consumers after %d records", n/5)
+		if e.user() {
+			if err := e.awaitScaledOut(ctx, extra, int64(n)); err != nil {
+				return err
+			}
+		}
 		if err := e.waitSent(ctx, int64(n*3/5)); err != nil {
 			return err
 		}
@@ -242,6 +247,57 @@ func rebalanceScaleOut(ctx context.Context, e *env) error {
 		_ = r.stop()
 	}
 	return err
+}
+
+// awaitScaledOut waits, for a user's consumer, until the extra instances
+// have joined and written. A program takes seconds to start (an
+// interpreter, an SDK) and to join (the first member must rejoin too); at
+// 2,000 records/s the load is sent in 3 s, and the extras would be stopped
+// before they had joined, leaving one member that never rebalanced. So:
+// the group Stable with all 3 members, then a write from each extra, or
+// the group's lag gone (nothing left for it to write; noted).
+func (e *env) awaitScaledOut(ctx context.Context, extra []*sinkRun, n int64) error {
+	start := time.Now()
+	var procs []*sinkProc
+	for _, r := range extra {
+		procs = append(procs, r.proc)
+	}
+	if err := e.awaitMembers(ctx, 3, procs...); err != nil {
+		return err
+	}
+	joined := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	idle := false
+	var checked time.Time
+	err := poll(wctx, func() bool {
+		wrote := true
+		for _, p := range procs {
+			wrote = wrote && e.rec.writesBy(p.instance, joined) > 0
+		}
+		if wrote {
+			return true
+		}
+		if e.seq.Load() < n || time.Since(checked) < 250*time.Millisecond {
+			return false
+		}
+		checked = time.Now()
+		lag, err := e.lag(wctx)
+		idle = err == nil && lag == 0
+		return idle
+	})
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	switch {
+	case err != nil:
+		e.notef("the 3 members joined %s after the scale-out; the extras had written nothing %s later", joined.Sub(start).Round(time.Millisecond), joinTimeout)
+	case idle:
+		e.notef("the 3 members joined %s after the scale-out, when the group had nothing left to read", joined.Sub(start).Round(time.Millisecond))
+	default:
+		e.notef("the 3 members joined %s after the scale-out; each extra wrote %s later", joined.Sub(start).Round(time.Millisecond), time.Since(joined).Round(time.Millisecond))
+	}
+	return nil
 }
 
 // faultFor installs an S3 fault while the load runs, for d, and checks it

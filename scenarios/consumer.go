@@ -173,7 +173,7 @@ func (e *env) consumerRun(ctx context.Context) (*sinkRun, error) {
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	r := &sinkRun{cancel: cancel, done: make(chan struct{})}
+	r := &sinkRun{proc: p, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		select {
 		case <-rctx.Done():

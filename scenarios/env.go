@@ -412,6 +412,7 @@ func (e *env) sinkOptions(extra ...sink.Option) []sink.Option {
 // sinkRun is one sink started in the background.
 type sinkRun struct {
 	s      *sink.Sink
+	proc   *sinkProc // a user's consumer process (nil: an in-process sink)
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error

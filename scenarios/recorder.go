@@ -91,6 +91,19 @@ func (r *recorder) commitsSince(t time.Time) int {
 	return n
 }
 
+// writesBy counts the writes S3 accepted from instance since t.
+func (r *recorder) writesBy(instance int, t time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, w := range r.writes {
+		if w.Instance == instance && !w.At.Before(t) {
+			n++
+		}
+	}
+	return n
+}
+
 // snapshot returns copies of what was recorded.
 func (r *recorder) snapshot() ([]s3Write, []commitSeen) {
 	r.mu.Lock()
