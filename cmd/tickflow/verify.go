@@ -170,14 +170,41 @@ func writeDeadLetters(w io.Writer, d *lake.DeadLetters, rep *lake.Report) error 
 	if d.Missing {
 		fmt.Fprintf(&b, "DEAD LETTERS: topic %s does not exist: no offsets accounted as dead letters\n", d.Topic)
 	} else {
-		fmt.Fprintf(&b, "DEAD LETTERS: %d offsets of %s read from %s (%d records), %d accounted as dead letters in the lake's offset coverage\n",
-			d.Count(), d.SourceTopic, d.Topic, d.Records, filled)
+		// Dead letters fill holes between objects (the coverage's skipped
+		// column) or lie beyond a partition's first or last object, where
+		// only the Kafka comparison and R01 use them: say both, so a poison
+		// record at a partition's end does not read as unused.
+		n := d.Count()
+		where := ""
+		switch {
+		case n > 0 && filled >= n:
+			where = fmt.Sprintf("all %d fill holes between the lake's objects (the offset coverage's skipped column)", n)
+		case n > 0:
+			holes, other := "none fills a hole between the lake's objects", fmt.Sprintf("all %d lie", n)
+			if filled == 1 {
+				holes = "1 fills a hole between the lake's objects (the offset coverage's skipped column)"
+			} else if filled > 1 {
+				holes = fmt.Sprintf("%d fill holes between the lake's objects (the offset coverage's skipped column)", filled)
+			}
+			if filled > 0 {
+				other = fmt.Sprintf("the other %d lie", n-filled)
+				if n-filled == 1 {
+					other = "the other 1 lies"
+				}
+			}
+			where = holes + "; " + other + " before a partition's first or after its last object, where the KAFKA comparison counts them as held (and R01 as delivered)"
+		}
+		fmt.Fprintf(&b, "DEAD LETTERS: %s of %s read from %s (%s)", plural(n, "offset", ""), d.SourceTopic, d.Topic, plural(d.Records, "record", ""))
+		if where != "" {
+			fmt.Fprintf(&b, ": %s", where)
+		}
+		b.WriteString("\n")
 	}
 	if d.OtherTopics > 0 {
-		fmt.Fprintf(&b, "  %d records of other source topics ignored\n", d.OtherTopics)
+		fmt.Fprintf(&b, "  %s of other source topics ignored\n", plural(d.OtherTopics, "record", ""))
 	}
 	if d.Malformed > 0 {
-		fmt.Fprintf(&b, "  %d malformed records ignored (no usable tickflow-source-* headers), e.g.:\n", d.Malformed)
+		fmt.Fprintf(&b, "  %s ignored (no usable tickflow-source-* headers), e.g.:\n", plural(d.Malformed, "malformed record", ""))
 		for _, e := range d.MalformedExamples {
 			fmt.Fprintf(&b, "    %s\n", e)
 		}

@@ -128,12 +128,12 @@ func TestVerifyDeadLettersInFolder(t *testing.T) {
 		{"no dead letters declared: L12 gaps", nil, exitViolation,
 			[]string{"L12", "are missing between objects"}, []string{"DEAD LETTERS"}},
 		{"dead-letter topic read: R01 counts dead letters as delivered", []string{"--brokers", brokers, "--expect-records", "28"}, exitOK,
-			[]string{"OK", "DEAD LETTERS: 4 offsets of " + w.Topic(), "4 accounted as dead letters", "1 records of other source topics", "2 malformed records",
+			[]string{"OK", "DEAD LETTERS: 4 offsets of " + w.Topic(), "all 4 fill holes between the lake's objects", "1 record of other source topics", "2 malformed records",
 				"no tickflow-source-topic header", `tickflow-source-partition="zero"`}, []string{"L12"}},
 		{"dead letters read: the lake's records alone do not make the count", []string{"--brokers", brokers, "--expect-records", "24"}, exitViolation,
 			[]string{"R01", "24 distinct", "4 dead letters of the dead-letter topic not in the lake (28 in all), expected 24"}, []string{"OK:"}},
 		{"explicit dlq topic", []string{"--brokers", brokers, "--dlq-topic", w.Topic() + ".dlq"}, exitOK,
-			[]string{"OK", "4 accounted as dead letters"}, []string{"L12"}},
+			[]string{"OK", "all 4 fill holes between the lake's objects"}, []string{"L12"}},
 		{"wrong source topic: Kafka has no such topic to compare with", []string{"--brokers", brokers, "--topic", "other-topic", "--dlq-topic", w.Topic() + ".dlq"}, exitUsage,
 			[]string{"topic other-topic", "does not exist", "--topic"}, []string{"OK"}},
 		{"missing dlq topic", []string{"--brokers", brokers, "--dlq-topic", "no-such-topic"}, exitViolation,
@@ -173,7 +173,7 @@ func TestVerifyDeadLettersInFolder(t *testing.T) {
 			skipped += p.Skipped
 		}
 		assert.EqualValues(t, 4, skipped)
-		assert.Contains(t, errOut, "4 accounted as dead letters")
+		assert.Contains(t, errOut, "all 4 fill holes between the lake's objects")
 	})
 }
 

@@ -257,7 +257,8 @@ func checkCount(rep *Report, parts map[int32]*lakePart, cfg *config) {
 		switch {
 		case cfg.expect == 0:
 		case rep.Rows < cfg.expect:
-			rep.add(violation("R01", rep.Location, "", "expected %d records but the lake holds only %s (it has no kafka_partition/kafka_offset columns, so rows cannot be told apart as records): at least %d records are missing",
+			fix := fmt.Sprintf("table %s has no kafka_partition/kafka_offset columns, so verify cannot name the missing records: compare with the source and deliver them again with the consumer that writes %s (or write those columns so verify can count and place them)", rep.Table, rep.Table)
+			rep.add(violation("R01", rep.Location, fix, "expected %d records but the lake holds only %s (it has no kafka_partition/kafka_offset columns, so rows cannot be told apart as records): at least %d records are missing",
 				cfg.expect, plural(rep.Rows, "row", ""), cfg.expect-rep.Rows))
 		default:
 			rep.add(violation("R01", rep.Location, "drop --expect-records, or write kafka_partition/kafka_offset columns (integers) so records can be counted",

@@ -160,7 +160,7 @@ var Rules = []Rule{
 		Fix:    "the group committed offsets the lake does not hold (loss): deliver them again while Kafka still has them (reset the group's offset to the range's start and run the sink), and find out why they are missing (deleted objects, an S3 lifecycle rule, a second writer)",
 		Source: "Kafka OffsetFetch (the group's committed offsets); the sink commits only what is durably in S3 (docs/exactly-once.md)"},
 	{ID: "R01", Name: "record-count",
-		Fix:    "find the missing or extra records (see offset coverage) and re-run the sink for them",
+		Fix:    "find the missing or extra records (the offset coverage and, with --brokers, the Kafka table place them by partition and offset) and deliver the missing ones again (tickflow sink: reset the group's offsets to them)",
 		Source: "reconciliation (ExpectRecords)"},
 }
 

@@ -66,7 +66,9 @@ var Macros = []string{
 }
 
 // insteadOf says what to use for Athena functions tickflow cannot offer
-// offline (DuckDB has no equivalent it could translate to).
+// offline (DuckDB has no equivalent it could translate to). Trino's
+// url_extract_* parse with java.net.URI, whose path, query and fragment
+// come back percent-decoded ('+' kept), as DuckDB's url_decode does.
 var insteadOf = map[string]string{
 	"to_iso8601":             "date_format(x, '%Y-%m-%dT%H:%i:%s')",
 	"json_parse":             "CAST(s AS JSON)",
@@ -75,6 +77,12 @@ var insteadOf = map[string]string{
 	"json_size":              "json_array_length(j, path)",
 	"map_agg":                "map(list(k), list(v))",
 	"url_extract_host":       "regexp_extract(url, '://([^/:]+)', 1)",
+	"url_extract_protocol":   "regexp_extract(url, '^([a-zA-Z][a-zA-Z0-9+.-]*):', 1)",
+	"url_extract_port":       "TRY_CAST(regexp_extract(url, '://[^/?#:]+:([0-9]+)', 1) AS BIGINT)",
+	"url_extract_path":       "url_decode(regexp_extract(url, '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*([^?#]*)', 1))",
+	"url_extract_query":      "url_decode(regexp_extract(url, '\\?([^#]*)', 1))",
+	"url_extract_fragment":   "url_decode(regexp_extract(url, '#(.*)', 1))",
+	"url_extract_parameter":  "url_decode(regexp_extract(url, '[?&]NAME=([^&#]*)', 1))",
 	"at_timezone":            "timezone(zone, ts)",
 	"with_timezone":          "timezone(zone, ts)",
 	"human_readable_seconds": "to_seconds(n) (an interval)",
@@ -104,7 +112,9 @@ func functionError(err error) error {
 	}
 	use := "an equivalent DuckDB function (https://duckdb.org/docs/sql/functions/overview); docs/query.md lists what tickflow translates"
 	if dm := didYouMean.FindStringSubmatch(err.Error()); dm != nil {
-		use = fmt.Sprintf("%q (DuckDB's closest name) or %s", dm[1], use)
+		// DuckDB's guess is spelled alike, often a different function
+		// (url_extract_path → json_extract_path): a name to check, not advice.
+		use += fmt.Sprintf(" (DuckDB's closest name, %q, is only spelled alike: check what it does first)", dm[1])
 	}
 	return fmt.Errorf("%w: %s is neither a DuckDB function nor an Athena (Trino) function tickflow translates; use %s", ErrUnknownFunction, name, use)
 }

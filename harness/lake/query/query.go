@@ -372,7 +372,11 @@ func (r *Result) Write(w io.Writer, f Format) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(w, "(%d rows)\n", len(r.Rows))
+		count := fmt.Sprintf("%d rows", len(r.Rows))
+		if len(r.Rows) == 1 {
+			count = "1 row"
+		}
+		_, err := fmt.Fprintf(w, "(%s)\n", count)
 		return err
 	}
 	return fmt.Errorf("query: unknown format %q: want table, csv or json", f)

@@ -177,3 +177,17 @@ func TestWrite(t *testing.T) {
 
 	assert.Error(t, res.Write(&buf, query.Format("xml")))
 }
+
+// TestWriteCountsRowsInEnglish: the table output's last line counts in
+// English as Trino's CLI does (docs/cli-conventions.md): "(1 row)", "(0 rows)".
+func TestWriteCountsRowsInEnglish(t *testing.T) {
+	for _, c := range []struct {
+		rows [][]any
+		want string
+	}{{nil, "(0 rows)"}, {[][]any{{1}}, "(1 row)"}, {[][]any{{1}, {2}}, "(2 rows)"}} {
+		var buf bytes.Buffer
+		require.NoError(t, (&query.Result{Columns: []string{"_col0"}, Rows: c.rows}).Write(&buf, query.Table))
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		assert.Equal(t, c.want, lines[len(lines)-1], buf.String())
+	}
+}

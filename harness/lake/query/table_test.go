@@ -8,6 +8,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,10 +135,18 @@ func TestTableClicks(t *testing.T) {
 func TestTableUnknownFunction(t *testing.T) {
 	dir, def := clicksLake(t)
 	for sql, want := range map[string][]string{
-		"SELECT url_extract_host(url) FROM clicks":       {"url_extract_host", "Athena (Trino) function", "regexp_extract"},
-		"SELECT no_such_function(url) FROM clicks":       {"no_such_function", "neither a DuckDB function nor an Athena (Trino) function tickflow translates", "docs/query.md"},
-		"SELECT date_format(ts, '%D') FROM clicks":       {"%D", "not supported"},
-		"SELECT date_format(ts, format_col) FROM clicks": {"string literal"},
+		"SELECT url_extract_host(url) FROM clicks": {"url_extract_host", "Athena (Trino) function", "regexp_extract"},
+		"SELECT no_such_function(url) FROM clicks": {"no_such_function", "neither a DuckDB function nor an Athena (Trino) function tickflow translates", "docs/query.md"},
+		// Trino's other URL functions name a DuckDB expression too, not
+		// DuckDB's spelling-alike guess (url_extract_path is not json_extract_path).
+		"SELECT url_extract_path(url) FROM clicks":             {"url_extract_path is an Athena (Trino) function", "regexp_extract(url, "},
+		"SELECT url_extract_query(url) FROM clicks":            {"url_extract_query is an Athena (Trino) function", "regexp_extract(url, "},
+		"SELECT url_extract_protocol(url) FROM clicks":         {"url_extract_protocol is an Athena (Trino) function", "regexp_extract(url, "},
+		"SELECT url_extract_port(url) FROM clicks":             {"url_extract_port is an Athena (Trino) function", "regexp_extract(url, "},
+		"SELECT url_extract_fragment(url) FROM clicks":         {"url_extract_fragment is an Athena (Trino) function", "regexp_extract(url, "},
+		"SELECT url_extract_parameter(url, 'ref') FROM clicks": {"url_extract_parameter is an Athena (Trino) function", "regexp_extract(url, "},
+		"SELECT date_format(ts, '%D') FROM clicks":             {"%D", "not supported"},
+		"SELECT date_format(ts, format_col) FROM clicks":       {"string literal"},
 	} {
 		_, err := query.RunTable(context.Background(), dir, def, sql)
 		require.Error(t, err, sql)
@@ -145,7 +154,13 @@ func TestTableUnknownFunction(t *testing.T) {
 			assert.Contains(t, err.Error(), w, sql)
 		}
 	}
-	_, err := query.RunTable(context.Background(), dir, def, "SELECT 1 FROM other.clicks")
+	// DuckDB's "Did you mean" is spelled alike, not the same function: it is
+	// offered as a name to check, never as "use X".
+	_, err := query.RunTable(context.Background(), dir, def, "SELECT bogus_fn(url) FROM clicks")
+	require.Error(t, err)
+	assert.NotRegexp(t, `use "[a-z_]+" \(DuckDB's closest name\)`, err.Error())
+	assert.Contains(t, err.Error(), "spelled alike")
+	_, err = query.RunTable(context.Background(), dir, def, "SELECT 1 FROM other.clicks")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `the table here is clicks, also reachable as web.clicks, "default"."clicks"`)
 	_, err = query.RunTable(context.Background(), dir, def, "SELECT nosuch FROM clicks")
@@ -236,4 +251,31 @@ func TestTableParquet(t *testing.T) {
 	_, err = query.RunTable(context.Background(), t.TempDir(), def, "SELECT 1")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no data objects for table clicks")
+}
+
+// TestURLSuggestionsRun: the expression the error offers for each of Trino's
+// url_extract_* runs as given and answers what Trino answers for the same
+// URL (java.net.URI: path, query and fragment percent-decoded; the
+// parameter split from the decoded query).
+func TestURLSuggestionsRun(t *testing.T) {
+	dir, def := clicksLake(t)
+	const u = "http://example.com:8080/path1/p%20q.php?k1=v1&ref=a%2Fb#Ref1"
+	for fn, want := range map[string]any{
+		"url_extract_host":      "example.com",
+		"url_extract_protocol":  "http",
+		"url_extract_port":      int64(8080),
+		"url_extract_path":      "/path1/p q.php",
+		"url_extract_query":     "k1=v1&ref=a/b",
+		"url_extract_fragment":  "Ref1",
+		"url_extract_parameter": "a/b",
+	} {
+		_, err := query.RunTable(context.Background(), dir, def, "SELECT "+fn+"(url) FROM clicks")
+		require.Error(t, err, fn)
+		_, use, ok := strings.Cut(err.Error(), "; use ")
+		require.True(t, ok, err.Error())
+		expr := strings.ReplaceAll(use, "NAME", "ref")
+		res, err := query.RunTable(context.Background(), dir, def, "SELECT "+expr+" FROM (SELECT '"+u+"' AS url)")
+		require.NoError(t, err, "%s: %s", fn, expr)
+		assert.Equal(t, want, res.Rows[0][0], "%s: %s", fn, expr)
+	}
 }
