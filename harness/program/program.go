@@ -142,9 +142,34 @@ type Process struct {
 }
 
 // Start runs command with `sh -c` in dir ("" = the current directory) with
-// env, in a process group of its own, its stdout and stderr captured.
+// env, in a process group of its own, its stdout and stderr captured. A
+// simple command (one program and its arguments, no pipes, lists,
+// redirections or substitutions) replaces the shell (`exec`), so the exit
+// status is the program's own: a shell that does not exec its last command
+// (dash) would otherwise die of the SIGTERM sent to the group while the
+// program itself stops cleanly, and every clean stop would read "killed by
+// SIGTERM".
 func Start(command, dir string, env []string) (*Process, error) {
+	if simpleCommand(command) {
+		command = "exec " + strings.TrimSpace(command)
+	}
 	return StartCmd(exec.Command("/bin/sh", "-c", command), dir, env)
+}
+
+// simpleCommand reports a command that is one program with its arguments
+// (variable assignments before it are fine): nothing a shell would run as
+// more than one process or after the program ends.
+func simpleCommand(command string) bool {
+	c := strings.TrimSpace(command)
+	if c == "" || strings.ContainsAny(c, ";&|<>()`\n{}!") || strings.Contains(c, "$(") {
+		return false
+	}
+	first := strings.Fields(c)[0]
+	switch first {
+	case "exec", "cd", "export", "set", "if", "for", "while", "case", "until", "source", ".", "eval", "trap", "ulimit", "umask":
+		return false
+	}
+	return true
 }
 
 // StartCmd starts cmd like Start does (own process group, output captured);

@@ -141,3 +141,34 @@ func TestTailCutsAtALine(t *testing.T) {
 	<-q.Done()
 	assert.Equal(t, "(no output)", q.Tail(10))
 }
+
+func TestSimpleCommand(t *testing.T) {
+	for cmd, want := range map[string]bool{
+		"python3 consumer.py":                       true,
+		"  /usr/bin/node examples/node/consumer.js": true,
+		"FOO=1 ./myconsumer -mode exact":            true,
+		"cd x && python3 c.py":                      false,
+		"python3 c.py | tee log":                    false,
+		"python3 c.py > log":                        false,
+		"python3 c.py; echo done":                   false,
+		"exec python3 c.py":                         false,
+		"echo $(date)":                              false,
+		"a\nb":                                      false,
+		"":                                          false,
+	} {
+		assert.Equal(t, want, simpleCommand(cmd), "%q", cmd)
+	}
+}
+
+// A simple command that stops cleanly on SIGTERM exits 0: the shell handed
+// over to it instead of dying of the signal sent to the group.
+func TestTerminateSimpleCommandExitsClean(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "stops-cleanly.sh")
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\ntrap 'echo stopping; exit 0' TERM\necho ready\nwhile :; do sleep 0.05; done\n"), 0o755))
+	p, err := Start(script, "", os.Environ())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(p.Output(), "ready") }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, p.Terminate(10*time.Second))
+	assert.NoError(t, p.Err(), "output: %s", p.Output())
+	assert.Contains(t, p.Output(), "stopping")
+}
