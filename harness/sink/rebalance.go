@@ -64,7 +64,8 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 	fetched := s.takeFetchedMeta()
 	points := map[int32]commitPoint{}
 	var legacy []int32
-	var changed []string // partitions committed under another layout
+	var changed []string             // partitions committed under another layout
+	fromLogStart := map[int32]bool{} // nothing committed: reconciled from the log start
 	mine := s.cfg.layout()
 	for p, o := range parts {
 		c := o.EpochOffset().Offset
@@ -87,6 +88,7 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 			lo := starts[p]
 			points[p] = commitPoint{off: lo, carryStart: -1}
 			legacy = append(legacy, p)
+			fromLogStart[p] = true
 		case ok && cm.NextStart <= c && int64(cm.DLQ+cm.Expired) <= c-cm.NextStart:
 			cp := commitPoint{off: c, carryStart: -1, lastKey: cm.LastKey}
 			if cm.NextStart < c {
@@ -112,7 +114,7 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 			s.cfg.topic, s.cfg.group, ErrLayoutChanged, strings.Join(changed, ", "), mine)
 	}
 	if len(legacy) > 0 {
-		if err := s.reconcileListed(ctx, legacy, points); err != nil {
+		if err := s.reconcileListed(ctx, legacy, points, fromLogStart); err != nil {
 			return nil, err
 		}
 	}
@@ -244,7 +246,14 @@ func (s *Sink) listStartOffsets(ctx context.Context) (map[int32]int64, error) {
 // deletes off-chain objects an older writer left (package doc, point 4),
 // each only while this member still owns the partition and only the
 // object the listing saw (deleteOrphan).
-func (s *Sink) reconcileListed(ctx context.Context, ps []int32, points map[int32]commitPoint) error {
+//
+// A partition in fromLogStart has nothing committed and is reconciled from
+// its log start. If the lake's last object below the log start ends before
+// it, retention removed the offsets between before anyone read them: the
+// partition resumes at the lake's end, and assign counts the gap as
+// expired in the next object (issue 21, point 5), so the lake still tiles
+// and the lake checker reports K01 instead of a hole between objects (L12).
+func (s *Sink) reconcileListed(ctx context.Context, ps []int32, points map[int32]commitPoint, fromLogStart map[int32]bool) error {
 	objs, dupes, err := s.listPartitions(ctx)
 	if err != nil {
 		return err
@@ -266,9 +275,14 @@ func (s *Sink) reconcileListed(ctx context.Context, ps []int32, points map[int32
 			s.stats.orphans.Add(1)
 			s.cfg.log.Info("sink: deleted off-chain object", "key", o.key, "partition", p)
 		}
-		if pl.resume != cp.off {
+		switch {
+		case pl.resume != cp.off:
 			// Objects past the commit: their range is in the lake.
 			cp = commitPoint{off: pl.resume, carryStart: -1, lastKey: pl.lastKey}
+		case fromLogStart[p] && pl.belowEnd >= 0:
+			// The lake ends below the log start: resume at the lake's end;
+			// the offsets up to the log start are counted as expired.
+			cp = commitPoint{off: pl.belowEnd, carryStart: -1, lastKey: pl.belowKey}
 		}
 		points[p] = cp
 	}
