@@ -90,13 +90,13 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 			legacy = append(legacy, p)
 			fromLogStart[p] = true
 		case ok && cm.NextStart <= c && int64(cm.DLQ+cm.Expired) <= c-cm.NextStart:
-			cp := commitPoint{off: c, carryStart: -1, lastKey: cm.LastKey}
+			cp := commitPoint{off: c, carryStart: -1, lastKey: cm.LastKey, epoch: epochOf(o.EpochOffset().Epoch)}
 			if cm.NextStart < c {
 				cp.carryStart, cp.dlq, cp.expired = cm.NextStart, cm.DLQ, cm.Expired
 			}
 			points[p] = cp
 		default:
-			cp := commitPoint{off: c, carryStart: -1}
+			cp := commitPoint{off: c, carryStart: -1, epoch: epochOf(o.EpochOffset().Epoch)}
 			if start, dlq, ok := ParseCarryMetadata(meta); ok && start < c && dlq > 0 && int64(dlq) <= c-start {
 				cp.carryStart, cp.dlq = start, dlq
 			}
@@ -132,13 +132,24 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 			// [carryStart, off) holds only dead letters or expired offsets
 			// and no object covers it: the next object starts there and
 			// counts them.
-			st.open = &segment{gen: gen, start: cp.carryStart, end: cp.off, dlq: cp.dlq, expired: cp.expired, opened: time.Now()}
+			st.open = &segment{gen: gen, start: cp.carryStart, end: cp.off, dlq: cp.dlq, expired: cp.expired, epoch: cp.epoch, opened: time.Now()}
 		}
 		if lo, ok := starts[p]; ok && lo > st.pos {
 			s.expire(st, p, lo)
 		}
 		states[p] = st
-		out[p] = kgo.NewOffset().At(st.pos).WithEpoch(-1)
+		// Resuming at the commit with its leader epoch makes kgo ask the
+		// leader (OffsetForLeaderEpoch) whether the log below the commit
+		// is still the log that was read; if it was truncated, the fetch
+		// reports kgo.ErrDataLoss and Run stops with ErrTruncated instead
+		// of skipping the records rewritten at reused offsets as already
+		// in the lake. A position moved past the commit (reconciled,
+		// expired) has no epoch to check.
+		ep := int32(-1)
+		if st.pos == cp.off {
+			ep = cp.epoch.wire()
+		}
+		out[p] = kgo.NewOffset().At(st.pos).WithEpoch(ep)
 		s.cfg.log.Info("sink: assigned", "partition", p, "committed", cp.off, "resume", st.pos, "next_object", cp.next(), "carried_dlq", cp.dlq)
 	}
 	s.mu.Lock()
