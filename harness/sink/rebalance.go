@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -34,7 +35,8 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 	}
 	out, err := s.assign(ctx, parts)
 	if err != nil {
-		if errors.Is(err, errOtherIncarnation) || errors.Is(err, errForeignObject) || errors.Is(err, ErrLayoutChanged) || errors.Is(err, ErrDuplicateStart) {
+		if errors.Is(err, errOtherIncarnation) || errors.Is(err, errForeignObject) || errors.Is(err, ErrLayoutChanged) || errors.Is(err, ErrDuplicateStart) ||
+			errors.Is(err, ErrTopicRecreated) || errors.Is(err, ErrTopicID) {
 			// Only a person can resolve these: end Run with the error.
 			s.setFatal(err)
 		}
@@ -49,7 +51,10 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 
 func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int32]kgo.Offset, error) {
 	adm := kadm.NewClient(s.client)
-	tid := s.lookupTopicID(ctx, adm)
+	tid, err := s.lookupTopicID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	starts, err := s.listStartOffsets(ctx)
 	if err != nil {
 		return nil, err
@@ -216,22 +221,97 @@ func (s *Sink) takeFetchedMeta() map[int32]fetchedCommit {
 	return m
 }
 
-// lookupTopicID returns the topic's ID, or "" when the cluster does not
-// report one (older Kafka) or the lookup fails (then incarnations are not
-// told apart, as before topic IDs existed).
-func (s *Sink) lookupTopicID(ctx context.Context, adm *kadm.Client) string {
-	td, err := adm.ListTopics(ctx, s.cfg.topic)
+// ErrTopicRecreated is returned (wrapped) by Run when the topic's ID is not
+// the one the sink started with: the topic was deleted and re-created. The
+// new incarnation restarts at offset 0 under the same object names, and
+// kgo never adopts a new topic ID in a running client (its fetches answer
+// UNKNOWN_TOPIC_ID), so the sink stops and says what to do.
+var ErrTopicRecreated = errors.New("the topic was deleted and re-created")
+
+// ErrTopicID is returned (wrapped) by Run when the sink cannot establish
+// which incarnation of the topic it reads: the topic's ID could not be
+// read within the budget at an assignment, or fetches kept answering
+// UNKNOWN_TOPIC_ID. Without the ID the incarnation checks (commit metadata
+// and object metadata against the topic ID) would be off.
+var ErrTopicID = errors.New("the topic's ID could not be established")
+
+// recreatedErr is the ErrTopicRecreated for a topic ID that changed from
+// old to now.
+func (s *Sink) recreatedErr(old, now string) error {
+	return fmt.Errorf("sink: topic %s: %w while the sink ran (topic ID %s, now %s). The group's committed offsets and the objects in %s belong to the old incarnation, and the new one restarts at offset 0 under the same object names: move the old incarnation's objects out of %s (or use another --prefix), then start the sink again; it reads the new topic from its log start",
+		s.cfg.topic, ErrTopicRecreated, old, now, tableRoot(s.cfg.prefix), tableRoot(s.cfg.prefix))
+}
+
+// fetchTopicID asks the brokers for the topic's ID with a Metadata request
+// of its own (not kgo's metadata cache, which may still hold an earlier
+// incarnation's answer). It returns "" with no error only when the cluster
+// has no topic IDs at all (Metadata before v10, Kafka before 2.8).
+func (s *Sink) fetchTopicID(ctx context.Context) (string, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(s.cfg.topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = false // a lookup never creates the topic
+	resp, err := req.RequestWith(ctx, s.client)
 	if err != nil {
-		s.cfg.log.Warn("sink: topic ID unknown", "topic", s.cfg.topic, "err", err)
-		return s.currentTopicID()
+		return "", err
 	}
-	d, ok := td[s.cfg.topic]
-	if !ok || d.Err != nil || d.ID == (kadm.TopicID{}) {
-		return s.currentTopicID()
+	for _, t := range resp.Topics {
+		if t.Topic == nil || *t.Topic != s.cfg.topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return "", err
+		}
+		if t.TopicID == ([16]byte{}) {
+			if resp.GetVersion() < 10 {
+				return "", nil
+			}
+			return "", errors.New("the brokers described the topic without a topic ID")
+		}
+		return kadm.TopicID(t.TopicID).String(), nil
 	}
-	id := d.ID.String()
-	s.topicID.Store(&id)
-	return id
+	return "", errors.New("the brokers did not describe the topic")
+}
+
+// lookupTopicID returns the topic's ID, asking the brokers again within
+// topicIDBudget while the lookup fails: a failed lookup is an ErrTopicID,
+// never an empty ID that would switch the incarnation checks off. An ID
+// other than the one an earlier assignment saw is an ErrTopicRecreated.
+// Only a cluster without topic IDs (Kafka before 2.8) gives "" and no
+// error, and that is logged at every assignment.
+func (s *Sink) lookupTopicID(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(s.cfg.topicIDBudget)
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, min(s.cfg.callTimeout, 10*time.Second))
+		id, err := s.fetchTopicID(actx)
+		cancel()
+		switch {
+		case err == nil && id == "":
+			s.cfg.log.Warn("sink: the cluster does not report topic IDs (Kafka before 2.8): a topic deleted and re-created is not told apart from the old one; delete the lake's objects with the topic",
+				"topic", s.cfg.topic)
+			return "", nil
+		case err == nil:
+			if old := s.currentTopicID(); old != "" && old != id {
+				return "", s.recreatedErr(old, id)
+			}
+			s.topicID.Store(&id)
+			return id, nil
+		case ctx.Err() != nil:
+			return "", ctx.Err()
+		case !time.Now().Before(deadline):
+			return "", fmt.Errorf("sink: topic %s: %w within %s (%d attempts, last: %v): the sink tells the topic's incarnations apart by it; check that the topic exists and that the credentials may describe it",
+				s.cfg.topic, ErrTopicID, s.cfg.topicIDBudget, attempt, err)
+		}
+		wait := min(50*time.Millisecond<<min(attempt-1, 5), time.Second, time.Until(deadline))
+		s.cfg.log.Warn("sink: topic ID lookup failed; retrying", "topic", s.cfg.topic, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
+		t := time.NewTimer(max(wait, 0))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 }
 
 // listStartOffsets returns each partition's log start offset.

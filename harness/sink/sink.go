@@ -63,6 +63,11 @@ type Sink struct {
 	caughtUp    atomic.Bool  // at the last poll every owned partition was read to its end (partState.caughtUp)
 	noneSince   time.Time    // since when it owns no partition after having owned some (Run's goroutine only)
 
+	// UNKNOWN_TOPIC_ID from fetches (Run's goroutine only; checkIncarnation).
+	unknownID      bool      // the last poll had it for the topic
+	unknownIDSince time.Time // since when fetches answer it without progress
+	idCheckedAt    time.Time // the last lookup it caused
+
 	// The upload pipeline: the poll loop hands sealed segments to one
 	// flusher goroutine in batches, in order, and keeps polling while
 	// fewer than cfg.pipeline batches wait (waitRoom). Shutdown and
@@ -352,7 +357,11 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		if fs.IsClientClosed() {
 			return errors.New("sink: kafka client closed")
 		}
+		s.unknownID = false
 		expired, ferr := s.fetchErrors(fs)
+		if ferr == nil {
+			ferr = s.checkIncarnation(work, fs)
+		}
 		if ferr != nil {
 			// Fatal first, so a revocation the poll held back does not
 			// flush; then let it run: leaving the group on the way out
@@ -540,6 +549,8 @@ func (s *Sink) fetchErrors(fs kgo.Fetches) (expired map[int32]bool, err error) {
 			if err == nil {
 				err = terr
 			}
+		case errors.Is(e, kerr.UnknownTopicID) && t == s.cfg.topic:
+			s.unknownID = true // checkIncarnation decides: re-created, gone, or a moment's lag
 		case errors.Is(e, kerr.OffsetOutOfRange) && t == s.cfg.topic:
 			if expired == nil {
 				expired = map[int32]bool{}
@@ -554,6 +565,56 @@ func (s *Sink) fetchErrors(fs kgo.Fetches) (expired map[int32]bool, err error) {
 		}
 	})
 	return expired, err
+}
+
+// checkIncarnation follows fetches of the topic that answer
+// UNKNOWN_TOPIC_ID: the topic was deleted (and maybe re-created: kgo never
+// adopts a new topic ID in a running client), or a broker has not caught
+// up with a topic just created. It asks the brokers for the topic's ID (at
+// most once a second): an ID other than the sink's is an
+// ErrTopicRecreated at once; an UNKNOWN_TOPIC_ID that persists for
+// topicIDBudget without a record of the topic arriving is an ErrTopicID.
+// Until then it warns. Never a retriable warning for ever.
+func (s *Sink) checkIncarnation(ctx context.Context, fs kgo.Fetches) error {
+	progress := false
+	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		if ftp.Topic == s.cfg.topic && len(ftp.Records) > 0 {
+			progress = true
+		}
+	})
+	if progress || !s.unknownID {
+		if progress {
+			s.unknownIDSince = time.Time{}
+		}
+		return nil
+	}
+	now := time.Now()
+	if s.unknownIDSince.IsZero() {
+		s.unknownIDSince = now
+	}
+	if now.Sub(s.idCheckedAt) < time.Second {
+		return nil
+	}
+	s.idCheckedAt = now
+	old := s.currentTopicID()
+	lctx, cancel := context.WithTimeout(ctx, min(s.cfg.callTimeout, 10*time.Second))
+	id, err := s.fetchTopicID(lctx)
+	cancel()
+	if err == nil && id != "" && old != "" && id != old {
+		return s.recreatedErr(old, id)
+	}
+	since := now.Sub(s.unknownIDSince)
+	if since < s.cfg.topicIDBudget {
+		s.cfg.log.Warn("sink: fetches answer UNKNOWN_TOPIC_ID (the topic was deleted or re-created, or a broker lags behind a new topic); checking",
+			"topic", s.cfg.topic, "topic_id", old, "brokers_say", id, "lookup_err", err, "for", since.Round(time.Second))
+		return nil
+	}
+	now2 := id
+	if err != nil {
+		now2 = err.Error()
+	}
+	return fmt.Errorf("sink: topic %s: %w: fetches have answered UNKNOWN_TOPIC_ID for %s (the sink reads topic ID %s; the brokers' metadata now says: %s). If the topic was deleted, the sink has nothing to read: stop it; if it was re-created, move the old incarnation's objects out of %s (or use another --prefix) and start the sink again",
+		s.cfg.topic, ErrTopicID, since.Round(time.Second), old, now2, tableRoot(s.cfg.prefix))
 }
 
 // isPermanent reports whether a Kafka error will not go away by retrying.
