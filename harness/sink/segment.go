@@ -121,7 +121,7 @@ func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
 				continue // already in the lake (reconciled or adopted past it)
 			}
 			if r.Attrs.IsControl() {
-				skipMarker(st, r.Offset)
+				skipMarker(st, r.Offset, r.LeaderEpoch)
 				continue
 			}
 			s.add(ctx, st, r)
@@ -161,10 +161,13 @@ func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
 // takes the marker's offset into its range, like the aborted records
 // before it, so its commit reaches the end offset; with no object open the
 // next object's range starts before it.
-func skipMarker(st *partState, off int64) {
+// The marker's leader epoch goes with the new end (see leaderEpoch): the
+// epoch of the last data record before it could be older, and a commit at
+// the marker's end with that epoch would look truncated.
+func skipMarker(st *partState, off int64, epoch int32) {
 	st.seen = max(st.seen, off+1)
 	if st.open != nil {
-		st.open.end = off + 1
+		st.open.end, st.open.epoch = off+1, epochOf(epoch)
 		st.pos = off + 1
 	}
 }
