@@ -217,6 +217,7 @@ type sinkJSON struct {
 	Adopted        int64            `json:"adopted"`        // objects another writer had put at this sink's next key
 	Refused        int64            `json:"refused"`        // commits/uploads not made: partition no longer owned
 	Expired        int64            `json:"expired"`        // offsets retention removed before the sink read them
+	Truncated      int64            `json:"truncated"`      // partition logs truncated below what the sink had read (it stops)
 	UnknownFields  int64            `json:"unknown_fields"` // record keys that are not lake columns (ignored)
 	Committed      map[string]int64 `json:"committed"`      // partition → committed offset (exclusive end)
 	// PeakRSS is this process's peak resident memory (VmHWM of
@@ -230,8 +231,8 @@ type sinkJSON struct {
 func newSinkJSON(s sink.Stats) sinkJSON {
 	out := sinkJSON{Consumed: s.Consumed, Written: s.Written, Objects: s.Objects, Bytes: s.Bytes, DLQ: s.DLQ,
 		OrphansDeleted: s.OrphansDeleted, Retries: s.Retries, Adopted: s.Adopted, Refused: s.Refused, Expired: s.Expired,
-		UnknownFields: s.UnknownFields,
-		Committed:     map[string]int64{}, PeakRSS: selfPeakRSS()}
+		Truncated: s.Truncated, UnknownFields: s.UnknownFields,
+		Committed: map[string]int64{}, PeakRSS: selfPeakRSS()}
 	for p, o := range s.Committed {
 		out.Committed[strconv.Itoa(int(p))] = o
 	}

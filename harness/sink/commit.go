@@ -27,6 +27,31 @@ type commitPoint struct {
 	expired    int
 	gen        int64  // the partState generation it belongs to
 	lastKey    string // the lake object that ends where the next one starts ("" if unknown)
+	epoch      leaderEpoch
+}
+
+// leaderEpoch is the leader epoch committed with an offset: the epoch of
+// the record just below it (or of the record at it), so the next owner's
+// client can ask the partition's leader (OffsetForLeaderEpoch, KIP-320)
+// whether the log it resumes in is still the log that was read, and report
+// a truncation instead of resuming in a log that was rewritten below the
+// commit. The zero value is "unknown" (-1 on the wire: no check), so a
+// commit point built without one never claims an epoch it did not see: an
+// offset committed with a wrong, older epoch would look truncated.
+type leaderEpoch struct {
+	e     int32
+	known bool
+}
+
+// epochOf is e as a leaderEpoch (unknown when negative).
+func epochOf(e int32) leaderEpoch { return leaderEpoch{e: e, known: e >= 0} }
+
+// wire is the epoch as Kafka carries it: -1 when unknown.
+func (l leaderEpoch) wire() int32 {
+	if !l.known {
+		return -1
+	}
+	return l.e
 }
 
 func (c commitPoint) carries() bool { return c.carryStart >= 0 && c.carryStart < c.off }
@@ -312,7 +337,7 @@ func (s *Sink) commitOnce(ctx context.Context, offs map[int32]commitPoint) map[i
 			failed[p] = errNotOwned
 			continue
 		}
-		eo[p] = kgo.EpochOffset{Epoch: -1, Offset: o.off}
+		eo[p] = kgo.EpochOffset{Epoch: o.epoch.wire(), Offset: o.off}
 		cm := CommitMeta{NextStart: o.next(), DLQ: o.dlq, Expired: o.expired, TopicID: tid, Layout: s.cfg.layout(), LastKey: o.lastKey}
 		if m := cm.String(); len(m) > maxCommitMeta {
 			cm.LastKey = "" // informational only; a broker would refuse the whole commit (OFFSET_METADATA_TOO_LARGE)

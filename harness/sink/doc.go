@@ -131,7 +131,14 @@
 //     Offsets that retention removed before the sink read them are counted
 //     in the next object's MetaExpired (and Stats.Expired, and a warning),
 //     so the lake still tiles and a checker reports them as expired rather
-//     than delivered.
+//     than delivered; with nothing committed, from the lake's end. The
+//     topic ID is read from the brokers at every assignment (ErrTopicID if
+//     it cannot be); a topic re-created under a running sink stops it
+//     (ErrTopicRecreated). Commits carry the leader epoch of the record at
+//     their offset and a partition resumes with it, so a log truncated
+//     below what was read (kgo.ErrDataLoss, or an offset above the end)
+//     stops the sink with ErrTruncated instead of skipping the rewritten
+//     records as already in the lake.
 //
 //  9. The pipeline keeps all of this. The poll loop decodes (partitions in
 //     parallel) and seals segments; it hands each poll's sealed segments to

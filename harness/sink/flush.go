@@ -59,7 +59,7 @@ func (s *Sink) takeBatch(only map[int32]bool, force bool) *batch {
 		st.sealed = nil
 		if carry {
 			o := st.open
-			b.carry[p] = commitPoint{off: o.end, carryStart: o.start, dlq: o.dlq, expired: o.expired, gen: st.gen}
+			b.carry[p] = commitPoint{off: o.end, carryStart: o.start, dlq: o.dlq, expired: o.expired, gen: st.gen, epoch: o.epoch}
 			st.queued = o.end
 		}
 	}
@@ -231,7 +231,11 @@ func (s *Sink) flushBatch(ctx context.Context, b *batch) error {
 		commits := map[int32]commitPoint{}
 		for i, j := range wave {
 			if r := results[i]; r.key != "" {
-				commits[j.p] = commitPoint{off: r.end, carryStart: -1, gen: j.seg.gen, lastKey: r.key}
+				cp := commitPoint{off: r.end, carryStart: -1, gen: j.seg.gen, lastKey: r.key}
+				if !r.adopted && r.end == j.seg.end {
+					cp.epoch = j.seg.epoch // an adopted object's end is another writer's: no epoch known
+				}
+				commits[j.p] = cp
 			} else {
 				delete(queues, j.p) // not owned any more
 				dropped[j.p] = true
@@ -305,7 +309,7 @@ func (s *Sink) flushUnsafe(ctx context.Context, b *batch, queues map[int32][]*se
 	ends := map[int32]commitPoint{}
 	for p, q := range queues {
 		last := q[len(q)-1]
-		ends[p] = commitPoint{off: last.end, carryStart: -1, gen: last.gen}
+		ends[p] = commitPoint{off: last.end, carryStart: -1, gen: last.gen, epoch: last.epoch}
 	}
 	for p, c := range b.carry {
 		ends[p] = c
@@ -333,7 +337,7 @@ func (s *Sink) drop(p int32, gen int64) {
 	ns := &partState{gen: s.gens.Add(1), pos: from.off, hwm: st.hwm, lso: st.lso, lsoKnown: st.lsoKnown, last: from, rewind: true}
 	ns.last.gen = ns.gen
 	if from.carries() {
-		ns.open = &segment{gen: ns.gen, start: from.carryStart, end: from.off, dlq: from.dlq, expired: from.expired, opened: time.Now()}
+		ns.open = &segment{gen: ns.gen, start: from.carryStart, end: from.off, dlq: from.dlq, expired: from.expired, epoch: from.epoch, opened: time.Now()}
 	}
 	s.parts[p] = ns
 }

@@ -45,6 +45,7 @@ type config struct {
 	rebalance            time.Duration // 0: derived from the retry budget
 	pipeline             int           // batches of sealed segments queued for the flusher
 	decoders             int           // partitions decoded in parallel per poll
+	topicIDBudget        time.Duration // how long a topic ID lookup is retried, and UNKNOWN_TOPIC_ID tolerated
 }
 
 func defaults() config {
@@ -53,7 +54,7 @@ func defaults() config {
 		flushRecords: 100_000, flushBytes: 64 << 20, flushInterval: 10 * time.Second,
 		retryAttempts: 8, retryBase: 100 * time.Millisecond, retryMax: 5 * time.Second,
 		callTimeout: 30 * time.Second, pingTimeout: 10 * time.Second, pollRecords: 10_000,
-		pipeline: 2, decoders: runtime.GOMAXPROCS(0),
+		pipeline: 2, decoders: runtime.GOMAXPROCS(0), topicIDBudget: 30 * time.Second,
 		log: slog.New(slog.DiscardHandler),
 	}
 }

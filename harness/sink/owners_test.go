@@ -242,7 +242,7 @@ func BenchmarkReconcile(b *testing.B) {
 	b.Run("listing", func(b *testing.B) {
 		for b.Loop() {
 			points := map[int32]commitPoint{3: {off: committed, carryStart: -1}}
-			if err := s.reconcileListed(context.Background(), []int32{3}, points); err != nil {
+			if err := s.reconcileListed(context.Background(), []int32{3}, points, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -34,7 +35,8 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 	}
 	out, err := s.assign(ctx, parts)
 	if err != nil {
-		if errors.Is(err, errOtherIncarnation) || errors.Is(err, errForeignObject) || errors.Is(err, ErrLayoutChanged) || errors.Is(err, ErrDuplicateStart) {
+		if errors.Is(err, errOtherIncarnation) || errors.Is(err, errForeignObject) || errors.Is(err, ErrLayoutChanged) || errors.Is(err, ErrDuplicateStart) ||
+			errors.Is(err, ErrTopicRecreated) || errors.Is(err, ErrTopicID) {
 			// Only a person can resolve these: end Run with the error.
 			s.setFatal(err)
 		}
@@ -49,7 +51,10 @@ func (s *Sink) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.
 
 func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int32]kgo.Offset, error) {
 	adm := kadm.NewClient(s.client)
-	tid := s.lookupTopicID(ctx, adm)
+	tid, err := s.lookupTopicID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	starts, err := s.listStartOffsets(ctx)
 	if err != nil {
 		return nil, err
@@ -64,7 +69,8 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 	fetched := s.takeFetchedMeta()
 	points := map[int32]commitPoint{}
 	var legacy []int32
-	var changed []string // partitions committed under another layout
+	var changed []string             // partitions committed under another layout
+	fromLogStart := map[int32]bool{} // nothing committed: reconciled from the log start
 	mine := s.cfg.layout()
 	for p, o := range parts {
 		c := o.EpochOffset().Offset
@@ -87,14 +93,15 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 			lo := starts[p]
 			points[p] = commitPoint{off: lo, carryStart: -1}
 			legacy = append(legacy, p)
+			fromLogStart[p] = true
 		case ok && cm.NextStart <= c && int64(cm.DLQ+cm.Expired) <= c-cm.NextStart:
-			cp := commitPoint{off: c, carryStart: -1, lastKey: cm.LastKey}
+			cp := commitPoint{off: c, carryStart: -1, lastKey: cm.LastKey, epoch: epochOf(o.EpochOffset().Epoch)}
 			if cm.NextStart < c {
 				cp.carryStart, cp.dlq, cp.expired = cm.NextStart, cm.DLQ, cm.Expired
 			}
 			points[p] = cp
 		default:
-			cp := commitPoint{off: c, carryStart: -1}
+			cp := commitPoint{off: c, carryStart: -1, epoch: epochOf(o.EpochOffset().Epoch)}
 			if start, dlq, ok := ParseCarryMetadata(meta); ok && start < c && dlq > 0 && int64(dlq) <= c-start {
 				cp.carryStart, cp.dlq = start, dlq
 			}
@@ -112,7 +119,7 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 			s.cfg.topic, s.cfg.group, ErrLayoutChanged, strings.Join(changed, ", "), mine)
 	}
 	if len(legacy) > 0 {
-		if err := s.reconcileListed(ctx, legacy, points); err != nil {
+		if err := s.reconcileListed(ctx, legacy, points, fromLogStart); err != nil {
 			return nil, err
 		}
 	}
@@ -130,13 +137,24 @@ func (s *Sink) assign(ctx context.Context, parts map[int32]kgo.Offset) (map[int3
 			// [carryStart, off) holds only dead letters or expired offsets
 			// and no object covers it: the next object starts there and
 			// counts them.
-			st.open = &segment{gen: gen, start: cp.carryStart, end: cp.off, dlq: cp.dlq, expired: cp.expired, opened: time.Now()}
+			st.open = &segment{gen: gen, start: cp.carryStart, end: cp.off, dlq: cp.dlq, expired: cp.expired, epoch: cp.epoch, opened: time.Now()}
 		}
 		if lo, ok := starts[p]; ok && lo > st.pos {
 			s.expire(st, p, lo)
 		}
 		states[p] = st
-		out[p] = kgo.NewOffset().At(st.pos).WithEpoch(-1)
+		// Resuming at the commit with its leader epoch makes kgo ask the
+		// leader (OffsetForLeaderEpoch) whether the log below the commit
+		// is still the log that was read; if it was truncated, the fetch
+		// reports kgo.ErrDataLoss and Run stops with ErrTruncated instead
+		// of skipping the records rewritten at reused offsets as already
+		// in the lake. A position moved past the commit (reconciled,
+		// expired) has no epoch to check.
+		ep := int32(-1)
+		if st.pos == cp.off {
+			ep = cp.epoch.wire()
+		}
+		out[p] = kgo.NewOffset().At(st.pos).WithEpoch(ep)
 		s.cfg.log.Info("sink: assigned", "partition", p, "committed", cp.off, "resume", st.pos, "next_object", cp.next(), "carried_dlq", cp.dlq)
 	}
 	s.mu.Lock()
@@ -203,22 +221,97 @@ func (s *Sink) takeFetchedMeta() map[int32]fetchedCommit {
 	return m
 }
 
-// lookupTopicID returns the topic's ID, or "" when the cluster does not
-// report one (older Kafka) or the lookup fails (then incarnations are not
-// told apart, as before topic IDs existed).
-func (s *Sink) lookupTopicID(ctx context.Context, adm *kadm.Client) string {
-	td, err := adm.ListTopics(ctx, s.cfg.topic)
+// ErrTopicRecreated is returned (wrapped) by Run when the topic's ID is not
+// the one the sink started with: the topic was deleted and re-created. The
+// new incarnation restarts at offset 0 under the same object names, and
+// kgo never adopts a new topic ID in a running client (its fetches answer
+// UNKNOWN_TOPIC_ID), so the sink stops and says what to do.
+var ErrTopicRecreated = errors.New("the topic was deleted and re-created")
+
+// ErrTopicID is returned (wrapped) by Run when the sink cannot establish
+// which incarnation of the topic it reads: the topic's ID could not be
+// read within the budget at an assignment, or fetches kept answering
+// UNKNOWN_TOPIC_ID. Without the ID the incarnation checks (commit metadata
+// and object metadata against the topic ID) would be off.
+var ErrTopicID = errors.New("the topic's ID could not be established")
+
+// recreatedErr is the ErrTopicRecreated for a topic ID that changed from
+// old to now.
+func (s *Sink) recreatedErr(old, now string) error {
+	return fmt.Errorf("sink: topic %s: %w while the sink ran (topic ID %s, now %s). The group's committed offsets and the objects in %s belong to the old incarnation, and the new one restarts at offset 0 under the same object names: move the old incarnation's objects out of %s (or use another --prefix), then start the sink again; it reads the new topic from its log start",
+		s.cfg.topic, ErrTopicRecreated, old, now, tableRoot(s.cfg.prefix), tableRoot(s.cfg.prefix))
+}
+
+// fetchTopicID asks the brokers for the topic's ID with a Metadata request
+// of its own (not kgo's metadata cache, which may still hold an earlier
+// incarnation's answer). It returns "" with no error only when the cluster
+// has no topic IDs at all (Metadata before v10, Kafka before 2.8).
+func (s *Sink) fetchTopicID(ctx context.Context) (string, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(s.cfg.topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = false // a lookup never creates the topic
+	resp, err := req.RequestWith(ctx, s.client)
 	if err != nil {
-		s.cfg.log.Warn("sink: topic ID unknown", "topic", s.cfg.topic, "err", err)
-		return s.currentTopicID()
+		return "", err
 	}
-	d, ok := td[s.cfg.topic]
-	if !ok || d.Err != nil || d.ID == (kadm.TopicID{}) {
-		return s.currentTopicID()
+	for _, t := range resp.Topics {
+		if t.Topic == nil || *t.Topic != s.cfg.topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return "", err
+		}
+		if t.TopicID == ([16]byte{}) {
+			if resp.GetVersion() < 10 {
+				return "", nil
+			}
+			return "", errors.New("the brokers described the topic without a topic ID")
+		}
+		return kadm.TopicID(t.TopicID).String(), nil
 	}
-	id := d.ID.String()
-	s.topicID.Store(&id)
-	return id
+	return "", errors.New("the brokers did not describe the topic")
+}
+
+// lookupTopicID returns the topic's ID, asking the brokers again within
+// topicIDBudget while the lookup fails: a failed lookup is an ErrTopicID,
+// never an empty ID that would switch the incarnation checks off. An ID
+// other than the one an earlier assignment saw is an ErrTopicRecreated.
+// Only a cluster without topic IDs (Kafka before 2.8) gives "" and no
+// error, and that is logged at every assignment.
+func (s *Sink) lookupTopicID(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(s.cfg.topicIDBudget)
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, min(s.cfg.callTimeout, 10*time.Second))
+		id, err := s.fetchTopicID(actx)
+		cancel()
+		switch {
+		case err == nil && id == "":
+			s.cfg.log.Warn("sink: the cluster does not report topic IDs (Kafka before 2.8): a topic deleted and re-created is not told apart from the old one; delete the lake's objects with the topic",
+				"topic", s.cfg.topic)
+			return "", nil
+		case err == nil:
+			if old := s.currentTopicID(); old != "" && old != id {
+				return "", s.recreatedErr(old, id)
+			}
+			s.topicID.Store(&id)
+			return id, nil
+		case ctx.Err() != nil:
+			return "", ctx.Err()
+		case !time.Now().Before(deadline):
+			return "", fmt.Errorf("sink: topic %s: %w within %s (%d attempts, last: %v): the sink tells the topic's incarnations apart by it; check that the topic exists and that the credentials may describe it",
+				s.cfg.topic, ErrTopicID, s.cfg.topicIDBudget, attempt, err)
+		}
+		wait := min(50*time.Millisecond<<min(attempt-1, 5), time.Second, time.Until(deadline))
+		s.cfg.log.Warn("sink: topic ID lookup failed; retrying", "topic", s.cfg.topic, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
+		t := time.NewTimer(max(wait, 0))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 }
 
 // listStartOffsets returns each partition's log start offset.
@@ -244,7 +337,14 @@ func (s *Sink) listStartOffsets(ctx context.Context) (map[int32]int64, error) {
 // deletes off-chain objects an older writer left (package doc, point 4),
 // each only while this member still owns the partition and only the
 // object the listing saw (deleteOrphan).
-func (s *Sink) reconcileListed(ctx context.Context, ps []int32, points map[int32]commitPoint) error {
+//
+// A partition in fromLogStart has nothing committed and is reconciled from
+// its log start. If the lake's last object below the log start ends before
+// it, retention removed the offsets between before anyone read them: the
+// partition resumes at the lake's end, and assign counts the gap as
+// expired in the next object (issue 21, point 5), so the lake still tiles
+// and the lake checker reports K01 instead of a hole between objects (L12).
+func (s *Sink) reconcileListed(ctx context.Context, ps []int32, points map[int32]commitPoint, fromLogStart map[int32]bool) error {
 	objs, dupes, err := s.listPartitions(ctx)
 	if err != nil {
 		return err
@@ -266,9 +366,14 @@ func (s *Sink) reconcileListed(ctx context.Context, ps []int32, points map[int32
 			s.stats.orphans.Add(1)
 			s.cfg.log.Info("sink: deleted off-chain object", "key", o.key, "partition", p)
 		}
-		if pl.resume != cp.off {
+		switch {
+		case pl.resume != cp.off:
 			// Objects past the commit: their range is in the lake.
 			cp = commitPoint{off: pl.resume, carryStart: -1, lastKey: pl.lastKey}
+		case fromLogStart[p] && pl.belowEnd >= 0:
+			// The lake ends below the log start: resume at the lake's end;
+			// the offsets up to the log start are counted as expired.
+			cp = commitPoint{off: pl.belowEnd, carryStart: -1, lastKey: pl.belowKey}
 		}
 		points[p] = cp
 	}

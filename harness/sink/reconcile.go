@@ -28,6 +28,13 @@ type plan struct {
 	resume  int64         // next offset to consume; every offset below it is in the lake
 	lastKey string        // the object that ends at resume, if the chain passed one
 	orphans []*lakeObject // uncommitted objects off the chain, to delete
+
+	// The last object that starts below from, if it also ends below from:
+	// the lake's end before the offset reconciliation started at (-1: no
+	// such object). With nothing committed, from is the log start, and
+	// [belowEnd, from) is what retention removed before anyone read it.
+	belowEnd int64
+	belowKey string
 }
 
 // listPartitions lists the lake objects of topic grouped by partition,
@@ -122,19 +129,23 @@ func (s *Sink) reconcile(ctx context.Context, objs map[int64]*lakeObject, from i
 	}
 	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
 	pos := from
+	p := plan{belowEnd: -1}
 	// 1. The committed offset may fall inside an object (a writer uploaded a
 	// longer range than was committed): that object's records are in the
 	// lake, so resume after it.
 	if i := sort.Search(len(starts), func(i int) bool { return starts[i] >= from }); i > 0 {
-		end, err := s.endOf(ctx, objs[starts[i-1]])
+		o := objs[starts[i-1]]
+		end, err := s.endOf(ctx, o)
 		if err != nil {
 			return plan{}, err
+		}
+		if end < from {
+			p.belowEnd, p.belowKey = end, o.key
 		}
 		pos = max(pos, end)
 	}
 	// 2. Follow the chain of uploaded-but-uncommitted objects: a crash
 	// between upload and commit leaves exactly such a chain.
-	var p plan
 	onChain := map[int64]bool{}
 	for {
 		o, ok := objs[pos]

@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -44,7 +47,8 @@ type segment struct {
 	n          int          // rows
 	chunks     [][]tick.Row // the rows, in chunks of chunkRows
 	dlq        int
-	expired    int // offsets retention removed before they were read
+	expired    int         // offsets retention removed before they were read
+	epoch      leaderEpoch // the leader epoch that goes with end (see leaderEpoch)
 	bytes      int
 	partPath   string // "" until the first row
 	opened     time.Time
@@ -117,7 +121,7 @@ func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
 				continue // already in the lake (reconciled or adopted past it)
 			}
 			if r.Attrs.IsControl() {
-				skipMarker(st, r.Offset)
+				skipMarker(st, r.Offset, r.LeaderEpoch)
 				continue
 			}
 			s.add(ctx, st, r)
@@ -157,10 +161,13 @@ func (s *Sink) process(ctx context.Context, fs kgo.Fetches) error {
 // takes the marker's offset into its range, like the aborted records
 // before it, so its commit reaches the end offset; with no object open the
 // next object's range starts before it.
-func skipMarker(st *partState, off int64) {
+// The marker's leader epoch goes with the new end (see leaderEpoch): the
+// epoch of the last data record before it could be older, and a commit at
+// the marker's end with that epoch would look truncated.
+func skipMarker(st *partState, off int64, epoch int32) {
 	st.seen = max(st.seen, off+1)
 	if st.open != nil {
-		st.open.end = off + 1
+		st.open.end, st.open.epoch = off+1, epochOf(epoch)
 		st.pos = off + 1
 	}
 }
@@ -211,7 +218,7 @@ func (s *Sink) add(ctx context.Context, st *partState, r *kgo.Record) {
 		}
 		s.deadLetter(ctx, r, err)
 		st.open.dlq++
-		st.open.end = r.Offset + 1
+		st.open.end, st.open.epoch = r.Offset+1, epochOf(r.LeaderEpoch)
 		st.pos = r.Offset + 1
 		if st.open.dlq+st.open.n >= s.cfg.flushRecords && st.open.n > 0 {
 			s.seal(st, st.pos)
@@ -232,7 +239,8 @@ func (s *Sink) add(ctx context.Context, st *partState, r *kgo.Record) {
 	}
 	pp := st.hourPath
 	if st.open != nil && st.open.partPath != "" && st.open.partPath != pp {
-		s.seal(st, r.Offset) // hour boundary: the next object starts at this record
+		st.open.epoch = epochOf(r.LeaderEpoch) // the epoch of the record at the new end
+		s.seal(st, r.Offset)                   // hour boundary: the next object starts at this record
 	}
 	if st.open == nil {
 		st.open = s.newSegment(st)
@@ -246,7 +254,7 @@ func (s *Sink) add(ctx context.Context, st *partState, r *kgo.Record) {
 	*last = append(*last, row)
 	seg.n++
 	seg.bytes += len(r.Value)
-	seg.end = r.Offset + 1
+	seg.end, seg.epoch = r.Offset+1, epochOf(r.LeaderEpoch)
 	st.pos = r.Offset + 1
 	if seg.n+seg.dlq >= s.cfg.flushRecords || seg.bytes >= s.cfg.flushBytes {
 		s.seal(st, st.pos)
@@ -314,28 +322,62 @@ func decodeTick(b []byte, t *tick.Tick) error {
 	return errors.New("tick has no symbol")
 }
 
-// skipExpired moves partitions whose fetch offset fell below the log start
-// (retention removed records before this sink read them) to the log start.
-// The skipped offsets are counted in the next object's MetaExpired, so
-// the lake still tiles and a checker reports them as expired, not as
-// delivered; they are logged and counted in Stats.Expired.
-func (s *Sink) skipExpired(ctx context.Context, parts map[int32]bool) {
+// skipExpired handles partitions whose fetch answered OFFSET_OUT_OF_RANGE.
+// Below the log start (retention removed records before this sink read
+// them) it moves them to the log start. The skipped offsets are counted in
+// the next object's MetaExpired, so the lake still tiles and a checker
+// reports them as expired, not as delivered; they are logged and counted
+// in Stats.Expired. Above the end offset the log was truncated below what
+// the sink had read (or its committed offset was reset past the end): that
+// is an ErrTruncated, returned to end Run, never a silent retry.
+func (s *Sink) skipExpired(ctx context.Context, parts map[int32]bool) error {
 	starts, err := s.listStartOffsets(ctx)
 	if err != nil {
 		s.cfg.log.Warn("sink: offsets out of range, and the log start offsets are unknown (retrying)", "err", err)
-		return
+		return nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	above := map[int32]int64{} // partition → position, at or above the log start
 	for p := range parts {
 		st := s.parts[p]
 		lo, ok := starts[p]
-		if st == nil || !ok || lo <= st.pos {
+		if st == nil || !ok {
+			continue
+		}
+		if lo <= st.pos {
+			above[p] = st.pos
 			continue
 		}
 		s.expire(st, p, lo)
 		s.client.SetOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.topic: {p: {Epoch: -1, Offset: st.pos}}})
 	}
+	s.mu.Unlock()
+	if len(above) == 0 {
+		return nil
+	}
+	ends, err := kadm.NewClient(s.client).ListEndOffsets(ctx, s.cfg.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		s.cfg.log.Warn("sink: offsets out of range above the log start, and the end offsets are unknown (retrying)", "partitions", len(above), "err", err)
+		return nil
+	}
+	for _, p := range slices.Sorted(maps.Keys(above)) {
+		pos := above[p]
+		e, ok := ends.Lookup(s.cfg.topic, p)
+		if !ok {
+			continue
+		}
+		if pos > e.Offset {
+			return s.truncated(p, pos, e.Offset, fmt.Sprintf("its end offset is %d (fetching offset %d answers OFFSET_OUT_OF_RANGE)", e.Offset, pos))
+		}
+		// Within [log start, end]: a replica behind the leader, or the log
+		// moved between the fetch and the listing. Said, and retried.
+		s.cfg.log.Warn("sink: offset out of range though within the log (retrying)", "topic", s.cfg.topic, "partition", p,
+			"offset", pos, "log_start", starts[p], "end", e.Offset)
+	}
+	return nil
 }
 
 // expire records that the offsets [st.pos, lo) are gone from the log.
@@ -346,7 +388,7 @@ func (s *Sink) expire(st *partState, p int32, lo int64) {
 		st.open = s.newSegment(st)
 	}
 	st.open.expired += int(n)
-	st.open.end = lo
+	st.open.end, st.open.epoch = lo, leaderEpoch{} // no record read just below lo
 	s.cfg.log.Warn("sink: records expired by retention before the sink read them", "topic", s.cfg.topic,
 		"partition", p, "from", st.pos, "to", lo, "records", n)
 	s.stats.expired.Add(n)

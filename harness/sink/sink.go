@@ -63,6 +63,11 @@ type Sink struct {
 	caughtUp    atomic.Bool  // at the last poll every owned partition was read to its end (partState.caughtUp)
 	noneSince   time.Time    // since when it owns no partition after having owned some (Run's goroutine only)
 
+	// UNKNOWN_TOPIC_ID from fetches (Run's goroutine only; checkIncarnation).
+	unknownID      bool      // the last poll had it for the topic
+	unknownIDSince time.Time // since when fetches answer it without progress
+	idCheckedAt    time.Time // the last lookup it caused
+
 	// The upload pipeline: the poll loop hands sealed segments to one
 	// flusher goroutine in batches, in order, and keeps polling while
 	// fewer than cfg.pipeline batches wait (waitRoom). Shutdown and
@@ -85,8 +90,8 @@ type Sink struct {
 }
 
 type counters struct {
-	consumed, written, objects, dlq, bytes, orphans, retries, adopted, refused, expired, unknown atomic.Int64
-	unknownLogged                                                                                atomic.Bool
+	consumed, written, objects, dlq, bytes, orphans, retries, adopted, refused, expired, unknown, truncated atomic.Int64
+	unknownLogged                                                                                           atomic.Bool
 }
 
 // Stats is a snapshot of what a Sink has done, for progress displays.
@@ -101,6 +106,7 @@ type Stats struct {
 	Adopted        int64           // objects another writer had already put at this sink's next key, taken over
 	Refused        int64           // side effects refused: commits the group rejected, partitions no longer owned
 	Expired        int64           // offsets removed by retention before the sink read them
+	Truncated      int64           // log truncations seen: a partition's log ended below what the sink had read (ErrTruncated)
 	UnknownFields  int64           // keys of decoded record values that are not lake columns: ignored, not stored (a record read again after a rebalance counts again)
 	Committed      map[int32]int64 // last committed offset per partition (exclusive end)
 	Partitions     int             // partitions this member owns now
@@ -287,7 +293,7 @@ func (s *Sink) Stats() Stats {
 		Consumed: s.stats.consumed.Load(), Written: s.stats.written.Load(), Objects: s.stats.objects.Load(),
 		Bytes: s.stats.bytes.Load(), DLQ: s.stats.dlq.Load(), OrphansDeleted: s.stats.orphans.Load(),
 		Retries: s.stats.retries.Load(), Adopted: s.stats.adopted.Load(), Refused: s.stats.refused.Load(),
-		Expired: s.stats.expired.Load(), UnknownFields: s.stats.unknown.Load(), Committed: c,
+		Expired: s.stats.expired.Load(), Truncated: s.stats.truncated.Load(), UnknownFields: s.stats.unknown.Load(), Committed: c,
 	}
 }
 
@@ -351,8 +357,17 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		if fs.IsClientClosed() {
 			return errors.New("sink: kafka client closed")
 		}
+		s.unknownID = false
 		expired, ferr := s.fetchErrors(fs)
+		if ferr == nil {
+			ferr = s.checkIncarnation(work, fs)
+		}
 		if ferr != nil {
+			// Fatal first, so a revocation the poll held back does not
+			// flush; then let it run: leaving the group on the way out
+			// waits for it.
+			s.setFatal(ferr)
+			s.client.AllowRebalance()
 			return ferr
 		}
 		s.dials.check(s)
@@ -367,7 +382,12 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 			s.handOver(b) // before allowing a rebalance, so a revocation waits for it
 		}
 		if len(expired) > 0 {
-			s.skipExpired(work, expired)
+			if terr := s.skipExpired(work, expired); terr != nil {
+				s.setFatal(terr) // a revocation must not flush
+				if err == nil {
+					err = terr
+				}
+			}
 		}
 		s.client.AllowRebalance()
 		if err == nil {
@@ -487,14 +507,50 @@ func (s *Sink) runErr() error {
 
 func (s *Sink) setFatal(err error) { s.fatal.CompareAndSwap(nil, &err) }
 
+// ErrTruncated is returned (wrapped) by Run when a partition's log ends
+// below an offset the sink had already read: the log was truncated (an
+// unclean leader election, a broker restored from an older disk, a
+// committed offset reset past the end). The records the sink read there
+// are in the lake but no longer in Kafka, and records produced since get
+// the same offsets again; resuming would skip them as already in the lake.
+// Only a person can decide what the lake should hold, so the sink stops
+// (Stats.Truncated counts it).
+var ErrTruncated = errors.New("the partition's log was truncated below offsets the sink had read")
+
+// truncated counts and logs a truncation of partition p: the sink had read
+// up to read (exclusive) and the log now ends at end. It returns the error
+// that ends Run.
+func (s *Sink) truncated(p int32, read, end int64, how string) error {
+	s.stats.truncated.Add(1)
+	err := fmt.Errorf("sink: %s[%d]: %w: %s, below offset %d that the sink had read. Offsets %d–%d as the sink read them are in the lake and no longer in Kafka, and records produced since get those offsets again: the sink stops instead of skipping them as already in the lake (nothing past offset %d was written by this run). If a replica still holds the lost records, bring it back; otherwise move the partition's objects that reach past offset %d out of %s, reset group %s's offset of partition %d to the first moved object's start offset, and start the sink again",
+		s.cfg.topic, p, ErrTruncated, how, read, end, read-1, end, end, tableRoot(s.cfg.prefix), s.cfg.group, p)
+	s.cfg.log.Error("sink: log truncated", "topic", s.cfg.topic, "partition", p, "read_to", read, "log_end", end, "err", err)
+	return err
+}
+
 // fetchErrors sorts a poll's errors: partitions whose offset fell below the
 // log start (retention removed records before the sink read them) are
-// returned to be skipped and counted; a permanent error (authorization, an
-// unknown topic that stays unknown) ends Run; transient ones are logged.
+// returned to be skipped and counted; a truncation (kgo.ErrDataLoss: the
+// leader's log for the epoch the sink read ends below its position) and a
+// permanent error (authorization, an unknown topic that stays unknown) end
+// Run; transient ones are logged.
 func (s *Sink) fetchErrors(fs kgo.Fetches) (expired map[int32]bool, err error) {
 	fs.EachError(func(t string, p int32, e error) {
+		var loss *kgo.ErrDataLoss
 		switch {
 		case errors.Is(e, context.DeadlineExceeded) || errors.Is(e, context.Canceled):
+		case errors.As(e, &loss) && t == s.cfg.topic:
+			// kgo found the truncation (OffsetForLeaderEpoch, at the resume
+			// with the committed epoch or at a leader change) and moved its
+			// cursor to the truncation point: whatever it fetches from
+			// there is at offsets the lake already covers.
+			terr := s.truncated(p, loss.ConsumedTo, loss.ResetTo,
+				fmt.Sprintf("the leader's log for leader epoch %d ends at offset %d (kgo: %v)", loss.ConsumedToEpoch, loss.ResetTo, loss))
+			if err == nil {
+				err = terr
+			}
+		case errors.Is(e, kerr.UnknownTopicID) && t == s.cfg.topic:
+			s.unknownID = true // checkIncarnation decides: re-created, gone, or a moment's lag
 		case errors.Is(e, kerr.OffsetOutOfRange) && t == s.cfg.topic:
 			if expired == nil {
 				expired = map[int32]bool{}
@@ -509,6 +565,56 @@ func (s *Sink) fetchErrors(fs kgo.Fetches) (expired map[int32]bool, err error) {
 		}
 	})
 	return expired, err
+}
+
+// checkIncarnation follows fetches of the topic that answer
+// UNKNOWN_TOPIC_ID: the topic was deleted (and maybe re-created: kgo never
+// adopts a new topic ID in a running client), or a broker has not caught
+// up with a topic just created. It asks the brokers for the topic's ID (at
+// most once a second): an ID other than the sink's is an
+// ErrTopicRecreated at once; an UNKNOWN_TOPIC_ID that persists for
+// topicIDBudget without a record of the topic arriving is an ErrTopicID.
+// Until then it warns. Never a retriable warning for ever.
+func (s *Sink) checkIncarnation(ctx context.Context, fs kgo.Fetches) error {
+	progress := false
+	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		if ftp.Topic == s.cfg.topic && len(ftp.Records) > 0 {
+			progress = true
+		}
+	})
+	if progress || !s.unknownID {
+		if progress {
+			s.unknownIDSince = time.Time{}
+		}
+		return nil
+	}
+	now := time.Now()
+	if s.unknownIDSince.IsZero() {
+		s.unknownIDSince = now
+	}
+	if now.Sub(s.idCheckedAt) < time.Second {
+		return nil
+	}
+	s.idCheckedAt = now
+	old := s.currentTopicID()
+	lctx, cancel := context.WithTimeout(ctx, min(s.cfg.callTimeout, 10*time.Second))
+	id, err := s.fetchTopicID(lctx)
+	cancel()
+	if err == nil && id != "" && old != "" && id != old {
+		return s.recreatedErr(old, id)
+	}
+	since := now.Sub(s.unknownIDSince)
+	if since < s.cfg.topicIDBudget {
+		s.cfg.log.Warn("sink: fetches answer UNKNOWN_TOPIC_ID (the topic was deleted or re-created, or a broker lags behind a new topic); checking",
+			"topic", s.cfg.topic, "topic_id", old, "brokers_say", id, "lookup_err", err, "for", since.Round(time.Second))
+		return nil
+	}
+	now2 := id
+	if err != nil {
+		now2 = err.Error()
+	}
+	return fmt.Errorf("sink: topic %s: %w: fetches have answered UNKNOWN_TOPIC_ID for %s (the sink reads topic ID %s; the brokers' metadata now says: %s). If the topic was deleted, the sink has nothing to read: stop it; if it was re-created, move the old incarnation's objects out of %s (or use another --prefix) and start the sink again",
+		s.cfg.topic, ErrTopicID, since.Round(time.Second), old, now2, tableRoot(s.cfg.prefix))
 }
 
 // isPermanent reports whether a Kafka error will not go away by retrying.

@@ -63,6 +63,7 @@ var (
 	descRefused   = prometheus.NewDesc("tickflow_sink_refused_total", "Side effects the sink did not make because it no longer owned the partition or the group rejected its commit.", nil, nil)
 	descOrphans   = prometheus.NewDesc("tickflow_sink_orphans_deleted_total", "Off-chain objects removed by reconciliation.", nil, nil)
 	descExpired   = prometheus.NewDesc("tickflow_sink_expired_offsets_total", "Offsets removed by retention before the sink read them.", nil, nil)
+	descTruncated = prometheus.NewDesc("tickflow_sink_log_truncations_total", "Partition logs found truncated below offsets the sink had read (the sink stops: sink.ErrTruncated).", nil, nil)
 	descUnknown   = prometheus.NewDesc("tickflow_sink_unknown_fields_total", "Keys of decoded record values that are not lake columns (ignored, not stored).", nil, nil)
 	descCommitted = prometheus.NewDesc("tickflow_sink_committed_offset", "The sink's last committed offset (exclusive end) per partition.", []string{"partition"}, nil)
 	descLag       = prometheus.NewDesc("tickflow_sink_lag", "Records of the partition the sink's group has not committed yet.", []string{"topic", "partition"}, nil)
@@ -107,7 +108,7 @@ func (m *Metrics) Attach(s *sink.Sink) {
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConsumed, descWritten, descObjects, descBytes, descRetries, descDLQ,
-		descAdopted, descRefused, descOrphans, descExpired, descUnknown, descCommitted, descLag} {
+		descAdopted, descRefused, descOrphans, descExpired, descTruncated, descUnknown, descCommitted, descLag} {
 		ch <- d
 	}
 	m.uploads.Describe(ch)
@@ -140,6 +141,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(descRefused, st.Refused)
 	counter(descOrphans, st.OrphansDeleted)
 	counter(descExpired, st.Expired)
+	counter(descTruncated, st.Truncated)
 	counter(descUnknown, st.UnknownFields)
 	for p, off := range st.Committed {
 		ch <- prometheus.MustNewConstMetric(descCommitted, prometheus.GaugeValue, float64(off), strconv.Itoa(int(p)))
