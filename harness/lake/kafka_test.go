@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tickflow/tickflow/harness/lake"
+	"github.com/tickflow/tickflow/harness/objstore"
 )
 
 // TestWithKafka checks good-parquet (partition 0: offsets 0–14, partition
@@ -180,4 +181,46 @@ func readFixtureFile(t *testing.T, lakeName, file string) []byte {
 	b, err := os.ReadFile(filepath.Join(lakesDir, lakeName, file))
 	require.NoError(t, err)
 	return b
+}
+
+// A lake whose first object of a partition is gone, where Kafka's log
+// no longer reaches back that far: offsets cannot show the loss, so the
+// report says what it could not check (and --strict fails) instead of OK;
+// a record count catches it.
+func TestFirstObjectGoneBelowTheLogStart(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join(lakesDir, "good-parquet"))))
+	require.NoError(t, os.Remove(filepath.Join(dir, "stock_ticks/dt=2024-01-05/hour=10/stock-ticks+1+00000000000000000000.parquet")))
+	st, err := objstore.NewDir(dir)
+	require.NoError(t, err)
+	k := &lake.KafkaOffsets{Brokers: "b:9092", Topic: "t", Group: "g", Partitions: []lake.KafkaPartOffsets{
+		{Partition: 0, LogStart: 0, End: 15, Committed: 15}, {Partition: 1, LogStart: 7, End: 10, Committed: 10}}}
+
+	rep, err := lake.Check(context.Background(), st, "", lake.WithKafka(k))
+	require.NoError(t, err)
+	assert.Empty(t, rep.Errors(), "offsets alone show no hole")
+	assert.Contains(t, rep.UncheckedRules(), "K01")
+	var reasons []string
+	for _, u := range rep.Unchecked {
+		reasons = append(reasons, u.Reason)
+	}
+	assert.Contains(t, strings.Join(reasons, "\n"), "partition 1 (lake from 5, log from 7: 0–4)")
+	var buf strings.Builder
+	require.NoError(t, rep.WriteText(&buf))
+	assert.Contains(t, buf.String(), "NOT CHECKED")
+
+	rep, err = lake.Check(context.Background(), st, "", lake.WithKafka(k), lake.Strict())
+	require.NoError(t, err)
+	assert.False(t, rep.OK(), "--strict fails what could not be checked")
+
+	rep, err = lake.Check(context.Background(), st, "", lake.WithKafka(k), lake.ExpectRecords(25))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"R01"}, rep.Rules(), "a record count sees the 5 missing records")
+	assert.NotContains(t, rep.UncheckedRules(), "K01")
+
+	// The same lake complete: nothing to say.
+	rep, err = lake.Check(context.Background(), fixtureStore(t, "good-parquet"), "", lake.WithKafka(k))
+	require.NoError(t, err)
+	assert.NotContains(t, rep.UncheckedRules(), "K01")
+	assert.True(t, rep.OK())
 }

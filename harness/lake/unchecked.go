@@ -40,6 +40,11 @@ func unchecked(rep *Report, parts map[int32]*lakePart, cfg *config) []Unchecked 
 		if cfg.allowGaps {
 			add("--allow-gaps: holes at the start and the end of each partition are not checked", "K02", "K03")
 		}
+		if cfg.expect < 0 {
+			if r := belowEvidence(parts, cfg); r != "" {
+				add(r, "K01")
+			}
+		}
 		if !cfg.kafka.HasCommits() {
 			add(fmt.Sprintf("group %s has no committed offsets for topic %s (is --group right? tickflow sink's default group is tickflow-sink)", cfg.kafka.Group, cfg.kafka.Topic), "K03")
 		}
@@ -73,4 +78,44 @@ func uncheckedText(us []Unchecked) []string {
 		i = j
 	}
 	return lines
+}
+
+// maxBelowEvidence bounds the partitions belowEvidence names.
+const maxBelowEvidence = 5
+
+// belowEvidence names the partitions whose lake begins above offset 0 where
+// Kafka's log no longer reaches below the lake's start: the offsets below
+// both are gone from Kafka, so whether the lake ever held them (a deleted
+// first object) or they expired before the group first read them cannot be
+// told from offsets. Only a record count (R01) can. "" when there is none.
+func belowEvidence(parts map[int32]*lakePart, cfg *config) string {
+	var names []string
+	n := 0
+	for _, kp := range cfg.kafka.Partitions {
+		lp := parts[kp.Partition]
+		if lp == nil || len(lp.offsets) == 0 {
+			continue
+		}
+		top := min(lp.offsets[0], kp.LogStart) // below both: gone from Kafka, not in the lake
+		if top <= 0 {
+			continue
+		}
+		holes := uncovered(0, top-1, lp.accounted)
+		if len(holes) == 0 {
+			continue
+		}
+		n++
+		if len(names) < maxBelowEvidence {
+			names = append(names, fmt.Sprintf("partition %d (lake from %d, log from %d: %s)", kp.Partition, lp.offsets[0], kp.LogStart, holes[0]))
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	more := ""
+	if n > len(names) {
+		more = fmt.Sprintf(" and %d more", n-len(names))
+	}
+	return fmt.Sprintf("the lake begins above offset 0 where Kafka's log no longer reaches: %s%s; whether those offsets were ever in the lake (a deleted first object) or expired before the group first read them cannot be told from Kafka's offsets: give --expect-records N",
+		strings.Join(names, ", "), more)
 }
