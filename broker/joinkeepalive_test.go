@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -79,7 +80,14 @@ func TestMemberWaitingInJoinStaysInTheGroup(t *testing.T) {
 		err error
 	}
 	both := make(chan answer, 2)
+	// C's join first (it starts the rebalance A then joins), else A alone
+	// could complete a generation C is not in.
 	go func() { r, err := joinGroup(ctx, clc, c, session); both <- answer{r, err} }()
+	adm := kadm.NewClient(cla)
+	require.Eventually(t, func() bool {
+		d, err := adm.DescribeGroups(ctx, "g")
+		return err == nil && d["g"].State == "PreparingRebalance"
+	}, 10*time.Second, 5*time.Millisecond)
 	go func() { r, err := joinGroup(ctx, cla, a, session); both <- answer{r, err} }()
 	j1, j2 := <-both, <-both
 	require.NoError(t, j1.err)
@@ -90,7 +98,14 @@ func TestMemberWaitingInJoinStaysInTheGroup(t *testing.T) {
 
 	// A rejoins at once; C heartbeats (REBALANCE_IN_PROGRESS) for 3 s.
 	held := make(chan answer, 1)
-	go func() { r, err := joinGroup(ctx, cla, a, session); held <- answer{r, err} }()
+	go func() {
+		// Answered within a second of C's join with the keep-alive;
+		// never without it.
+		jctx, cancel := context.WithTimeout(ctx, 10*session)
+		defer cancel()
+		r, err := joinGroup(jctx, cla, a, session)
+		held <- answer{r, err}
+	}()
 	start := time.Now()
 	for time.Since(start) < 3*session {
 		hb := kmsg.NewPtrHeartbeatRequest()
