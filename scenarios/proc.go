@@ -109,10 +109,9 @@ func (p *sinkProc) terminateWithin(d time.Duration) error {
 // group's stable member, i.e. while it consumes, uploads and commits, which
 // is where a kill can lose or repeat records. (Killing a process earlier,
 // while its JoinGroup is parked, tests nothing of the sink, which owns no
-// partitions yet, and hits a kfake limitation: half the time a member whose
-// join response cannot be delivered gets no session timer, and the group
-// waits the rebalance timeout, kgo's 60 s, for it; see
-// TestKfakeKeepsMemberKilledInJoin.)
+// partitions yet; crash-mid-join does that. It also used to hit a kfake
+// limitation, now covered by the world's join keep-alive: see
+// TestWorldEvictsMemberKilledInJoin.)
 func sinkKill9(ctx context.Context, e *env) error {
 	bin, err := e.tickflowBin()
 	if err != nil {
