@@ -82,18 +82,14 @@ func runSweep(cmd *cobra.Command, f *benchFlags) error {
 	opts := []bench.Option{bench.WithFormat(sink.Format(f.format)), bench.Progress(progress),
 		bench.SweepRecords(axes[0]...), bench.SweepPartitions(axes[1]...), bench.SweepConsumers(axes[2]...)}
 	opts = append(opts, bench.SinkBinary(benchSinkBinary()))
-	var ce *bench.ConfigError
-	if err := bench.ValidateSweep(opts...); errors.As(err, &ce) {
-		return usageError("--%s %v: want %s", ce.Option, ce.Value, ce.Want)
-	} else if err != nil {
-		return usageError("%v", err)
+	if err := benchConfigError(bench.ValidateSweep(opts...)); err != nil {
+		return err
 	}
-	var plot *os.File
-	if f.plot != "" {
-		var err error
-		if plot, err = os.Create(f.plot); err != nil {
-			return usageError("--plot %s: cannot write the plot: %v", f.plot, err)
-		}
+	plot, err := openPlot(f.plot)
+	if err != nil {
+		return err
+	}
+	if plot != nil {
 		defer plot.Close()
 	}
 	rep, err := bench.Sweep(cmd.Context(), opts...)
@@ -188,19 +184,14 @@ draws them, --json prints them. How to read it: docs/performance.md.`,
 					}
 				}
 			}
-			var ce *bench.ConfigError
-			if err := bench.Validate(opts...); errors.As(err, &ce) {
-				return usageError("--%s %v: want %s", ce.Option, ce.Value, ce.Want)
-			} else if err != nil {
-				return usageError("%v", err)
+			if err := benchConfigError(bench.Validate(opts...)); err != nil {
+				return err
 			}
-			// Open the plot before the long run, so a bad path fails now.
-			var plot *os.File
-			if f.plot != "" {
-				var err error
-				if plot, err = os.Create(f.plot); err != nil {
-					return usageError("--plot %s: cannot write the plot: %v", f.plot, err)
-				}
+			plot, err := openPlot(f.plot)
+			if err != nil {
+				return err
+			}
+			if plot != nil {
 				defer plot.Close()
 			}
 			rep, err := bench.Run(cmd.Context(), opts...)
@@ -258,4 +249,30 @@ draws them, --json prints them. How to read it: docs/performance.md.`,
 	fs.StringVar(&f.sweepPartitions, "sweep-partitions", joinInts(bench.DefaultSweepPartitions), "--sweep's partitions axis")
 	fs.StringVar(&f.sweepConsumers, "sweep-consumers", joinInts(bench.DefaultSweepConsumers), "--sweep's consumers axis (sink processes in one group)")
 	return cmd
+}
+
+// benchConfigError turns bench's validation error into a usage error
+// naming the flag (nil stays nil).
+func benchConfigError(err error) error {
+	var ce *bench.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		return usageError("--%s %v: want %s", ce.Option, ce.Value, ce.Want)
+	case err != nil:
+		return usageError("%v", err)
+	}
+	return nil
+}
+
+// openPlot creates the --plot file before the long run, so a bad path
+// fails at once (nil without --plot).
+func openPlot(path string) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
+	plot, err := os.Create(path)
+	if err != nil {
+		return nil, usageError("--plot %s: cannot write the plot: %v", path, err)
+	}
+	return plot, nil
 }
