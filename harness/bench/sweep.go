@@ -79,9 +79,6 @@ func (s *SweepReport) Axis(axis string) []SweepPoint {
 }
 
 func (c *config) validateSweep() error {
-	if c.sinkBinary() == "" {
-		return &ConfigError{"sink binary", `""`, "the tickflow binary (bench.SinkBinary or $TICKFLOW_BIN): the sweep runs `tickflow sink` processes"}
-	}
 	for _, ax := range []struct {
 		name string
 		v    []int
@@ -97,6 +94,9 @@ func (c *config) validateSweep() error {
 				return &ConfigError{ax.name, v, fmt.Sprintf("values in %d..%d", ax.lo, ax.hi)}
 			}
 		}
+	}
+	if c.sinkBinary() == "" {
+		return &ConfigError{"sink binary", `""`, "the tickflow binary (bench.SinkBinary or $TICKFLOW_BIN): the sweep runs `tickflow sink` processes"}
 	}
 	return nil
 }
