@@ -151,9 +151,35 @@ type Process struct {
 // SIGTERM".
 func Start(command, dir string, env []string) (*Process, error) {
 	if simpleCommand(command) {
-		command = "exec " + strings.TrimSpace(command)
+		command = execCommand(command)
 	}
 	return StartCmd(exec.Command("/bin/sh", "-c", command), dir, env)
+}
+
+// execCommand puts exec after the variable assignments a simple command
+// starts with (`FOO=1 exec prog`: the shell exports them to prog; `exec
+// FOO=1 prog` would look for a program named FOO=1).
+func execCommand(command string) string {
+	f := strings.Fields(command)
+	i := 0
+	for i < len(f) && isAssignment(f[i]) {
+		i++
+	}
+	return strings.Join(append(append(f[:i:i], "exec"), f[i:]...), " ")
+}
+
+// isAssignment reports a shell variable assignment word (NAME=value).
+func isAssignment(w string) bool {
+	name, _, ok := strings.Cut(w, "=")
+	if !ok || name == "" {
+		return false
+	}
+	for i, r := range name {
+		if r != '_' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (i == 0 || r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // simpleCommand reports a command that is one program with its arguments
@@ -164,8 +190,15 @@ func simpleCommand(command string) bool {
 	if c == "" || strings.ContainsAny(c, ";&|<>()`\n{}!") || strings.Contains(c, "$(") {
 		return false
 	}
-	first := strings.Fields(c)[0]
-	switch first {
+	f := strings.Fields(c)
+	i := 0
+	for i < len(f) && isAssignment(f[i]) {
+		i++
+	}
+	if i == len(f) || strings.ContainsAny(c, "'\"") {
+		return false // only assignments; or quoting, which Fields would break
+	}
+	switch f[i] {
 	case "exec", "cd", "export", "set", "if", "for", "while", "case", "until", "source", ".", "eval", "trap", "ulimit", "umask":
 		return false
 	}

@@ -155,9 +155,25 @@ func TestSimpleCommand(t *testing.T) {
 		"echo $(date)":                              false,
 		"a\nb":                                      false,
 		"":                                          false,
+		"FOO=1":                                     false,
+		"FOO=1 exec prog":                           false,
+		"python3 -c 'print(1)'":                     false,
 	} {
 		assert.Equal(t, want, simpleCommand(cmd), "%q", cmd)
 	}
+	assert.Equal(t, "exec python3 consumer.py", execCommand("  python3   consumer.py "))
+	assert.Equal(t, "FOO=1 B_2=x exec ./c -v", execCommand("FOO=1 B_2=x ./c -v"))
+}
+
+// Variable assignments before a simple command reach the program, which
+// replaces the shell.
+func TestStartSimpleCommandWithAssignments(t *testing.T) {
+	p, err := Start("TICKFLOW_TEST_A=1 TICKFLOW_TEST_B=two env", "", os.Environ())
+	require.NoError(t, err)
+	<-p.Done()
+	require.NoError(t, p.Err(), p.Output())
+	assert.Contains(t, p.Output(), "TICKFLOW_TEST_A=1")
+	assert.Contains(t, p.Output(), "TICKFLOW_TEST_B=two")
 }
 
 // A simple command that stops cleanly on SIGTERM exits 0: the shell handed
