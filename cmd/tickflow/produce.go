@@ -50,7 +50,7 @@ first one (exit 2) and says how many good rows were already sent. A paced run (-
 shows its progress on stderr. Ctrl-C stops it with the same summary line (exit 130).
 
 --acks 1 or 0 and --idempotent=false are the unsafe settings, there to show what they do under
-the fault scenarios (docs/scenarios.md): without idempotence a retried batch that the broker had
+the fault scenarios (docs/your-producer.md): without idempotence a retried batch that the broker had
 already appended is appended again. Idempotence needs --acks all, so --acks 1 or 0 turns it off
 (as Kafka's Java client does when enable.idempotence is not set); --acks 1 --idempotent is an error.`,
 		Args: cobra.NoArgs,
