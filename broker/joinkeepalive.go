@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -55,14 +54,10 @@ type parkedJoin struct {
 	instance *string
 }
 
-func newJoinKeepAlive(c *kfake.Cluster, cl *kgo.Client, done <-chan struct{}) *joinKeepAlive {
+func newJoinKeepAlive(c *Coordinator, cl *kgo.Client, done <-chan struct{}) *joinKeepAlive {
 	k := &joinKeepAlive{cl: cl, done: done, gen: map[string]int32{}, parked: map[parkedKey]*parkedJoin{}, wake: make(chan struct{}, 1)}
-	observe := func(key kmsg.Key, fn func(kmsg.Request)) {
-		c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
-			fn(req)
-			return nil, nil, false
-		})
-	}
+	// For the world's life: the watches end with the cluster.
+	observe := func(key kmsg.Key, fn func(kmsg.Request)) { _ = c.WatchKafka(key, fn) }
 	observe(kmsg.JoinGroup, func(r kmsg.Request) {
 		if req, ok := r.(*kmsg.JoinGroupRequest); ok {
 			k.joining(req)

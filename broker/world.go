@@ -209,7 +209,7 @@ func (w *World) startKafka(ctx context.Context) error {
 	}
 	w.kcl = kcl
 	w.adm = kadm.NewClient(kcl)
-	newJoinKeepAlive(c, kcl, w.done)
+	newJoinKeepAlive(w.coord, kcl, w.done)
 	if w.lns.rl != nil {
 		lookup := w.topicIDs
 		w.lns.rl.lookup.Store(&lookup)
