@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tickflow/tickflow/harness/objstore"
+	"github.com/tickflow/tickflow/harness/program"
 	"github.com/tickflow/tickflow/harness/sink"
 )
 
@@ -232,7 +232,7 @@ func newSinkJSON(s sink.Stats) sinkJSON {
 	out := sinkJSON{Consumed: s.Consumed, Written: s.Written, Objects: s.Objects, Bytes: s.Bytes, DLQ: s.DLQ,
 		OrphansDeleted: s.OrphansDeleted, Retries: s.Retries, Adopted: s.Adopted, Refused: s.Refused, Expired: s.Expired,
 		Truncated: s.Truncated, UnknownFields: s.UnknownFields,
-		Committed: map[string]int64{}, PeakRSS: selfPeakRSS()}
+		Committed: map[string]int64{}, PeakRSS: program.StatusField(0, "VmHWM")}
 	for p, o := range s.Committed {
 		out.Committed[strconv.Itoa(int(p))] = o
 	}
@@ -276,28 +276,4 @@ func (g *groupLagCache) text(owned int) string {
 	}
 	g.last = t + ", group lag " + thousands(l.Lag)
 	return g.last
-}
-
-// selfPeakRSS is VmHWM of /proc/self/status in bytes; 0 where there is none.
-func selfPeakRSS() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		v, ok := strings.CutPrefix(line, "VmHWM:")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) != 2 || f[1] != "kB" {
-			return 0
-		}
-		n, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil {
-			return 0
-		}
-		return n * 1024
-	}
-	return 0
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/tickflow/tickflow/broker"
 	"github.com/tickflow/tickflow/harness/objstore"
 	"github.com/tickflow/tickflow/harness/produce"
+	"github.com/tickflow/tickflow/harness/program"
 	"github.com/tickflow/tickflow/harness/tick"
 )
 
@@ -256,10 +256,4 @@ var errStalled = errors.New("no progress before the run's deadline")
 
 // procStatus reads a "Vm…:  123 kB" field of /proc/self/status in bytes;
 // 0 where /proc is not available.
-func procStatus(field string) uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	return parseStatus(b, field)
-}
+func procStatus(field string) uint64 { return program.StatusField(0, field) }

@@ -1,14 +1,12 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -128,27 +126,4 @@ func measure(fn func() (Trial, error)) (MemoryRun, error) {
 	mr.AllocBytesPer = float64(samples[1].Value.Uint64()-allocB0) / float64(run.Records)
 	mr.AllocObjectsPer = float64(samples[2].Value.Uint64()-allocO0) / float64(run.Records)
 	return mr, nil
-}
-
-// parseStatus finds "field:   123 kB" in /proc/self/status content.
-func parseStatus(b []byte, field string) uint64 {
-	for line := range bytes.Lines(b) {
-		name, rest, ok := bytes.Cut(line, []byte(":"))
-		if !ok || string(name) != field {
-			continue
-		}
-		f := bytes.Fields(rest)
-		if len(f) == 0 {
-			return 0
-		}
-		v, err := strconv.ParseUint(string(f[0]), 10, 64)
-		if err != nil {
-			return 0
-		}
-		if len(f) > 1 && string(f[1]) == "kB" {
-			v *= 1024
-		}
-		return v
-	}
-	return 0
 }

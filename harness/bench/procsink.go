@@ -157,9 +157,7 @@ func runSinkProcs(ctx context.Context, cfg *config, w *world, bin, topic string,
 	sample := func() {
 		_, _, _, _ = meter.Sample()
 		for i, p := range ps {
-			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid())); err == nil {
-				hwm[i] = max(hwm[i], parseStatus(b, "VmHWM"))
-			}
+			hwm[i] = max(hwm[i], program.StatusField(p.Pid(), "VmHWM"))
 		}
 	}
 	for i := range procs {

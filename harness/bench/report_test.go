@@ -86,17 +86,6 @@ func TestPercentile(t *testing.T) {
 	assert.Equal(t, 0.0, pct(nil, 0.5))
 }
 
-func TestParseStatus(t *testing.T) {
-	doc := []byte("Name:\tbench\nVmHWM:\t  123456 kB\nVmRSS:\t   1000 kB\nThreads:\t7\n")
-	cases := []struct {
-		field string
-		want  uint64
-	}{{"VmHWM", 123456 * 1024}, {"VmRSS", 1000 * 1024}, {"Threads", 7}, {"VmSwap", 0}}
-	for _, tc := range cases {
-		assert.Equal(t, tc.want, parseStatus(doc, tc.field), tc.field)
-	}
-}
-
 func TestBinRates(t *testing.T) {
 	// steady: 100 records every 10ms for 1s, a constant 10,000 records/s.
 	steady := func(n int, dt float64, per int64) []Sample {
